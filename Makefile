@@ -1,0 +1,34 @@
+# Every target sets itself up: a fresh machine needs nothing but Python 3.11.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO := demo
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export PREFECT_HOME := $(CURDIR)/.prefect
+
+.PHONY: help install test demo bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
+
+$(BIN)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "riskstrat needs Python 3.11"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed  ## create .venv and install riskstrat with pinned dependencies
+
+test: install  ## run the test suite (what CI runs)
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+
+demo: install  ## make a small synthetic plan in ./demo and run the pipeline on it
+	rm -rf $(DEMO)
+	$(BIN)/riskstrat synth --workspace $(DEMO) --members 6000 --months 30 --end 2025-11 --seed 7 --defects 0.002
+
+bench: install  ## speed and memory benchmarks at state scale; writes bench/RESULTS.md
+	$(BIN)/python bench/run.py
+
+clean:  ## remove the venv, the demo workspace and caches
+	rm -rf $(VENV) $(DEMO) .prefect .pytest_cache bench/work
