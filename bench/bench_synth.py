@@ -1,0 +1,48 @@
+"""Benchmark: generate a state-sized synthetic plan (500k members x 36 months).
+
+Prints progress to stderr and, on its LAST stdout line, one JSON object that bench/run.py reads:
+{"name": ..., "seconds": ..., "target_seconds": 300, "rows": {table: rows}}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from riskstrat.synth import PlanSpec, generate_plan
+
+TARGET_SECONDS = 300
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", type=Path, default=Path(__file__).parent / "work" / "plan500k",
+                        help="Workspace to generate into (emptied first).")
+    parser.add_argument("--members", type=int, default=500_000)
+    parser.add_argument("--months", type=int, default=36)
+    args = parser.parse_args()
+    if args.work.exists():
+        shutil.rmtree(args.work)
+    spec = PlanSpec(members=args.members, months=args.months, end="2025-11", seed=1, defect_rate=0.0)
+    last = [0.0]
+
+    def progress(stage: str, done: int, total: int) -> None:
+        now = time.perf_counter()
+        if done == total or now - last[0] > 10:
+            last[0] = now
+            print(f"{stage}: {done}/{total} at {now - t0:.0f} s", file=sys.stderr, flush=True)
+
+    t0 = time.perf_counter()
+    summary = generate_plan(args.work, spec, progress=progress)
+    seconds = time.perf_counter() - t0
+    rows = {name: n for name, n, _ in summary.table_rows()}
+    print(json.dumps({"name": f"synth {args.members // 1000}k members x {args.months} months",
+                      "seconds": round(seconds, 1), "target_seconds": TARGET_SECONDS, "rows": rows}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""Care-management referrals (who is already being served) and social-needs screenings."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from riskstrat.synth import reference as ref
+from riskstrat.synth.encounters import Month
+
+STRONGER, CARES, WRAP, LIFE, OTHER = range(5)
+REFERRED, ENROLLED, DECLINED, UNREACHED, DISCHARGED = range(5)
+INSTR_DOMAINS = {
+    0: list(range(8)),                 # prapare: the whole set
+    1: [0, 1, 2, 3, 4],                # ahc_hrsn core domains
+    2: [5, 4, 6],                      # cans: caregiver, safety, school
+    3: [0, 1],                         # other short screeners
+}
+DOMAIN_BASE = np.array([0.06, 0.10, 0.05, 0.06, 0.02, 0.07, 0.05, 0.08])
+
+
+class CareManagement:
+    """Status history built month by month; the snapshot at month m holds rows dated by then."""
+
+    def __init__(self, n: int) -> None:
+        self.busy_until = np.full(n, -1, np.int64)
+        self.rows: list[dict] = []
+
+    def month(self, mo: Month, tr, pop, acute_bh: np.ndarray, acute_med: np.ndarray, ed_any: np.ndarray) -> None:
+        """Referrals of this month and each referral's later statuses."""
+        rng = mo.rng
+        a = mo.active
+        a = a[tr.is_child[a] & (mo.age[a] < 21) & (self.busy_until[a] < mo.start)]
+        n = len(a)
+        hazard = (0.0012 + 0.15 * acute_bh[a] + 0.08 * acute_med[a] + 0.02 * ed_any[a]
+                  + 0.01 * (mo.social[a] == 2) + 0.008 * tr.foster[a] + 0.004 * (tr.pmca[a] == 2))
+        ref_ = rng.random(n) < hazard
+        p = a[ref_]
+        k = len(p)
+        if k == 0:
+            return
+        u = rng.random(k)
+        program = np.select(
+            [acute_bh[p] & (tr.foster[p] | (u < 0.3)), acute_bh[p], acute_med[p] | (tr.pmca[p] == 2),
+             mo.social[p] == 2], [WRAP, STRONGER, CARES, LIFE], np.where(u < 0.5, STRONGER, OTHER))
+        d0 = mo.start + (rng.random(k) * (mo.end - mo.start + 1)).astype(np.int64)
+        v = rng.random(k)
+        outcome = np.select([v < 0.5, v < 0.7], [ENROLLED, DECLINED], UNREACHED)
+        d1 = d0 + rng.integers(5, 45, k)
+        d2 = d1 + rng.integers(90, 365, k)
+        enrolled = outcome == ENROLLED
+        agency = rng.integers(0, len(ref.AGENCIES), k)
+        coord = 1000 + rng.integers(0, 400, k)
+        self.rows.append(dict(person=p, program=program, status=np.full(k, REFERRED), day=d0, agency=agency, coord=np.full(k, -1)))
+        self.rows.append(dict(person=p, program=program, status=outcome, day=d1, agency=agency,
+                              coord=np.where(enrolled, coord, -1)))
+        self.rows.append(dict(person=p[enrolled], program=program[enrolled], status=np.full(int(enrolled.sum()), DISCHARGED),
+                              day=d2[enrolled], agency=agency[enrolled], coord=coord[enrolled]))
+        self.busy_until[p] = np.where(enrolled, d2, d1 + 180)
+
+    def snapshot(self, last_day: int) -> dict:
+        """Every status row dated up to ``last_day``."""
+        if not self.rows:
+            return dict(person=np.zeros(0, np.int64), program=np.zeros(0, np.int64), status=np.zeros(0, np.int64),
+                        day=np.zeros(0, np.int64), agency=np.zeros(0, np.int64), coord=np.zeros(0, np.int64))
+        allr = {k: np.concatenate([r[k] for r in self.rows]) for k in self.rows[0]}
+        self.rows = [allr]
+        keep = allr["day"] <= last_day
+        out = {k: v[keep] for k, v in allr.items()}
+        order = np.lexsort((out["status"], out["day"], out["person"]))
+        return {k: v[order] for k, v in out.items()}
+
+
+def screenings(mo: Month, well: dict, tr, pop) -> dict:
+    """PRAPARE / AHC-HRSN / CANS screens at some well-child visits, one row per domain; more
+    positive answers when the household is strained."""
+    rng = mo.rng
+    p, day = well["person"], well["day"]
+    # one screen per child and month at most (two well visits in a month happen for infants)
+    first = np.zeros(len(p), bool)
+    first[np.unique(p, return_index=True)[1]] = True
+    keep = first & tr.is_child[p] & (mo.age[p] < 21) & (rng.random(len(p)) < 0.3)
+    p, day = p[keep], day[keep]
+    n = len(p)
+    instr = np.where(mo.bh[p] >= 2, 2, rng.choice(np.array([0, 1, 2, 3]), size=n, p=[0.47, 0.43, 0.03, 0.07]))
+    n_dom = np.array([len(INSTR_DOMAINS[i]) for i in range(4)])[instr]
+    rows = np.repeat(np.arange(n), n_dom)
+    k = np.arange(len(rows)) - np.repeat(np.cumsum(n_dom) - n_dom, n_dom)
+    table = np.full((4, 8), -1)
+    for i, doms in INSTR_DOMAINS.items():
+        table[i, : len(doms)] = doms
+    domain = table[instr[rows], k]
+    soc = mo.social[p][rows]
+    adv = np.minimum(pop.hh_adversity[pop.hh[p]][rows], 3.0)
+    p_pos = np.minimum(DOMAIN_BASE[domain] * np.array([1.0, 3.5, 7.0])[soc] * adv, 0.9)
+    u = rng.random(len(rows))
+    result = np.where(u < 0.02, 2, np.where(u < 0.02 + p_pos, 0, 1))
+    lag = rng.integers(0, 25, n)
+    return dict(person=p[rows], day=day[rows], instrument=instr[rows], domain=domain, result=result,
+                deliver_day=(day + lag)[rows])
