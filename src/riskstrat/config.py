@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 CONFIG_FILE = "riskstrat.toml"
 
@@ -27,6 +28,19 @@ class IngestSettings(_Section):
     min_service_date: str = Field(
         "2000-01-01", description="Earliest service, paid or enrolment date accepted as sane (YYYY-MM-DD)."
     )
+    min_rows_for_share: int = Field(
+        100, ge=0, description="A table's delivery with fewer rows than this is never refused for its share of bad rows (one bad row would be a large share)."
+    )
+    contracts_dir: str | None = Field(
+        None, description="Folder of the data contracts (<table>.yaml); empty = the data_contracts/ shipped with riskstrat."
+    )
+    data_docs: bool = Field(
+        True, description="Build Great Expectations Data Docs (HTML) per delivery in validation/YYYY-MM/; the JSON results are always written."
+    )
+    threads: int = Field(2, ge=1, description="DuckDB threads ingest may use.")
+    memory_limit: str = Field(
+        "2GB", description="DuckDB memory limit for ingest (pandas and Great Expectations need about 1.5 GB more at 500k members); larger tables spill to disk."
+    )
 
 
 class ModelSettings(_Section):
@@ -35,6 +49,52 @@ class ModelSettings(_Section):
     lookback_months: int = Field(12, ge=3, le=36, description="Months of history the features look back over.")
     train_months: int = Field(12, ge=1, le=36, description="As-of months stacked into one training frame.")
     seed: int = Field(20261123, description="Seed for model fitting, so a retrain on the same data gives the same model.")
+    runout_months: int = Field(
+        3, ge=0, le=6,
+        description="Months of claims run-out after the outcome window before a label counts as matured (claims lag up to 3).",
+    )
+    min_train_months: int = Field(3, ge=1, le=36, description="Fewest matured training months a model may be trained on.")
+    tune_months: int = Field(1, ge=1, le=6, description="As-of months after the training months used for early stopping.")
+    calibration_months: int = Field(
+        2, ge=1, le=6, description="As-of months after tuning, never seen by the model, used to fit probability calibration."
+    )
+    test_months: int = Field(2, ge=1, le=6, description="Latest matured as-of months, used only to measure the model.")
+    tune_share: float = Field(
+        0.10, gt=0, lt=0.5, description="Share of children (by a fixed hash) held for tuning; never used on any other side."
+    )
+    calibration_share: float = Field(
+        0.15, gt=0, lt=0.5, description="Share of children held for calibration; never used on any other side."
+    )
+    test_share: float = Field(0.25, gt=0, lt=0.5, description="Share of children held for testing; never used on any other side.")
+    num_leaves: int = Field(15, ge=2, le=63, description="Leaves per tree: SHAP cost grows with leaves, so keep trees shallow.")
+    max_trees: int = Field(300, ge=10, le=2000, description="Most boosting rounds; early stopping on the tuning month usually stops sooner.")
+    learning_rate: float = Field(0.08, gt=0, le=0.5, description="LightGBM shrinkage per tree.")
+    early_stopping_rounds: int = Field(30, ge=5, description="Stop when the tuning log-loss has not improved for this many trees.")
+    min_child_samples: int = Field(100, ge=1, description="Fewest children in a leaf, so leaves rest on enough events.")
+    num_threads: int = Field(2, ge=1, description="Threads for LightGBM; fixed so a retrain gives the same bytes.")
+    baseline_max_rows: int = Field(
+        500_000, ge=1000, description="Training rows (a fixed random sample) the logistic-regression baseline is fitted on."
+    )
+    rules_use_features: tuple[str, ...] = Field(
+        ("ed_visits_12m", "ip_admits_12m"),
+        description="Rules baseline: prior-use features (ED, inpatient) from the feature declarations; any above 0 counts.",
+    )
+    rules_bh_features: tuple[str, ...] = Field(
+        ("bh_condition_groups_12m",), description="Rules baseline: behavioural-health diagnosis features; any above 0 counts."
+    )
+    promotion_metric: Literal["auprc", "auroc"] = Field(
+        "auprc", description="Metric on the challenger's test rows that decides whether it replaces the champion."
+    )
+    promotion_tolerance: float = Field(
+        0.01, ge=0, le=0.2, description="A challenger is promoted unless its promotion metric is lower than the champion's by more than this."
+    )
+
+    @model_validator(mode="after")
+    def _leaves_children_to_train_on(self) -> "ModelSettings":
+        held = self.tune_share + self.calibration_share + self.test_share
+        if held > 0.8:
+            raise ValueError(f"tune_share + calibration_share + test_share is {held:.2f}; keep it at most 0.8 so training keeps children")
+        return self
 
 
 class ScoringSettings(_Section):
@@ -44,6 +104,13 @@ class ScoringSettings(_Section):
     )
     suppress_days: int = Field(
         180, ge=0, description="Days a decline or unable-to-reach status keeps a child off the worklist."
+    )
+    top_reasons: int = Field(3, ge=1, le=10, description="Plain-language reasons listed per flagged child (features that raise risk).")
+    shap_summary_rows: int = Field(
+        2000, ge=100, description="Children (a fixed sample) whose SHAP values make the month's global summary in the report."
+    )
+    programs_file: str | None = Field(
+        None, description="YAML file of programme-match rules; empty = the programs.yaml shipped with riskstrat."
     )
 
 
