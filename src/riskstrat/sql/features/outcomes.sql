@@ -1,0 +1,41 @@
+-- What happened to each child of the as-of population in the outcome window (the months after
+-- the as-of month), as known at the end of the run-out: ED visits (counted once, as in
+-- ed_visit_records), behavioural-health ED visits, inpatient admissions beginning in the window,
+-- everything paid for care in the window, and the months the plan still covered the child.
+WITH ed AS (
+    SELECT e.person_id, COUNT(*) AS n
+    FROM ed_visits AS e CROSS JOIN params AS p
+    WHERE e.event_date BETWEEN p.window_start AND p.window_end
+    GROUP BY e.person_id
+),
+bh_ed AS (
+    SELECT e.person_id, COUNT(*) AS n
+    FROM bh_ed_visits AS e CROSS JOIN params AS p
+    WHERE e.event_date BETWEEN p.window_start AND p.window_end
+    GROUP BY e.person_id
+),
+admits AS (
+    SELECT e.person_id, COUNT(*) AS n
+    FROM inpatient_stays AS e CROSS JOIN params AS p
+    WHERE e.event_date BETWEEN p.window_start AND p.window_end
+    GROUP BY e.person_id
+),
+paid AS (
+    SELECT e.person_id, SUM(e.value) AS amount
+    FROM paid_amounts AS e CROSS JOIN params AS p
+    WHERE e.event_date BETWEEN p.window_start AND p.window_end
+    GROUP BY e.person_id
+)
+SELECT
+    pop.person_id,
+    COALESCE(ed.n, 0) AS ed_visits,
+    COALESCE(bh_ed.n, 0) AS bh_ed_visits,
+    COALESCE(admits.n, 0) AS ip_admits,
+    COALESCE(paid.amount, 0) AS paid,
+    COALESCE(obs.months_observed, 0) AS months_observed
+FROM population AS pop
+LEFT JOIN ed ON pop.person_id = ed.person_id
+LEFT JOIN bh_ed ON pop.person_id = bh_ed.person_id
+LEFT JOIN admits ON pop.person_id = admits.person_id
+LEFT JOIN paid ON pop.person_id = paid.person_id
+LEFT JOIN months_observed AS obs ON pop.person_id = obs.person_id

@@ -1,0 +1,75 @@
+"""Labels on the hand-built plan: outcomes in T+1..T+6 with run-out, leavers, maturity."""
+
+from __future__ import annotations
+
+import pytest
+
+from riskstrat.features import feature_names
+from riskstrat.labels import build_labels, build_training_frame
+
+T = "2025-03"  # outcome window 2025-04 .. 2025-09, run-out to 2025-12
+
+
+@pytest.fixture(scope="module")
+def labels(full_lake):
+    frame, attrition = build_labels(full_lake, T)
+    return frame.set_index("person_id"), attrition
+
+
+def test_outcomes_use_everything_known_later(labels):
+    frame, _ = labels
+    ed = frame.loc["P_ED"]
+    # B (1 Apr), C (20 May), E (claim paid in July) and F (ADT sent in July) are all known by run-out.
+    assert ed["ed_visits"] == 4 and ed["bh_ed_visits"] == 1
+    assert ed["acute_event"] == 1 and ed["ed_2plus"] == 1 and ed["ip_admit"] == 0
+
+
+def test_admission_and_high_cost(labels):
+    frame, _ = labels
+    ip = frame.loc["P_LABEL_IP"]
+    assert ip["ip_admits"] == 1 and ip["ip_admit"] == 1 and ip["acute_event"] == 1
+    assert ip["high_cost"] == 1  # the 20,000 stay is the top 5% of this small plan
+    assert frame["high_cost"].sum() == 1
+    quiet = frame.loc["P_QUIET"]
+    assert quiet[["acute_event", "ed_2plus", "ip_admit", "high_cost"]].sum() == 0
+    # P_IP's stays were before T: no outcome
+    assert frame.loc["P_IP", "ip_admit"] == 0
+
+
+def test_months_observed_for_a_child_who_leaves(labels):
+    frame, attrition = labels
+    assert frame.loc["P_LEFT", "months_observed"] == 2  # enrolled at the end of April and May only
+    assert frame.loc["P_QUIET", "months_observed"] == 6
+    assert attrition["children"].iloc[-1] == len(frame)
+
+
+def test_training_frame_stacks_months_and_counts_attrition(full_lake):
+    tf = build_training_frame(full_lake, ["2025-03", "2025-02"], outcome="acute_event")
+    frame = tf.frame
+    assert list(frame.columns) == ["person_id", "as_of", *feature_names(), "label"]
+    assert sorted(frame["as_of"].unique()) == ["2025-02", "2025-03"]
+    assert "P_LEFT" not in set(frame["person_id"])  # left without the outcome: dropped
+    row = frame[(frame.person_id == "P_ED") & (frame.as_of == "2025-03")].iloc[0]
+    assert row["label"] == 1
+    steps = tf.attrition[tf.attrition.as_of == "2025-03"].set_index("step")["children"]
+    dropped = [s for s in steps.index if s.startswith("left the plan in the window without")]
+    assert steps[dropped[0]] == 1
+    assert steps.iloc[-1] == (frame.as_of == "2025-03").sum()
+
+
+def test_leaver_with_the_outcome_is_kept(full_lake, labels):
+    frame, _ = labels
+    assert frame.loc["P_LEFT_BH", "months_observed"] == 2 and frame.loc["P_LEFT_BH", "acute_event"] == 1
+    tf = build_training_frame(full_lake, ["2025-03"], outcome="acute_event")
+    assert tf.frame.set_index("person_id").loc["P_LEFT_BH", "label"] == 1
+    steps = tf.attrition.set_index("step")["children"]
+    assert steps["left the plan in the window after the outcome (kept)"] == 1
+
+
+def test_refuses_months_that_have_not_matured(full_lake):
+    with pytest.raises(ValueError, match="has not matured.*through 2026-01"):
+        build_training_frame(full_lake, ["2025-03", "2025-04"])
+    with pytest.raises(ValueError, match="unknown outcome"):
+        build_training_frame(full_lake, ["2025-03"], outcome="death")
+    # with no run-out the outcome window alone must be in the lake
+    build_labels(full_lake, "2025-06", runout_months=0)
