@@ -1,0 +1,44 @@
+import re
+
+from riskstrat import card
+
+
+def _headings(markdown: str) -> list[tuple[int, str]]:
+    return [(int(n), t) for n, t in re.findall(r"^### (\d+)\. (.+)$", markdown, flags=re.M)]
+
+
+def test_card_has_every_hti1_attribute_in_order(trained):
+    _, result = trained
+    md = (result.model_dir / "card.md").read_text()
+    assert _headings(md) == list(card.ATTRIBUTES.items())
+    spec = open_spec_titles()
+    assert [t for _, t in _headings(md)] == spec
+
+
+def open_spec_titles() -> list[str]:
+    # The titles as the spec lists them, read from the spec when it is present beside the repo.
+    from pathlib import Path
+
+    spec = Path(__file__).resolve().parents[3] / "shared" / "spec" / "hti1-source-attributes.md"
+    if not spec.exists():
+        return list(card.ATTRIBUTES.values())
+    return re.findall(r"^\d+\. (.+)$", spec.read_text(), flags=re.M)
+
+
+def test_missing_facts_are_stated_and_synthetic_is_labelled(trained):
+    _, result = trained
+    md = (result.model_dir / "card.md").read_text()
+    assert md.count("**Not available:**") >= 10
+    assert "SYNTHETIC DATA" in md
+    html = (result.model_dir / "card.html").read_text()
+    assert html.count("<svg") == 2 and "SYNTHETIC DATA" in html
+    assert "<h3 id=\"a31\">31." in html
+
+
+def test_an_empty_attribute_is_still_printed_and_sections_can_be_added():
+    c = card.ModelCard(title="t")
+    c.add(22, card.text("Fairness table goes here."))
+    md = c.to_markdown()
+    assert len(_headings(md)) == 31
+    assert "Fairness table goes here." in md
+    assert md.count("**Not available:** no information was supplied") == 30
