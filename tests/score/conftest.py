@@ -1,0 +1,47 @@
+"""Fixtures: a real LightGBM model trained and registered on a synthetic frame of the declared
+features, and a tiny lake (eligibility, care management, ED visits) for one scoring month."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from scorekit import AS_OF, build_workspace, training_frame  # noqa: E402
+
+from riskstrat.config import ModelSettings, Settings  # noqa: E402
+from riskstrat.design import StudyDesign  # noqa: E402
+from riskstrat.features import FEATURES  # noqa: E402
+
+TRAIN_AS_OF = AS_OF
+
+
+@pytest.fixture(scope="session")
+def model_workspace(tmp_path_factory) -> Path:
+    """A workspace whose registry holds a champion trained on the design's as-of months (3 to train) of 1,000 children."""
+    from riskstrat.registry import load_model
+    from riskstrat.train import fit_and_register
+
+    # Few, shallow trees: the tests need a real booster and calibrator, not a good model.
+    settings = Settings(model=ModelSettings(max_trees=60, num_leaves=7, min_child_samples=40, train_months=3))
+    design = StudyDesign.from_settings(TRAIN_AS_OF, settings.model)
+    frame = training_frame(1000, list(design.all_months))
+    workspace = tmp_path_factory.mktemp("registry")
+    fit_and_register(workspace, frame, FEATURES, design, settings, promote=True)
+    load_model(workspace)  # fails here, not in every test, if the registry cannot read it back
+    return workspace
+
+
+@pytest.fixture(scope="session")
+def model(model_workspace):
+    from riskstrat.registry import load_model
+
+    return load_model(model_workspace)
+
+
+@pytest.fixture()
+def workspace(tmp_path, model_workspace) -> Path:
+    return build_workspace(tmp_path / "ws", model_workspace)

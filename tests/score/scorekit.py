@@ -1,0 +1,157 @@
+"""Helpers for the scoring tests: a tiny lake in the docs/lake.md layout, feature frames, a training frame.
+
+The lake tables get every contract column with its lake type (null where a row says nothing), so
+the features stage reads these files exactly as it reads what ingest writes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from riskstrat.contracts import load_contract
+from riskstrat.features import FEATURES, feature_names
+
+
+def write_lake_table(workspace: Path, table: str, month: str, rows: list[dict]) -> Path:
+    """lake/<table>/delivery_month=<month>/part-0.parquet with every contract column."""
+    contract = load_contract(table)
+    folder = Path(workspace) / "lake" / table / f"delivery_month={month}"
+    folder.mkdir(parents=True, exist_ok=True)
+    names = [c.name for c in contract.columns]
+    unknown = {k for r in rows for k in r} - set(names)
+    if unknown:
+        raise KeyError(f"{table} has no column(s) {sorted(unknown)}")
+    frame = pd.DataFrame([{n: r.get(n) for n in names} for r in rows], columns=names).astype(object)
+    frame["source_file"] = f"{table}.csv"
+    frame["source_row"] = np.arange(1, len(frame) + 1)
+    con = duckdb.connect()
+    con.register("rows", frame)
+    cols = [f"CAST({c.name} AS {c.duckdb_type}) AS {c.name}" for c in contract.columns]
+    cols += ["CAST(source_file AS VARCHAR) AS source_file", "CAST(source_row AS BIGINT) AS source_row"]
+    path = folder / "part-0.parquet"
+    con.execute(f"COPY (SELECT {', '.join(cols)} FROM rows) TO '{path}' (FORMAT parquet)")
+    con.close()
+    return path
+
+
+def child(person_id: str, subscriber_id: str | None, first: str, last: str, birth: str = "2014-03-01", **extra) -> dict:
+    row = {
+        "person_id": person_id, "member_id": "M" + person_id, "subscriber_id": subscriber_id,
+        "subscriber_relation": "child", "gender": "female", "race": "unknown", "birth_date": birth,
+        "enrollment_start_date": "2023-01-01", "payer": "plan", "payer_type": "medicaid", "plan": "plan",
+        "aid_category": "tanf", "first_name": first, "last_name": last, "address": "1 Main St", "city": "Springfield",
+        "state": "IL", "zip_code": "62701", "phone": "555-0100",
+    }
+    row.update(extra)
+    return row
+
+
+def feature_frame(n: int, seed: int = 0) -> pd.DataFrame:
+    """A frame with every declared feature: counts and flags drawn so that a few features carry signal."""
+    rng = np.random.default_rng(seed)
+    data = {"person_id": [f"C{i:05d}" for i in range(n)]}
+    latent = rng.normal(0, 1, n)
+    for f in FEATURES:
+        if f.kind == "flag":
+            data[f.name] = (rng.random(n) < 1 / (1 + np.exp(-(latent - 2)))).astype(float)
+        elif f.kind in ("count", "months", "ordinal"):
+            data[f.name] = rng.poisson(np.exp(0.6 * latent - 1)).astype(float)
+        elif f.kind == "years":
+            data[f.name] = rng.integers(0, 21, n).astype(float)
+        else:
+            data[f.name] = np.round(rng.gamma(1.0, 100.0, n) * np.exp(0.3 * latent), 2)
+    frame = pd.DataFrame(data)
+    frame["pmca_class"] = np.clip(frame["pmca_class"], 0, 2)
+    frame["_latent"] = latent
+    return frame
+
+
+def training_frame(children: int = 1500, months: list[str] | None = None, seed: int = 1) -> pd.DataFrame:
+    """Stacked as-of months with a label that depends on ED visits, BH diagnoses and PMCA class."""
+    months = months or []
+    frames = []
+    for k, month in enumerate(months):
+        f = feature_frame(children, seed=seed * 100 + k)
+        logit = (-2.2 + 0.5 * f["_latent"] + 0.4 * np.log1p(f["ed_visits_12m"]) + 0.6 * f["dx_suicidal_ideation_12m"]
+                 + 0.4 * f["pmca_class"])
+        p = 1 / (1 + np.exp(-logit))
+        f["label"] = (np.random.default_rng(seed + k).random(children) < p).astype(int)
+        f["as_of"] = month
+        f["person_id"] = [f"T{i:05d}" for i in range(children)]
+        frames.append(f.drop(columns="_latent"))
+    return pd.concat(frames, ignore_index=True)[["person_id", "as_of", *feature_names(), "label"]]
+
+
+AS_OF = "2025-06"
+MALICIOUS = '=HYPERLINK("http://evil.example/x","click")'
+
+
+def lake_rows() -> dict[str, list[dict]]:
+    """Eligibility snapshot of 2025-06: 12 children in 8 households, an adult, a malicious name;
+    care management: one enrolled, one recent decline, one old decline, one discharged."""
+    elig = [
+        child("K01", "H1", MALICIOUS, "Smith"),
+        child("K02", "H1", "Ann", "+Smith"),
+        child("K03", "H1", "Bob", "-Smith"),
+        child("K04", "H2", "Cy", "@Jones"),
+        child("K05", "H2", "Di", "Jones"),
+        child("K06", None, "Ed", "Brown"),
+        child("K07", "H3", "Flo", "Green"),
+        child("K08", "H4", "Gus", "White"),
+        child("K09", "H5", "Hal", "Black"),
+        child("K10", "H6", "Ivy", "Gray"),
+        child("K11", "H7", "Jo", "Stone"),
+        child("K12", "H8", "Kai", "Wood"),
+        child("A01", "H1", "Adult", "Smith", birth="1980-01-01", subscriber_relation="self"),
+    ]
+    cm = [
+        {"person_id": "K04", "program": "cares", "status": "enrolled", "status_date": "2025-03-01"},
+        {"person_id": "K05", "program": "stronger_together", "status": "declined", "status_date": "2025-05-20"},
+        {"person_id": "K06", "program": "cares", "status": "declined", "status_date": "2024-06-01"},
+        {"person_id": "K07", "program": "cares", "status": "enrolled", "status_date": "2024-10-01"},
+        {"person_id": "K07", "program": "cares", "status": "discharged", "status_date": "2025-02-01"},
+    ]
+    ed = [
+        {"visit_id": f"V{i}", "person_id": p, "member_id": "M" + p, "facility_npi": "1234567890",
+         "arrival_datetime": f"2025-0{m}-1{i % 9} 10:00:00", "message_datetime": f"2025-0{m}-1{i % 9} 12:00:00",
+         "diagnosis_code_1": "R45851" if p in ("K01", "K02") else "J45909", "disposition": "discharged"}
+        for i, (p, m) in enumerate([("K01", 3), ("K01", 5), ("K01", 6), ("K02", 4), ("K02", 5), ("K03", 2),
+                                    ("K04", 5), ("K05", 5), ("K05", 4), ("K09", 1), ("K10", 6), ("K11", 3)])
+    ]
+    return {"eligibility": elig, "care_management": cm, "ed_visit": ed}
+
+
+def write_ledger(root: Path) -> None:
+    """lake/_deliveries.parquet as ingest writes it: one quarantined eligibility row in 2025-06."""
+    from datetime import datetime, timezone
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from riskstrat.ingest import DELIVERY_COLUMNS
+
+    counts = {t: len(r) for t, r in lake_rows().items()}
+    rows = [{
+        "table": t, "delivery_month": AS_OF, "file": f"{t}.csv", "sha256": "0" * 64, "status": "accepted",
+        "rule": None, "message": None, "rows_in": n + (t == "eligibility"), "rows_accepted": n,
+        "rows_quarantined": int(t == "eligibility"), "rows_warned": 0,
+        "rule_counts": '{"birth_date_not_a_date": 1}' if t == "eligibility" else "{}", "contract_version": "1",
+        "ingested_at": datetime(2025, 7, 2, tzinfo=timezone.utc),
+    } for t, n in counts.items()]
+    pq.write_table(pa.Table.from_pylist(rows, schema=pa.schema(DELIVERY_COLUMNS)), root / "lake" / "_deliveries.parquet")
+
+
+def build_workspace(root: Path, model_workspace: Path, capacity: int = 5) -> Path:
+    """A scoring workspace: the tiny lake and its ingest ledger, the registered model (copied), a riskstrat.toml."""
+    import shutil
+
+    shutil.copytree(model_workspace / "models", root / "models")
+    for table, rows in lake_rows().items():
+        write_lake_table(root, table, AS_OF, rows)
+    write_ledger(root)
+    (root / "riskstrat.toml").write_text(f"[scoring]\ncapacity = {capacity}\n", encoding="utf-8")
+    return root
