@@ -1,0 +1,52 @@
+"""prefect.yaml and flows/serve.py describe deployments Prefect can load, on the settings' schedule."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import pytest
+import yaml
+
+from riskstrat.config import ScheduleSettings
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def project() -> dict:
+    return yaml.safe_load((REPO / "prefect.yaml").read_text())
+
+
+def test_every_deployment_points_at_a_flow_that_takes_its_parameters(project, monkeypatch):
+    from prefect.flows import load_flow_from_entrypoint
+
+    monkeypatch.chdir(REPO)  # as the worker does after the pull step
+    names = {d["name"] for d in project["deployments"]}
+    assert names == {"monthly", "train", "score", "ingest"}
+    for d in project["deployments"]:
+        flow = load_flow_from_entrypoint(d["entrypoint"])
+        assert flow.name == f"riskstrat-{d['name']}"
+        assert set(d["parameters"]) <= set(inspect.signature(flow.fn).parameters)
+
+
+def test_monthly_runs_on_the_default_schedule_and_the_rest_on_demand(project):
+    by_name = {d["name"]: d for d in project["deployments"]}
+    (schedule,) = by_name["monthly"]["schedules"]
+    default = ScheduleSettings()
+    assert (schedule["cron"], schedule["timezone"]) == (default.cron, default.timezone)
+    assert all(not by_name[n].get("schedules") for n in ("train", "score", "ingest"))
+
+
+def test_serve_takes_the_cron_from_the_workspace(tmp_path):
+    import sys
+
+    sys.path.insert(0, str(REPO))
+    from flows.serve import deployments
+
+    (tmp_path / "riskstrat.toml").write_text('[schedule]\ncron = "30 7 6 * *"\ntimezone = "America/Chicago"\n')
+    monthly = next(d for d in deployments(str(tmp_path)) if d.name == "monthly")
+    (sched,) = monthly.schedules
+    assert sched.schedule.cron == "30 7 6 * *"
+    assert str(sched.schedule.timezone) == "America/Chicago"
+    assert monthly.parameters == {"workspace": str(tmp_path.resolve())}

@@ -1,0 +1,263 @@
+"""riskstrat.monthly without Prefect or a pipeline: retrain cadence, step skipping, the month lock."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from riskstrat import monthly as job
+from riskstrat.config import Settings
+
+
+# --- retraining ---------------------------------------------------------------------------------
+
+def test_no_champion_means_train():
+    d = job.retrain_decision("2025-11", None, None, every_months=3)
+    assert d.due and "no champion" in d.reason
+
+
+@pytest.mark.parametrize(("champion_as_of", "due"), [("2025-11", False), ("2025-09", False), ("2025-08", True), ("2024-11", True)])
+def test_champion_age_against_cadence(champion_as_of, due):
+    d = job.retrain_decision("2025-11", "m-x", champion_as_of, every_months=3)
+    assert d.due is due
+    assert "m-x" in d.reason
+
+
+def test_drift_forces_retraining_of_a_young_champion():
+    assert job.retrain_decision("2025-11", "m-x", "2025-10", every_months=3, drift=True).due
+
+
+def test_a_champion_newer_than_the_month_is_kept():
+    d = job.retrain_decision("2025-06", "m-x", "2025-11", every_months=3)
+    assert not d.due and "newer" in d.reason
+
+
+def test_retrain_due_reads_the_workspace(tmp_path):
+    d = job.retrain_due(tmp_path, "2025-11", Settings())
+    assert d.due and d.champion is None
+
+
+# --- fingerprints and step records ------------------------------------------------------------------
+
+def test_fingerprint_ignores_key_order_and_sees_values():
+    assert job.fingerprint({"a": 1, "b": [1, 2]}) == job.fingerprint({"b": [1, 2], "a": 1})
+    assert job.fingerprint({"a": 1}) != job.fingerprint({"a": 2})
+
+
+def _lake(ws: Path, month: str, payload: bytes) -> Path:
+    p = ws / "lake" / "eligibility" / f"delivery_month={month}" / "part-0.parquet"
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_bytes(payload)
+    return p
+
+
+def test_lake_digest_reads_only_months_up_to_the_run(tmp_path):
+    _lake(tmp_path, "2025-10", b"october")
+    before = job.lake_digest(tmp_path, "2025-10")
+    _lake(tmp_path, "2025-11", b"november")
+    assert job.lake_digest(tmp_path, "2025-10") == before  # a later delivery does not change an earlier month
+    assert job.lake_digest(tmp_path, "2025-11") != before
+    _lake(tmp_path, "2025-10", b"october, resent")
+    assert job.lake_digest(tmp_path, "2025-10") != before
+
+
+def test_inputs_change_with_settings_and_model(tmp_path):
+    _lake(tmp_path, "2025-11", b"x")
+    base = Settings()
+    other = Settings.model_validate({"scoring": {"capacity": 7}})
+    assert job.score_inputs(tmp_path, "2025-11", base, "m-a") == job.score_inputs(tmp_path, "2025-11", base, "m-a")
+    assert job.score_inputs(tmp_path, "2025-11", base, "m-a") != job.score_inputs(tmp_path, "2025-11", other, "m-a")
+    assert job.score_inputs(tmp_path, "2025-11", base, "m-a") != job.score_inputs(tmp_path, "2025-11", base, "m-b")
+    deeper = Settings.model_validate({"model": {"num_leaves": 7}})
+    assert job.train_inputs(tmp_path, "2025-11", base) != job.train_inputs(tmp_path, "2025-11", deeper)
+
+
+def test_last_months_scores_are_a_scoring_input(tmp_path):
+    _lake(tmp_path, "2025-11", b"x")
+    before = job.score_inputs(tmp_path, "2025-11", Settings(), "m-a")
+    prev = tmp_path / "outputs" / "2025-10" / "scores.parquet"
+    prev.parent.mkdir(parents=True)
+    prev.write_bytes(b"scores")
+    assert job.score_inputs(tmp_path, "2025-11", Settings(), "m-a") != before
+
+
+def test_a_finished_step_is_current_until_inputs_or_outputs_change(tmp_path):
+    out = tmp_path / "outputs" / "2025-11"
+    out.mkdir(parents=True)
+    (out / "run.json").write_text("{}")
+    assert not job.step_is_current(tmp_path, "2025-11", "score", "h1")
+    job.record_step(tmp_path, "2025-11", "score", "h1", [out], {"note": "ok"})
+    assert job.step_is_current(tmp_path, "2025-11", "score", "h1")
+    assert not job.step_is_current(tmp_path, "2025-11", "score", "h2")  # new inputs
+    assert not job.step_is_current(tmp_path, "2025-10", "score", "h1")  # another month
+    (out / "run.json").write_text('{"edited": true}')
+    assert not job.step_is_current(tmp_path, "2025-11", "score", "h1")  # an edited output is rebuilt
+    job.record_step(tmp_path, "2025-11", "score", "h1", [out])
+    (out / "run.json").unlink()
+    assert not job.step_is_current(tmp_path, "2025-11", "score", "h1")  # so is a deleted one
+
+
+def test_a_damaged_step_file_means_redo_not_crash(tmp_path):
+    job.record_step(tmp_path, "2025-11", "train", "h1")
+    path = job.state_dir(tmp_path) / "2025-11.steps.json"
+    path.write_text("{not json")
+    assert not job.step_is_current(tmp_path, "2025-11", "train", "h1")
+
+
+def test_transient_errors_are_retried_and_answers_are_not():
+    import duckdb
+
+    assert job.transient(OSError(5, "Input/output error"))
+    assert job.transient(TimeoutError())
+    assert job.transient(duckdb.IOException("disk hiccup"))
+    assert not job.transient(FileNotFoundError("landing/2025-11"))
+    assert not job.transient(ValueError("bad setting"))
+    assert not job.transient(job.DeliveryRefused("refused"))
+
+
+# --- the month lock -------------------------------------------------------------------------------
+
+def _hold(workspace: str, month: str, ready, release, result) -> None:
+    lock = job.MonthLock(workspace, month, owner="holder")
+    lock.acquire()
+    ready.set()
+    release.wait(30)
+    result.put(lock.release())
+
+
+def test_a_second_process_cannot_take_a_held_month(tmp_path):
+    ctx = mp.get_context("spawn")
+    ready, release, result = ctx.Event(), ctx.Event(), ctx.Queue()
+    holder = ctx.Process(target=_hold, args=(str(tmp_path), "2025-11", ready, release, result))
+    holder.start()
+    try:
+        assert ready.wait(60)
+        with pytest.raises(job.MonthBusy, match=r"another run of 2025-11 is in progress \(pid \d+"):
+            job.MonthLock(tmp_path, "2025-11").acquire()
+        with job.MonthLock(tmp_path, "2025-10"):  # other months are free
+            pass
+    finally:
+        release.set()
+        holder.join(30)
+    assert result.get(timeout=5) is True
+    with job.MonthLock(tmp_path, "2025-11") as lock:  # free again once the holder let go
+        assert lock.holder()["pid"] == os.getpid()
+    assert not lock.path.exists()
+
+
+def _take_and_die(workspace: str, month: str) -> None:
+    job.MonthLock(workspace, month).acquire()
+    os._exit(0)  # crash without releasing
+
+
+def test_a_dead_holders_lock_is_broken(tmp_path):
+    ctx = mp.get_context("spawn")
+    p = ctx.Process(target=_take_and_die, args=(str(tmp_path), "2025-11"))
+    p.start()
+    p.join(60)
+    stale = job.MonthLock(tmp_path, "2025-11")
+    assert stale.holder()["pid"] == p.pid
+    with job.MonthLock(tmp_path, "2025-11") as lock:
+        assert lock.holder()["pid"] == os.getpid()
+
+
+def test_a_lock_from_another_host_is_stale_only_when_old(tmp_path):
+    lock = job.MonthLock(tmp_path, "2025-11", stale_after=3600)
+    lock.path.parent.mkdir(parents=True)
+    lock.path.write_text(json.dumps({"token": "t", "pid": 1, "host": socket.gethostname() + "-elsewhere",
+                                     "started_at": "then"}))
+    with pytest.raises(job.MonthBusy):
+        lock.acquire()
+    old = time.time() - 7200
+    os.utime(lock.path, (old, old))
+    lock.acquire()
+    assert lock.release()
+
+
+def test_release_never_removes_someone_elses_lock(tmp_path):
+    mine = job.MonthLock(tmp_path, "2025-11").acquire()
+    mine.path.write_text(json.dumps({"token": "someone-else", "pid": os.getpid(), "host": socket.gethostname()}))
+    assert mine.release() is False
+    assert mine.path.exists()
+
+
+def _race(workspace: str, month: str, start, wins) -> None:
+    start.wait(60)
+    try:
+        lock = job.MonthLock(workspace, month).acquire()
+    except job.MonthBusy:
+        return
+    wins.put(os.getpid())
+    time.sleep(1.0)  # hold it while the others try
+    lock.release()
+
+
+def test_of_processes_racing_for_a_month_exactly_one_wins(tmp_path):
+    ctx = mp.get_context("spawn")
+    start, wins = ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=_race, args=(str(tmp_path), "2025-11", start, wins)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    time.sleep(2.0)  # let every process import and wait at the gate
+    start.set()
+    for p in procs:
+        p.join(60)
+    winners = []
+    while not wins.empty():
+        winners.append(wins.get())
+    assert len(winners) == 1
+
+
+# --- deliveries and the summary ------------------------------------------------------------------------
+
+def test_ingest_batches(tmp_path):
+    for m in ("2025-09", "2025-10", "2025-11"):
+        (tmp_path / "landing" / m).mkdir(parents=True)
+    assert job.ingest_batches(tmp_path, "2025-11") == [None]  # newest: one call ingests all that is new
+    assert job.ingest_batches(tmp_path, "2025-10") == ["2025-09", "2025-10"]  # never a later delivery
+    assert job.ingest_batches(tmp_path, "2025-12") == ["2025-12"]  # ingest names the missing folder
+    assert job.latest_month(tmp_path) == "2025-11"
+
+
+def test_a_month_with_no_delivery_is_refused(tmp_path):
+    (tmp_path / "landing").mkdir()
+    with pytest.raises(job.DeliveryRefused, match="no delivery for 2025-11"):
+        job.check_delivery(tmp_path, "2025-11", Settings())
+
+
+def test_summary_markdown_names_the_failed_step_and_reason():
+    s = job.MonthSummary("/w", "2025-11")
+    with s.step("ingest"):
+        pass
+    with pytest.raises(job.DeliveryRefused):
+        with s.step("validate"):
+            raise job.DeliveryRefused("delivery 2025-11 refused: landing/2025-11/eligibility.csv: refused [required_columns] no member_id")
+    md = s.to_markdown()
+    assert "failed at **validate**" in md
+    assert "[required_columns]" in md
+    assert [x.status for x in s.steps] == ["ran", "failed"]
+    assert not s.ok and s.lines()[0].endswith("FAILED at validate")
+    assert job.artifact_key("2025-11") == "riskstrat-monthly-2025-11"
+
+
+def test_the_library_stays_free_of_prefect():
+    import subprocess
+    import sys
+
+    code = "import sys, riskstrat.monthly; sys.exit('prefect' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_public_names_are_documented():
+    import inspect
+
+    undocumented = [name for name, obj in vars(job).items()
+                    if not name.startswith("_") and (inspect.isfunction(obj) or inspect.isclass(obj))
+                    and obj.__module__ == job.__name__ and not inspect.getdoc(obj)]
+    assert undocumented == []
