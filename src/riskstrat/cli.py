@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -46,7 +47,7 @@ def _month(value: str) -> str:
 
 
 def _fail(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(1)
 
 
@@ -81,11 +82,14 @@ def synth(
     defects: Annotated[float, typer.Option(min=0.0, max=0.2, help="Share of rows given a realistic defect.")] = 0.0,
 ) -> None:
     """Write a synthetic Medicaid plan: monthly deliveries in landing/, the hidden truth in truth/."""
-    from riskstrat.synth import PlanSpec, generate_plan
+    from riskstrat.synth import PlanError, PlanSpec, generate_plan
 
-    spec = PlanSpec(members=members, months=months, end=end, seed=seed, defect_rate=defects)
-    with _progress() as report:
-        summary = generate_plan(workspace, spec, progress=report)
+    try:
+        spec = PlanSpec(members=members, months=months, end=end, seed=seed, defect_rate=defects)
+        with _progress() as report:
+            summary = generate_plan(workspace, spec, progress=report)
+    except (PlanError, ValueError) as exc:
+        _fail(str(exc))
     table = Table(title=f"Synthetic plan in {workspace}", show_lines=False)
     table.add_column("table")
     table.add_column("rows delivered", justify="right")
@@ -104,16 +108,85 @@ def ingest(
     month: Annotated[str | None, typer.Option(help="Only this delivery month, YYYY-MM (default: every new one).")] = None,
 ) -> None:
     """Validate deliveries against the data contracts and load them into the lake."""
-    _not_built("ingest", "issue 3")
+    from riskstrat.ingest import IngestError, ingest_workspace
+
+    try:
+        settings = load_settings(workspace)
+        with _progress() as report_progress:
+            report = ingest_workspace(workspace, month=month, settings=settings, progress=report_progress)
+    except (SettingsError, IngestError) as exc:
+        _fail(str(exc))
+    if not report.tables:
+        console.print(f"Nothing new to ingest: {len(report.skipped)} delivery month(s) already in the lake, unchanged.")
+        return
+    table = Table(title=f"Ingest of {workspace}: every row accepted or quarantined")
+    for column, justify in (("month", "left"), ("table", "left"), ("file", "left"), ("status", "left"),
+                            ("rows in", "right"), ("accepted", "right"), ("quarantined", "right"),
+                            ("warned", "right"), ("rules broken (rows)", "left")):
+        table.add_column(column, justify=justify)
+    colour = {"accepted": "green", "refused": "red", "failed": "red", "missing": "dim"}
+    for t in report.tables:
+        rules = ", ".join(f"{name} {n:,}" for name, n in list(t.rule_counts.items())[:4])
+        if len(t.rule_counts) > 4:
+            rules += ", ..."
+        table.add_row(
+            t.delivery_month, t.table, t.file or "-", f"[{colour.get(t.status, 'white')}]{t.status}[/]",
+            "-" if t.rows_in is None else f"{t.rows_in:,}", f"{t.rows_accepted:,}", f"{t.rows_quarantined:,}",
+            f"{t.rows_warned:,}", rules,
+        )
+    console.print(table)
+    totals = report.totals()
+    console.print(
+        f"{len(report.months)} month(s) ingested in {report.seconds:.1f} s"
+        + (f", {len(report.skipped)} unchanged" if report.skipped else "")
+        + f": {totals['rows_in']:,} rows in = {totals['rows_accepted']:,} accepted + {totals['rows_quarantined']:,} quarantined."
+    )
+    console.print(f"Validation results and Data Docs: {workspace / 'validation'}  |  quarantine: {workspace / 'quarantine'}")
+    problems = report.problems()
+    if problems:
+        for line in problems:
+            err_console.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
 
 
 @app.command()
 def train(
     workspace: Workspace = Path("."),
     as_of: Annotated[str, typer.Option("--as-of", callback=_month, help="Last month of data to train with, YYYY-MM.")] = ...,
+    promote: Annotated[bool, typer.Option("--promote", help="Make the new model the champion whatever the comparison says.")] = False,
 ) -> None:
-    """Backtest, fit and register a model."""
-    _not_built("train", "issue 5")
+    """Backtest, fit and register a model; promote it if it is not worse than the champion."""
+    from riskstrat.design import DesignError
+    from riskstrat.registry import RegistryError
+    from riskstrat.train import TrainError, train_model
+
+    try:
+        settings = load_settings(workspace)
+        with _progress() as report:
+            result = train_model(workspace, as_of, settings, progress=report, promote=promote)
+    except (SettingsError, DesignError, TrainError, RegistryError, FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+    for line in result.summary_lines():
+        console.print(line, highlight=False)
+    table = Table(title="Test months: " + ", ".join(result.design.test_months))
+    for column in ("model", "AUROC", "AUPRC", "Brier", "ECE", "lift top 1%", "PPV at capacity", "expected AUROC"):
+        table.add_column(column, justify="right")
+    for name, label in (("model", "LightGBM"), ("logistic", "logistic"), ("rules", "rules"), ("oracle", "oracle")):
+        m = result.metrics.get(name)
+        if m is None:
+            continue
+        expected = m.get("expected", {}).get("auroc")
+        table.add_row(
+            label, f"{m['auroc']:.3f}", f"{m['auprc']:.3f}", f"{m['brier']:.4f}", f"{m['ece']:.4f}",
+            f"{m['top']['0.01']['lift']:.1f}", f"{m['capacity']['ppv']:.3f}", "-" if expected is None else f"{expected:.3f}",
+        )
+    console.print(table)
+    ratio = result.metrics.get("ratio_to_oracle")
+    if ratio:
+        console.print(f"model / oracle: AUROC {ratio['auroc']:.3f}, expected AUROC {ratio['expected_auroc']:.3f} (synthetic plan)")
+    console.print(result.metrics["capacity_note"], highlight=False)
+    console.print(f"{'[green]champion[/]' if result.promoted else '[yellow]challenger[/]'}: {result.decision}", highlight=False)
+    console.print(f"registered in {result.model_dir}  (card: {result.model_dir / 'card.html'})", highlight=False)
 
 
 @app.command()
@@ -123,7 +196,22 @@ def score(
     model: Annotated[str | None, typer.Option(help="Model id (default: the champion).")] = None,
 ) -> None:
     """Score every enrolled child and publish outputs/YYYY-MM/."""
-    _not_built("score", "issue 6")
+    from riskstrat.programs import ProgramRulesError
+    from riskstrat.publish import PublishError
+    from riskstrat.registry import RegistryError
+    from riskstrat.score import ScoringError, score_month
+
+    try:
+        settings = load_settings(workspace)
+        with _progress() as report:
+            result = score_month(workspace, as_of, settings, model_id=model, progress=report)
+    except (SettingsError, RegistryError, ScoringError, ProgramRulesError, PublishError, FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+    for line in result.summary_lines():
+        console.print(line, highlight=False)
+    console.print(f"Worklist: {result.worklist_xlsx}  (also {result.worklist_csv.name})", highlight=False)
+    console.print(f"Report:   {result.report}", highlight=False)
+    console.print(f"Manifest: {result.out_dir / 'run.json'}", highlight=False)
 
 
 @app.command()
@@ -132,7 +220,37 @@ def monthly(
     month: Annotated[str, typer.Option(callback=_month, help="Delivery month to process, YYYY-MM.")] = ...,
 ) -> None:
     """Run the whole monthly job (ingest, retrain when due, score, publish) as a Prefect flow."""
-    _not_built("monthly", "issue 7")
+    import os
+    import sys
+
+    # No server to set up: Prefect starts a temporary local API for this process (slow on a busy machine).
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    # One screen: the summary and the reason, not Prefect's log lines and tracebacks (the Prefect UI
+    # keeps those for deployments; PREFECT_LOGGING_LEVEL=INFO shows them here).
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")
+    repo = Path(__file__).resolve().parents[2]
+    if not (repo / "flows" / "monthly.py").is_file():
+        _fail(f"{repo / 'flows'}: the Prefect flows are not there; run riskstrat from its source checkout")
+    if str(repo) not in sys.path:
+        sys.path.insert(0, str(repo))
+    from flows.monthly import monthly as monthly_flow
+    from flows.tasks import reporting
+    from riskstrat.monthly import MonthlyError, MonthlyRunFailed, MonthSummary
+
+    try:
+        with _progress() as report, reporting(report):
+            summary = MonthSummary.from_dict(monthly_flow(str(workspace), month))
+    except MonthlyRunFailed as exc:
+        summary = exc.summary
+    except (MonthlyError, SettingsError) as exc:
+        _fail(escape(str(exc)))
+    except Exception as exc:  # e.g. Prefect's temporary API did not start: still one line, not a traceback
+        _fail(escape(f"the monthly flow for {month} could not run: {type(exc).__name__}: {' '.join(str(exc).split())}"))
+    for line in summary.lines()[:-1] if summary.failure else summary.lines():
+        console.print(line, highlight=False, markup=False)
+    if summary.failure:
+        _fail(escape(f"{month} failed at {summary.failed_step}: {summary.failure}"))
 
 
 @app.command()
