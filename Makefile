@@ -6,7 +6,7 @@ DEMO := demo
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_HOME := $(CURDIR)/.prefect
 
-.PHONY: help install test demo bench clean
+.PHONY: help install test demo serve bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -26,6 +26,13 @@ test: install  ## run the test suite (what CI runs)
 demo: install  ## make a small synthetic plan in ./demo and run the pipeline on it
 	rm -rf $(DEMO)
 	$(BIN)/riskstrat synth --workspace $(DEMO) --members 6000 --months 30 --end 2025-11 --seed 7 --defects 0.002
+	$(BIN)/riskstrat ingest --workspace $(DEMO)
+	$(BIN)/riskstrat train --workspace $(DEMO) --as-of 2025-10
+	$(BIN)/riskstrat score --workspace $(DEMO) --as-of 2025-10
+	$(BIN)/riskstrat monthly --workspace $(DEMO) --month 2025-11
+
+serve: install  ## serve the flows for ./demo (monthly on its schedule); start `prefect server start` first
+	$(BIN)/python -m flows.serve --workspace $(DEMO)
 
 bench: install  ## speed and memory benchmarks at state scale; writes bench/RESULTS.md
 	$(BIN)/python bench/run.py

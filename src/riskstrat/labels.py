@@ -65,6 +65,16 @@ def latest_delivery(con: duckdb.DuckDBPyConnection) -> str:
     return month
 
 
+def _known_month(con: duckdb.DuckDBPyConnection, known_month: str | None) -> str:
+    latest = latest_delivery(con)
+    if known_month is None:
+        return latest
+    check_month(known_month, "known_month")
+    if known_month > latest:
+        raise ValueError(f"outcomes known through {known_month} were asked for; the lake has deliveries through {latest}")
+    return known_month
+
+
 def check_matured(as_of: str, latest: str, horizon: int, runout_months: int) -> None:
     needed = add_months(as_of, horizon + runout_months)
     if needed > latest:
@@ -86,8 +96,13 @@ def _labels(outcomes: pd.DataFrame) -> pd.DataFrame:
 
 
 def build_labels(workspace_or_connection, as_of: str, settings: Settings | None = None, *,
-                 runout_months: int = DEFAULT_RUNOUT_MONTHS) -> tuple[pd.DataFrame, pd.DataFrame]:
+                 runout_months: int = DEFAULT_RUNOUT_MONTHS,
+                 known_month: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Outcomes for the as-of population of ``as_of``: (labels, attrition).
+
+    ``known_month`` is the last delivery the outcomes may use (default: the lake's latest). A
+    model trained "as of" a month passes that month, so a backtest never learns from
+    deliveries that arrived after it.
 
     ``labels``: one row per child of the population (before attrition) with the counts in the
     window (ed_visits, bh_ed_visits, ip_admits, paid), ``months_observed`` and a 0/1 column per
@@ -98,7 +113,7 @@ def build_labels(workspace_or_connection, as_of: str, settings: Settings | None 
     horizon = settings.model.horizon_months
     con = open_workspace(workspace_or_connection)
     try:
-        latest = latest_delivery(con)
+        latest = _known_month(con, known_month)
         check_matured(as_of, latest, horizon, runout_months)
         register_codesets(con)
         set_params(con, as_of=as_of, known_month=latest, first_month=add_months(as_of, 1),
@@ -129,7 +144,8 @@ def apply_follow_up_rule(labels: pd.DataFrame, outcome: str, horizon: int) -> tu
 
 def build_training_frame(workspace, as_of_months: list[str], outcome: str = "acute_event",
                          settings: Settings | None = None, *,
-                         runout_months: int = DEFAULT_RUNOUT_MONTHS) -> TrainingFrame:
+                         runout_months: int = DEFAULT_RUNOUT_MONTHS,
+                         known_month: str | None = None) -> TrainingFrame:
     """Stack as-of months: columns person_id, as_of, the features (declaration order), label.
 
     Refuses (ValueError) an unknown outcome, a malformed month, or a month whose outcome window
@@ -146,13 +162,14 @@ def build_training_frame(workspace, as_of_months: list[str], outcome: str = "acu
         raise ValueError("an as-of month is listed twice")
     con = open_workspace(workspace)
     try:
-        latest = latest_delivery(con)
+        latest = _known_month(con, known_month)
         for month in months:
             check_matured(month, latest, horizon, runout_months)
         frames, attrition = [], []
         for month in sorted(months):
             features = build_features(con, month, settings)
-            labels, population_steps = build_labels(con, month, settings, runout_months=runout_months)
+            labels, population_steps = build_labels(con, month, settings, runout_months=runout_months,
+                                                    known_month=latest)
             kept, follow_steps = apply_follow_up_rule(labels, outcome, horizon)
             frame = features.merge(kept[["person_id", outcome]], on="person_id", how="inner")
             frame.insert(1, "as_of", month)

@@ -792,14 +792,19 @@ def train_model(workspace: Path, as_of: str, settings: Settings, progress: Progr
     check_month(as_of, "--as-of")
     ms = settings.model
     design = StudyDesign.from_settings(as_of, ms, first_month=_first_supported_month(workspace, ms))
-    build, declarations, catalogue = _features_stage()
+    from riskstrat import features, labels
+
     return train_from_builder(
         workspace,
-        lambda month: build(workspace, [month], ms.outcome, settings, runout_months=ms.runout_months),
-        declarations, design, settings,
+        # Outcomes known through as_of only: a model trained as of a past month must not learn
+        # from deliveries that arrived after it, or its backtest flatters it.
+        lambda month: labels.build_training_frame(
+            workspace, [month], ms.outcome, settings, runout_months=ms.runout_months, known_month=as_of
+        ),
+        list(features.FEATURES), design, settings,
         truth=load_truth(workspace),
         data_hashes=lake_data_hashes(workspace, as_of),
-        catalogue_hash=catalogue,
+        catalogue_hash=features.catalogue_hash(),
         promote=promote,
         progress=progress,
     )
@@ -858,35 +863,6 @@ def collect_training_frame(build_month: Callable[[str], object], design: StudyDe
         rows.append({"step": f"{side}: dropped, child held for another side", "rows": h["rows"], "children": None,
                      "events": h["events"], "note": f"while building its {h['months']} month(s); each child is on one side only"})
     return stacked, pd.DataFrame(rows)
-
-
-def _features_stage():
-    """(build_training_frame, declarations, catalogue hash) from the features and labels stage."""
-    from riskstrat import features
-
-    try:
-        from riskstrat import labels
-    except ImportError:
-        labels = None
-    build = getattr(labels, "build_training_frame", None) or getattr(features, "build_training_frame", None)
-    if build is None:
-        raise TrainError("the features/labels stage has no build_training_frame yet (issue 4); nothing was trained")
-    catalogue = features.catalogue_hash() if hasattr(features, "catalogue_hash") else None
-    return build, _declarations(features), catalogue
-
-
-def _declarations(features_module) -> list:
-    for name in ("FEATURES", "DECLARATIONS", "declarations", "feature_declarations"):
-        value = getattr(features_module, name, None)
-        if value is not None:
-            return list(value() if callable(value) else value)
-    raise TrainError("riskstrat.features declares no features (expected FEATURES)")
-
-
-def _as_attrition(table) -> pd.DataFrame | None:
-    if table is None:
-        return None
-    return table if isinstance(table, pd.DataFrame) else pd.DataFrame(table)
 
 
 def _first_supported_month(workspace: Path, ms: ModelSettings) -> str | None:
