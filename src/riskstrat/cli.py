@@ -7,6 +7,7 @@ one-line reason) into output. Commands never print member-level data.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,8 +32,11 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err_console = Console(stderr=True)
+# Scheduled runs write to logs, not terminals: there rich would squeeze tables into 80 columns
+# and cut words off, so off a terminal the consoles are wide enough for every table.
+_LOG_WIDTH = None if sys.stdout.isatty() else 200
+console = Console(width=_LOG_WIDTH)
+err_console = Console(stderr=True, width=_LOG_WIDTH)
 
 Workspace = Annotated[
     Path, typer.Option("--workspace", "-w", help="Workspace folder (default: the current folder).", file_okay=False)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import hashlib
 import io
 import json
 import re
@@ -42,6 +41,7 @@ import pyarrow.parquet as pq
 from riskstrat.config import IngestSettings, Settings, load_settings
 from riskstrat.contracts import TABLES, Contract, compile_suite, gx_columns, load_contracts
 from riskstrat.lake import DELIVERIES_FILE, Transaction, partition_path, recover
+from riskstrat.provenance import sha256_file
 
 Progress = Callable[[str, int, int], None]
 MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -144,15 +144,6 @@ def find_delivery_files(month_dir: Path) -> tuple[dict[str, Path], list[str]]:
         else:
             other.append(p.name)
     return found, other
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _first_line(path: Path) -> str:

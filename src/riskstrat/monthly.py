@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from riskstrat.config import Settings
+from riskstrat.provenance import sha256_file
 
 STATE_DIR = Path(".riskstrat") / "monthly"
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -139,15 +140,6 @@ def fingerprint(value: Any) -> str:
     """sha256 of ``value`` as canonical JSON: equal inputs, equal fingerprint, whatever the dict order."""
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def sha256_file(path: Path) -> str:
-    """sha256 of a file's bytes, read in blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def tree_digest(root: Path | str) -> dict[str, str]:

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from riskstrat.provenance import sha256_file
 
 FILES = ("scores.parquet", "explanations.parquet", "worklist.csv", "worklist.xlsx", "report.html", "run.json")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -159,15 +160,6 @@ def write_explanations(explanations: pd.DataFrame, path: Path) -> None:
 
 
 # ---- provenance ------------------------------------------------------------------------------------
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def lake_inputs(workspace: Path, as_of: str) -> dict:

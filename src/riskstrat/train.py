@@ -39,6 +39,7 @@ from riskstrat import __version__
 from riskstrat import evaluate as ev
 from riskstrat.config import ModelSettings, Settings
 from riskstrat.design import StudyDesign, check_month
+from riskstrat.provenance import sha256_file
 
 Progress = Callable[[str, int, int], None]
 LABEL = "label"
@@ -525,17 +526,9 @@ def lake_data_hashes(workspace: Path, as_of: str) -> dict:
         for path in sorted(lake.glob("*/delivery_month=*/*.parquet")):
             month = path.parent.name.split("=", 1)[1]
             if month <= as_of:
-                files[path.relative_to(lake).as_posix()] = _sha256(path)
+                files[path.relative_to(lake).as_posix()] = sha256_file(path)
     overall = hashlib.sha256("\n".join(f"{k} {v}" for k, v in files.items()).encode()).hexdigest()
     return {"lake_digest": overall, "files": files, "up_to_delivery_month": as_of}
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def load_truth(workspace: Path) -> pd.DataFrame | None:
