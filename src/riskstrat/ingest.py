@@ -453,7 +453,7 @@ class _Validator:
             site_name=self.site,
             site_config={
                 "class_name": "SiteBuilder",
-                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir.resolve())},
                 "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
             },
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import sys
 from pathlib import Path
 
@@ -19,7 +21,14 @@ from riskstrat.ingest import ingest_workspace  # noqa: E402
 def clean_plan(tmp_path_factory):
     """The clean fixture plan, both months ingested: (workspace, report)."""
     ws = copy_plan(tmp_path_factory.mktemp("clean"))
-    report = ingest_workspace(ws, settings=IngestSettings())
+    # Ingested as an analyst runs it, `--workspace demo`: a path relative to the current folder
+    # (Great Expectations' Data Docs refused relative paths once).
+    cwd = os.getcwd()
+    os.chdir(ws.parent)
+    try:
+        report = ingest_workspace(Path(ws.name), settings=IngestSettings())
+    finally:
+        os.chdir(cwd)
     return ws, report
 
 
