@@ -83,7 +83,9 @@ def write_results(results: list[dict]) -> None:
         lines.append(
             f"| {r['name']} | {r['seconds']:.1f} | {r['target_seconds']} | {peak} | {MEMORY_TARGET_MB} | {verdict} |"
         )
-    notes = [f"- {r['name']}: {r['note']}" for r in results if r.get("note")]
+    # What each figure was measured on matters as much as the figure (a generated lake or frame
+    # rather than one ingested from the synthetic plan), so every such field is carried over.
+    notes = [f"- {r['name']}: {r[key]}" for r in results for key in ("mode", "lake", "note") if r.get(key)]
     if notes:
         lines += ["", "Notes:", *notes]
     (HERE / "RESULTS.md").write_text("\n".join(lines) + "\n")
