@@ -374,6 +374,7 @@ def feature_names() -> list[str]:
 
 
 def get_feature(name: str) -> Feature:
+    """The declaration of one feature, by name (a KeyError names the catalogue to look in)."""
     try:
         return _BY_NAME[name]
     except KeyError:
@@ -509,6 +510,7 @@ def catalogue_markdown() -> str:
 
 
 def catalogue_path() -> Path:
+    """Where the generated feature catalogue lives in the source tree."""
     return Path(__file__).resolve().parents[2] / "docs" / "features.md"
 
 
@@ -537,6 +539,7 @@ CODESETS = (
 
 
 def sql_dir() -> Path:
+    """The folder of the one-concept feature SQL files."""
     return Path(__file__).resolve().parent / "sql" / "features"
 
 
@@ -587,10 +590,12 @@ def concept_order(wanted: Iterable[str]) -> list[str]:
 
 
 def month_start(month: str) -> date:
+    """The first day of a YYYY-MM month."""
     return date(int(month[:4]), int(month[5:7]), 1)
 
 
 def data_window_months() -> int:
+    """The longest look-back any feature declares: how much history a build must read."""
     return max(f.window_months or 0 for f in FEATURES)
 
 
@@ -821,6 +826,7 @@ def concept_has_dates(concept: str) -> bool:
 
 
 def feature_concepts() -> list[str]:
+    """The SQL concepts the declared features need, so a build materialises only those."""
     wanted = {f.concept for f in FEATURES} | {"population"}
     if any(f.aggregate in ("pmpm", "pmpm_trend") for f in FEATURES):
         wanted.add("enrolled_months")

@@ -76,6 +76,7 @@ def _known_month(con: duckdb.DuckDBPyConnection, known_month: str | None) -> str
 
 
 def check_matured(as_of: str, latest: str, horizon: int, runout_months: int) -> None:
+    """Refuse an as-of month whose outcome window and claims run-out are not yet delivered."""
     needed = add_months(as_of, horizon + runout_months)
     if needed > latest:
         raise ValueError(
