@@ -72,10 +72,6 @@ def _progress() -> Iterator[callable]:
         yield report
 
 
-def _not_built(command: str, issue: str) -> None:
-    _fail(f"`riskstrat {command}` is not built yet ({issue}); nothing was done.")
-
-
 @app.command()
 def synth(
     workspace: Workspace = Path("."),
