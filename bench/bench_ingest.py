@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+from common import stderr_progress  # bench/ is the script's folder, first on sys.path
+
 TARGET_SECONDS = 180
 TARGET_RSS_MB = 4096
 
@@ -44,14 +46,7 @@ def main() -> None:
     from riskstrat.config import IngestSettings
     from riskstrat.ingest import ingest_workspace
 
-    last = [0.0]
-
-    def progress(stage: str, done: int, total: int) -> None:
-        now = time.perf_counter()
-        if done == total or now - last[0] > 10:
-            last[0] = now
-            print(f"{stage}: {done}/{total} at {now - t0:.0f} s", file=sys.stderr, flush=True)
-
+    progress = stderr_progress()
     t0 = time.perf_counter()
     report = ingest_workspace(args.work, settings=IngestSettings(), progress=progress)
     seconds = time.perf_counter() - t0

@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from riskstrat.config import ScoringSettings, Settings  # noqa: E402
 from riskstrat.features import FEATURES, feature_names  # noqa: E402
+from riskstrat.synth.frames import feature_frame  # noqa: E402
 
 CHILDREN = 500_000
 AS_OF = "2025-11"
@@ -46,19 +47,8 @@ def find_workspace() -> Path | None:
 
 
 def synthetic_features(n: int, rng: np.random.Generator) -> tuple[pd.DataFrame, np.ndarray]:
-    latent = rng.normal(0, 1, n)
-    data = {"person_id": [f"P{i:07d}" for i in range(n)]}
-    for f in FEATURES:
-        if f.kind == "flag":
-            data[f.name] = (rng.random(n) < 1 / (1 + np.exp(-(latent - 2)))).astype(float)
-        elif f.kind in ("count", "months", "ordinal"):
-            data[f.name] = rng.poisson(np.exp(0.6 * latent - 1)).astype(float)
-        elif f.kind == "years":
-            data[f.name] = rng.integers(0, 21, n).astype(float)
-        else:
-            data[f.name] = np.round(rng.gamma(1.0, 100.0, n) * np.exp(0.3 * latent), 2)
-    frame = pd.DataFrame(data)
-    frame["pmca_class"] = frame["pmca_class"].clip(0, 2)
+    frame = feature_frame(n, rng)
+    latent = frame.pop("_latent").to_numpy()
     logit = -3.0 + 0.6 * latent + 0.4 * np.log1p(frame["ed_visits_12m"]) + 0.5 * frame["dx_suicidal_ideation_12m"]
     label = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
     return frame, label

@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import sys
 import time
 from pathlib import Path
 
+from common import stderr_progress  # bench/ is the script's folder, first on sys.path
 from riskstrat.synth import PlanSpec, generate_plan
 
 TARGET_SECONDS = 300
@@ -28,14 +28,7 @@ def main() -> None:
     if args.work.exists():
         shutil.rmtree(args.work)
     spec = PlanSpec(members=args.members, months=args.months, end="2025-11", seed=1, defect_rate=0.0)
-    last = [0.0]
-
-    def progress(stage: str, done: int, total: int) -> None:
-        now = time.perf_counter()
-        if done == total or now - last[0] > 10:
-            last[0] = now
-            print(f"{stage}: {done}/{total} at {now - t0:.0f} s", file=sys.stderr, flush=True)
-
+    progress = stderr_progress()
     t0 = time.perf_counter()
     summary = generate_plan(args.work, spec, progress=progress)
     seconds = time.perf_counter() - t0

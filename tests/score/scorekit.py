@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from riskstrat.contracts import load_contract
-from riskstrat.features import FEATURES, feature_names
+from riskstrat.features import feature_names
+from riskstrat.synth.frames import feature_frame
 
 
 def write_lake_table(workspace: Path, table: str, month: str, rows: list[dict]) -> Path:
@@ -48,26 +49,6 @@ def child(person_id: str, subscriber_id: str | None, first: str, last: str, birt
     }
     row.update(extra)
     return row
-
-
-def feature_frame(n: int, seed: int = 0) -> pd.DataFrame:
-    """A frame with every declared feature: counts and flags drawn so that a few features carry signal."""
-    rng = np.random.default_rng(seed)
-    data = {"person_id": [f"C{i:05d}" for i in range(n)]}
-    latent = rng.normal(0, 1, n)
-    for f in FEATURES:
-        if f.kind == "flag":
-            data[f.name] = (rng.random(n) < 1 / (1 + np.exp(-(latent - 2)))).astype(float)
-        elif f.kind in ("count", "months", "ordinal"):
-            data[f.name] = rng.poisson(np.exp(0.6 * latent - 1)).astype(float)
-        elif f.kind == "years":
-            data[f.name] = rng.integers(0, 21, n).astype(float)
-        else:
-            data[f.name] = np.round(rng.gamma(1.0, 100.0, n) * np.exp(0.3 * latent), 2)
-    frame = pd.DataFrame(data)
-    frame["pmca_class"] = np.clip(frame["pmca_class"], 0, 2)
-    frame["_latent"] = latent
-    return frame
 
 
 def training_frame(children: int = 1500, months: list[str] | None = None, seed: int = 1) -> pd.DataFrame:
