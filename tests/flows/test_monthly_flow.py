@@ -153,7 +153,11 @@ def test_rerunning_a_month_skips_every_step_and_changes_nothing(runs):
 def _logs(state) -> list[str]:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.logging.handlers import APILogHandler
 
+    # Prefect ships logs to the API from a background worker; drain it first, or the read can
+    # come before the last run's logs arrive (seen once in CI-like runs).
+    APILogHandler().flush()
     with get_client(sync_client=True) as client:
         logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[state.state_details.flow_run_id])),
                                 limit=200)
