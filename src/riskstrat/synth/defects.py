@@ -127,6 +127,11 @@ class DefectPlan:
             used[pick] = True
             return np.sort(pick)
 
+        def spread(rows: np.ndarray, targets: tuple) -> list[tuple]:
+            """Deal ``rows`` out at random over ``targets`` (columns, or (column, values) pairs)."""
+            which = rng.integers(0, len(targets), len(rows))
+            return [(target, rows[which == j]) for j, target in enumerate(targets)]
+
         def edit(col, rows, values, kind, as_string=False):
             r, v, s = edits.setdefault(col, ([], [], False))
             r.extend(int(x) for x in rows)
@@ -165,18 +170,10 @@ class DefectPlan:
                 rows = free(allrows, want)
                 edit("person_id", rows, [f"P{UNKNOWN_PERSON_BASE + int(x)}" for x in rng.integers(0, 4_000_000, len(rows))], kind)
             elif kind == "malformed_number":
-                rows = free(allrows, want)
-                cols = NUMERIC[table]
-                which = rng.integers(0, len(cols), len(rows))
-                for j, col in enumerate(cols):
-                    sel = rows[which == j]
+                for col, sel in spread(free(allrows, want), NUMERIC[table]):
                     edit(col, sel, [MALFORMED[i] for i in rng.integers(0, len(MALFORMED), len(sel))], kind, as_string=True)
             elif kind == "missing_required":
-                rows = free(allrows, want)
-                cols = REQUIRED[table]
-                which = rng.integers(0, len(cols), len(rows))
-                for j, col in enumerate(cols):
-                    sel = rows[which == j]
+                for col, sel in spread(free(allrows, want), REQUIRED[table]):
                     edit(col, sel, [None] * len(sel), kind)
             elif kind == "bad_npi":
                 cols = NPI_COLUMNS[table]
@@ -190,11 +187,7 @@ class DefectPlan:
                 vals = tbl.column("ndc_code").combine_chunks().take(pa.array(rows, pa.int64())).to_pylist()
                 edit("ndc_code", rows, [v[1:] if i % 2 else v[:9] for i, v in enumerate(vals)], kind)
             elif kind == "bad_enum":
-                rows = free(allrows, want)
-                options = BAD_ENUM[table]
-                which = rng.integers(0, len(options), len(rows))
-                for j, (col, values) in enumerate(options):
-                    sel = rows[which == j]
+                for (col, values), sel in spread(free(allrows, want), BAD_ENUM[table]):
                     edit(col, sel, [values[i % len(values)] for i in range(len(sel))], kind)
 
         for col, (rows, values, as_string) in edits.items():
