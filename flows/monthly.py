@@ -39,15 +39,19 @@ def monthly(workspace: str = ".", month: str | None = None) -> dict:
                 step.note = f"{summary.ingest['months_ingested']} months ingested, {summary.ingest['months_unchanged']} unchanged"
             with summary.step("validate"):                                  # 3. a refused delivery stops the run
                 tasks.check_delivery(ws, month, settings)
-            with summary.step("train") as step:                             # 4. retrain when due
-                plan = tasks.plan_train(ws, month, settings)
+            with summary.step("drift") as step:                             # 4. has the plan moved since the champion's training?
+                check = tasks.check_drift(ws, month, settings)
+                step.status = "ran" if check else "skipped"
+                step.note = f"{check.model_id}: {check.reason}" if check else "no champion with a drift reference"
+            with summary.step("train") as step:                             # 5. retrain when due (age or drift)
+                plan = tasks.plan_train(ws, month, settings, drift=check.reason if check and check.due else None)
                 summary.retrain = plan.reason
                 if plan.run:
                     trained = tasks.train(ws, month, settings)
                     tasks.record_step(ws, month, plan, outputs=[trained.model_dir], detail={"decision": trained.decision})
                     summary.retrain = f"{plan.reason}: trained {trained.model_id}; {trained.decision}"
                 step.status, step.note = ("ran", f"trained {trained.model_id}") if plan.run else ("skipped", plan.reason)
-            with summary.step("score") as step:                             # 5. score, explain, publish, report
+            with summary.step("score") as step:                             # 6. score, explain, audit, publish, report
                 plan = tasks.plan_score(ws, month, settings)
                 scored = tasks.score(ws, month, settings, plan.model_id) if plan.run else None
                 if plan.run:
@@ -61,7 +65,7 @@ def monthly(workspace: str = ".", month: str | None = None) -> dict:
         logger.error("monthly %s failed at %s: %s", month, summary.failed_step, summary.failure)
         raise job.MonthlyRunFailed(summary) from exc
     finally:
-        tasks.post_summary(summary)                                          # 6. the month at a glance
+        tasks.post_summary(summary)                                          # 7. the month at a glance
     for line in summary.lines():
         logger.info(line)
     return summary.to_dict()

@@ -76,9 +76,16 @@ def check_delivery(workspace: Path, month: str, settings: Settings) -> None:
     job.check_delivery(workspace, month, settings)
 
 
+@io_task(name="check drift", task_run_name="drift {month}")
+def check_drift(workspace: Path, month: str, settings: Settings):
+    from riskstrat.audit.month import champion_drift
+
+    return champion_drift(workspace, month, settings)
+
+
 @plain_task(name="plan training")
-def plan_train(workspace: Path, month: str, settings: Settings) -> job.StepPlan:
-    return job.plan_train(workspace, month, settings)
+def plan_train(workspace: Path, month: str, settings: Settings, drift: str | None = None) -> job.StepPlan:
+    return job.plan_train(workspace, month, settings, drift)
 
 
 @plain_task(name="plan scoring")

@@ -40,7 +40,8 @@ import shap
 from IPython.display import SVG, Markdown, display
 
 from riskstrat import registry
-from riskstrat.audit import drift, fairness, monitoring
+from riskstrat.audit import drift, fairness, monitoring, training
+from riskstrat.audit import month as month_audit
 from riskstrat.audit import workspace as ws
 from riskstrat.config import load_settings
 from riskstrat.design import add_months
@@ -137,13 +138,20 @@ for feature in top_features:
 #
 # ### 5a. On the test months, where outcomes are known
 #
-# The model's test months are rebuilt from the lake (the children held out for testing), scored
-# with this model, flagged as deep into the list as the monthly capacity goes, and judged by
-# group with 95% intervals. Groups under `MIN_GROUP_N` children are marked too small, not hidden.
+# Computed when the model was trained and stored beside it (`fairness.json`, what the card
+# shows): the children held out for testing, scored with this model, flagged as deep into the
+# list as the monthly capacity goes, and judged by group with 95% intervals. Groups under
+# `MIN_GROUP_N` children are marked too small, not hidden. A model registered before riskstrat
+# stored fairness has its test months rebuilt from the lake instead.
 
 # %%
-test = ws.held_out_frame(workspace, model, settings)
-table = fairness.fairness_table(test, fairness.GROUP_COLUMNS)
+if model.fairness and model.fairness.get("available"):
+    table, need_checks = training.fairness_frame(model.fairness), training.need_checks(model.fairness)
+else:
+    test = ws.held_out_frame(workspace, model, settings)
+    table = fairness.fairness_table(test, fairness.GROUP_COLUMNS)
+    need_measures = [m for m in training.NEED_MEASURES if m in test]
+    need_checks = [fairness.need_at_equal_score(test, a, need_measures) for a in training.NEED_ATTRIBUTES]
 display(table[["attribute", "group", "n", "too_small", "share", "flag_rate", "flag_rate_lo", "flag_rate_hi",
                "outcome_rate", "mean_predicted", "oe_ratio", "oe_ratio_lo", "oe_ratio_hi",
                "tpr", "tpr_lo", "tpr_hi", "ppv", "ppv_lo", "ppv_hi"]])
@@ -161,12 +169,10 @@ display(Markdown("\n".join(f"- {line}" for line in fairness.largest_gaps(table))
 # group. A line above the reference group's means those children are sicker at the same score.
 
 # %%
-need_measures = [m for m in ("outcome", "chronic_condition_groups_12m", "pmca_class") if m in test]
-for attribute in ("race", "ethnicity", "aid_category"):
-    check = fairness.need_at_equal_score(test, attribute, need_measures)
+for check in need_checks:
     display(check.summary)
     display(Markdown("\n".join(f"- {line}" for line in fairness.describe_need_gaps(check))))
-    display(SVG(fairness.need_plot_svg(check, need_measures[-1] if len(need_measures) > 1 else None)))
+    display(SVG(fairness.need_plot_svg(check, check.measures[-1])))
 
 # %% [markdown]
 # ### 5c. This month's flags by group (outcomes not yet known)
@@ -182,24 +188,29 @@ display(Markdown("\n".join(f"- {line}" for line in fairness.largest_gaps(month_t
 # %% [markdown]
 # ## 6. Drift
 #
-# Population stability index of every feature and of the score: against the model's last
-# training month and against last month. Thresholds (`drift.PSI_THRESHOLDS`): under 0.1 stable,
-# 0.1–0.25 moderate, above 0.25 major; moderate and major raise a warning.
+# Population stability index of every feature and of the score: against the model's training
+# rows (`drift_reference.json`; for a model without one, its last training month rebuilt from the
+# lake) and against last month. Thresholds: `audit.psi_warn` and `audit.psi_alert` in
+# riskstrat.toml (0.1 and 0.25 by default); moderate and major shifts raise a warning.
 
 # %%
 current = ws.scored_features(workspace, MONTH, model, settings, scores)
-reference_month = model.design.train_months[-1]
-reference = ws.scored_features(workspace, reference_month, model, settings)
 columns = [*model.feature_names, "score"]
-tables = [drift.psi_table(reference, current, columns, against=f"training ({reference_month})")]
+bands = month_audit.bands(settings)
+tables = [month_audit.training_drift(model, current[columns], settings)]
+if tables[0] is None:
+    reference_month = model.design.train_months[-1]
+    reference = ws.scored_features(workspace, reference_month, model, settings)
+    tables = [drift.psi_table(reference, current, columns, against=f"training ({reference_month})", bands=bands)]
 last = add_months(MONTH, -1)
 if last in months:
     previous = ws.scored_features(workspace, last, model, settings, ws.read_scores(workspace, last))
-    tables.append(drift.psi_table(previous, current, columns, against=f"last month ({last})"))
+    tables.append(drift.psi_table(previous, current, columns, against=f"last month ({last})", bands=bands))
 psi = pd.concat(tables, ignore_index=True)
 display(psi.head(15))
 warnings = drift.drift_warnings(psi)
-display(Markdown("\n".join(f"- {w}" for w in warnings) if warnings else "No feature or score drifted beyond 0.1."))
+display(Markdown("\n".join(f"- {w}" for w in warnings) if warnings else
+                 f"No feature or score drifted beyond {settings.audit.psi_warn:g}."))
 
 # %% [markdown]
 # ## 7. Monitoring: realised performance of matured months

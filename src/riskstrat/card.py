@@ -314,6 +314,11 @@ class CardFacts:
     trees: int
     synthetic: bool
     calibrator: dict
+    fairness: dict | None = None
+    drift_reference: dict | None = None
+
+
+LABEL_CHOICE = "docs/label_choice.md"
 
 
 def performance_table(metrics: dict) -> pd.DataFrame:
@@ -400,7 +405,8 @@ def build_card(f: CardFacts) -> ModelCard:
     else:
         card.add(12, text("None of race, ethnicity, language, sexual orientation, gender identity, sex, date of birth, social determinants of health or health status assessments is an input feature (judged from the feature names)."))
     card.add(12, text("All input features, in model order: " + ", ".join(x["name"] for x in f.features) + "."))
-    card.add(13, missing("the demographic make-up of the training and test children (race, ethnicity, sex, age band, aid category) has not been tabulated for this model."))
+    if not _fairness_sections(card, f):
+        card.add(13, missing("the demographic make-up of the training and test children (race, ethnicity, sex, age band, aid category) has not been tabulated for this model."))
     source = ("Training data come from a synthetic plan that imitates a Medicaid plan's monthly deliveries; "
               "on a real plan they are" if f.synthetic else "Training data are")
     card.add(14, text(
@@ -408,7 +414,6 @@ def build_card(f: CardFacts) -> ModelCard:
         f"setting is the intended one. The most recent training month is {d.train_months[-1]}, "
         f"{_gap(d.train_months[-1], d.as_of)} months before the as-of month {d.as_of}: the price of labels that "
         "have fully matured and of calibration and test months the model never saw."))
-    card.add(15, missing("no fairness assessment has been recorded for this model yet."))
     card.add(16, text(
         "The label is acute care use, not cost (Obermeyer et al., Science 2019). Monotone "
         "constraints keep more recorded use from ever lowering risk."))
@@ -431,17 +436,29 @@ def build_card(f: CardFacts) -> ModelCard:
     card.figures["lift"] = lift_svg(m)
     card.add(21, figure("calibration", f"{synthetic}Calibration on the test months"))
     card.add(21, figure("lift", f"{synthetic}Lift by share of children flagged, test months"))
-    card.add(22, missing("subgroup performance (by race, ethnicity, sex, age band, aid category, region) has not been computed for this model."))
     card.add(23, missing("no validation on data from another source has been done."))
     card.add(24, missing("no fairness assessment on data from another source has been done."))
     card.add(25, missing("no evaluation of the intervention's effect on outcomes exists."))
-    card.add(26, text("Each month, once a scoring month's outcomes have matured (six months later), its realised AUROC, calibration and PPV of the flags are to be computed and tracked in the monthly report."))
+    card.add(26, text(
+        f"Each month the report (outputs/YYYY-MM/report.html) tracks every scoring month whose outcomes have matured "
+        f"({d.horizon_months} outcome months plus {d.runout_months} of claims run-out later): realised AUROC, "
+        "calibration (ECE, observed/expected) and the PPV and sensitivity of that month's flags, with intervals. "
+        "It also gives the population stability index (PSI) of every feature and of the score against this model's "
+        "training data and against last month, with warnings above the audit.psi_warn and audit.psi_alert "
+        "thresholds; a large shift against training triggers a retrain (audit.retrain_score_psi, "
+        "audit.retrain_feature_share)."))
     card.add(27, text(f"{synthetic}The test months above are local data (the deploying plan's own)."))
-    card.add(28, missing("the fairness monitoring process has not been recorded for this model."))
-    card.add(29, missing("fairness in local data has not been computed for this model."))
+    card.add(28, text(
+        "Each month the report gives, by race, ethnicity, sex, age band, aid category and region, each group's "
+        "share of the scored children and its flag rate with 95% intervals, and states the clearest gaps; outcomes "
+        "of the month are not known yet. Once a month's outcomes mature, its realised performance is tracked "
+        "(26); subgroup TPR, PPV and calibration are recomputed at every retrain on the new test months (22)."))
     card.add(30, text("The model is retrained on the latest matured months on the schedule in riskstrat.toml (schedule.retrain_every_months); a retrained challenger replaces the champion only if it is not worse on the same test months, and every model stays in the registry."))
     card.add(31, text("When monitoring finds a validity or fairness problem, the model is retrained at the next run or, if urgent, retrained and promoted at once with `riskstrat train --promote`."))
-    card.add_extra("Label", text(f"{d.label_definition}. The label is acute care use, not cost: cost measures access to care as much as need, and ranking by it under-serves children who face barriers (Obermeyer et al., Science 2019)."))
+    card.add_extra("Label", text(
+        f"{d.label_definition}. The default label is acute care use, not cost: cost measures access to care as much "
+        "as need, and ranking by it under-serves children who face barriers (Obermeyer et al., Science 2019). "
+        f"What a cost label (high_cost) changes, measured on a synthetic plan: {LABEL_CHOICE}."))
     card.add_extra("Calibration", text(
         f"Platt scaling on the booster's log-odds, fitted on the calibration months only "
         f"({f.calibrator.get('n', 0):,} child-months, {f.calibrator.get('events', 0):,} events): "
@@ -454,7 +471,14 @@ def build_card(f: CardFacts) -> ModelCard:
         ("lake data digest", str(f.data_hashes.get("lake_digest") or "not read from a lake")[:16]),
         ("code", f"riskstrat {f.code.get('version')} {(f.code.get('git_commit') or 'no git commit')[:12]}"),
     ], columns=["item", "value"])))
-    card.add_extra("Subgroups and drift", missing("the subgroup table with confidence intervals and the drift figures have not been computed for this model."))
+    if f.drift_reference:
+        r = f.drift_reference
+        card.add_extra("Subgroups and drift", text(
+            f"Drift reference (drift_reference.json): the binned distribution of {len(r['profiles']) - 1} features and "
+            f"of the score on {r['rows']:,} {r['source']} (as-of months {r['months'][0]} to {r['months'][-1]}), "
+            "the reference of each month's PSI. The subgroup table with intervals is under 22."))
+    else:
+        card.add_extra("Subgroups and drift", missing("no drift reference was stored with this model, so its monthly PSI against training cannot be computed."))
     card.add_extra("TRIPOD+AI items", text(
         "Source of data, participants, outcome and its horizon (3, 11), predictors (12 and the "
         "feature list), sample size and missing data (the attrition table), analysis methods "
@@ -462,6 +486,60 @@ def build_card(f: CardFacts) -> ModelCard:
         "are stated on this card."))
     card.add_extra("TRIPOD+AI items", missing("sample-size justification, confidence intervals for performance, and model updating results are not reported."))
     return card
+
+
+def _fairness_sections(card: ModelCard, f: CardFacts) -> bool:
+    """Attributes 13, 15, 22 and 29 from fairness.json; False (nothing added) when there is none."""
+    from riskstrat.audit.fairness import display_table, fairness_plot_svg, need_plot_svg
+    from riskstrat.audit.training import fairness_frame, need_checks
+
+    fair = f.fairness
+    synthetic = "SYNTHETIC DATA: " if f.synthetic else ""
+    card.add(15, text(
+        "Race and ethnicity are never input features; they are read only to audit. On the held-out test months "
+        "riskstrat computes, for every group of race, ethnicity, sex, age band, aid category (foster care "
+        "included) and region: its share, flag rate, outcome rate, calibration (observed / expected) and TPR and "
+        "PPV at the flag cut, each with a 95% interval; compares each group with the other children and states "
+        "the clear gaps in words; and runs the Obermeyer et al. (Science 2019) check — at the same score, do "
+        "children of one group carry more need (outcomes, chronic conditions)? The label is acute need, not cost "
+        f"({LABEL_CHOICE}). The same table for each month's flags is in the monthly report."))
+    if not fair or not fair.get("available"):
+        reason = (fair or {}).get("note") or "no fairness.json was stored with this model"
+        for n in (13, 22, 29):
+            card.add(n, missing(f"subgroup results were not computed for this model ({reason})."))
+        return False
+    frame = fairness_frame(fair)
+    shown = display_table(frame)
+    flags = (f"Flags: the top {fair['capacity_per_month']} test children per test month (the capacity scaled by "
+             "the test share). Intervals are 95% (Wilson for rates). Groups under "
+             f"{fair['min_n']} children are marked too small and not judged.")
+    card.add(13, text(
+        f"{synthetic}Share of the {fair['children']:,} test children ({', '.join(fair['months'])}) in each group, with "
+        "95% intervals. Training children are drawn from the same plan and months by a fixed hash of the person, "
+        "so their make-up is the same up to chance; race, ethnicity and region are recorded in eligibility, not "
+        "used as features."))
+    card.add(13, table(shown[["attribute", "group", "children", "share"]], f"{synthetic}Demographic make-up of the test children"))
+    card.add(22, text(f"{synthetic}The largest gaps, in words (each group against the other children):"))
+    card.add(22, text("\n\n".join(f"- {g}" for g in fair["gaps"])))
+    card.add(22, table(shown, f"{synthetic}Fairness by group on the test months. {flags}"))
+    card.figures["fairness"] = fairness_plot_svg(frame)
+    card.add(22, figure("fairness", f"{synthetic}Flag rate, TPR and observed/expected by group with 95% intervals (dashed: plan; groups too small to judge left off)"))
+    card.add(22, text(
+        f"{synthetic}The Obermeyer check: at the same score, do children of one group carry more need? Each "
+        "group against the largest, averaged over score deciles; a clearly positive gap means the group is sicker "
+        "at the same score (under-served)."))
+    for check, stored in zip(need_checks(fair), fair["need"]):
+        summary = check.summary[["group", "measure", "gap", "lo", "hi", "reference_mean", "n", "too_small"]].copy()
+        summary.insert(0, "reference", check.reference)
+        card.add(22, table(summary, f"{synthetic}Need at equal score by {check.attribute.replace('_', ' ')} (gap = group minus reference)"))
+        clear = [s for s in stored["sentences"] if "within chance" not in s and "too few" not in s]
+        card.add(22, text("\n\n".join(f"- {s}" for s in clear) if clear else
+                          f"No group differs clearly from {check.reference} in need at equal score."))
+        name = f"need_{check.attribute}"
+        card.figures[name] = need_plot_svg(check)
+        card.add(22, figure(name, f"{synthetic}Mean outcome against mean score per score decile, by {check.attribute.replace('_', ' ')}"))
+    card.add(29, text(f"{synthetic}The test months under 22 are local data (the deploying plan's own). Each month's flags by group are in that month's report."))
+    return True
 
 
 def _gap(a: str, b: str) -> int:

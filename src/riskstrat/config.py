@@ -120,6 +120,28 @@ class ScheduleSettings(_Section):
     retrain_every_months: int = Field(3, ge=1, description="Retrain the model when the champion is this many months old.")
 
 
+class AuditSettings(_Section):
+    psi_warn: float = Field(
+        0.10, gt=0, description="PSI at or above which a feature's or the score's shift is 'moderate' and warned about in the report and the Prefect artifact."
+    )
+    psi_alert: float = Field(0.25, gt=0, description="PSI at or above which a shift is 'major'.")
+    retrain_on_drift: bool = Field(
+        True, description="Let drift against the champion's training data trigger a retrain in the monthly job (beside schedule.retrain_every_months)."
+    )
+    retrain_score_psi: float = Field(
+        0.25, gt=0, description="Drift trigger: retrain when the score's PSI against the champion's training data is at least this."
+    )
+    retrain_feature_share: float = Field(
+        0.25, gt=0, le=1, description="Drift trigger: retrain when at least this share of the model's features are at or above audit.psi_alert."
+    )
+
+    @model_validator(mode="after")
+    def _bands_in_order(self) -> "AuditSettings":
+        if self.psi_alert <= self.psi_warn:
+            raise ValueError(f"psi_alert ({self.psi_alert:g}) must be above psi_warn ({self.psi_warn:g})")
+        return self
+
+
 class Settings(_Section):
     """Everything a workspace can configure; sections mirror the pipeline stages."""
 
@@ -127,6 +149,7 @@ class Settings(_Section):
     model: ModelSettings = Field(default_factory=ModelSettings, description="Training and labels.")
     scoring: ScoringSettings = Field(default_factory=ScoringSettings, description="Flags and worklist.")
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings, description="The monthly job.")
+    audit: AuditSettings = Field(default_factory=AuditSettings, description="Drift and fairness monitoring.")
 
 
 class SettingsError(ValueError):

@@ -3,7 +3,8 @@
 The Prefect flows in ``flows/`` only wire stages together; every decision they need lives here
 as a plain function, so it can be tested without Prefect and reused by any other scheduler:
 
-* :func:`retrain_due` — is the champion old enough (``schedule.retrain_every_months``) to retrain?
+* :func:`retrain_due` — is the champion old enough (``schedule.retrain_every_months``), or has the
+  population drifted from its training data (:func:`riskstrat.audit.month.champion_drift`), to retrain?
 * :func:`fingerprint`, :func:`step_is_current`, :func:`record_step` — a step whose inputs hash
   the same as when it last finished, and whose outputs are still the bytes it wrote, is skipped;
 * :class:`MonthLock` — one run per month at a time: an ``O_CREAT|O_EXCL`` lock file that a
@@ -99,13 +100,14 @@ class RetrainDecision:
 
 
 def retrain_decision(month: str, champion: str | None, champion_as_of: str | None, every_months: int,
-                     drift: bool | None = None) -> RetrainDecision:
+                     drift: str | None = None) -> RetrainDecision:
     """Whether to retrain before scoring ``month``, and why, in one sentence.
 
     Retrain when there is no champion, when the champion's as-of month is ``every_months`` or
-    more months before ``month``, or when ``drift`` says the population moved (once drift is
-    measured). A champion newer than the month being run is kept: retraining on less data than
-    it saw would only make a worse model.
+    more months before ``month``, or when ``drift`` — the numbers of a drift that calls for a
+    retrain (:func:`riskstrat.audit.month.drift_decision`), None when there is none — says the
+    population moved. A champion newer than the month being run is kept: retraining on less data
+    than it saw would only make a worse model.
     """
     if champion is None or champion_as_of is None:
         return RetrainDecision(True, "no champion model yet")
@@ -114,7 +116,7 @@ def retrain_decision(month: str, champion: str | None, champion_as_of: str | Non
         return RetrainDecision(False, f"champion {champion} (as of {champion_as_of}) is newer than {month}; kept",
                                champion, champion_as_of)
     if drift:
-        return RetrainDecision(True, f"drift detected since champion {champion} (as of {champion_as_of})",
+        return RetrainDecision(True, f"drift since champion {champion} (as of {champion_as_of}): {drift}",
                                champion, champion_as_of)
     if age >= every_months:
         return RetrainDecision(True, f"champion {champion} is {age} months old (retrain every {every_months})",
@@ -123,7 +125,7 @@ def retrain_decision(month: str, champion: str | None, champion_as_of: str | Non
                                   f"(retrain every {every_months})", champion, champion_as_of)
 
 
-def retrain_due(workspace: Path | str, month: str, settings: Settings, drift: bool | None = None) -> RetrainDecision:
+def retrain_due(workspace: Path | str, month: str, settings: Settings, drift: str | None = None) -> RetrainDecision:
     """:func:`retrain_decision` for the workspace's current champion and ``schedule.retrain_every_months``."""
     from riskstrat import registry
 
@@ -187,10 +189,17 @@ def train_inputs(workspace: Path | str, month: str, settings: Settings) -> str:
 def score_inputs(workspace: Path | str, month: str, settings: Settings, model_id: str | None) -> str:
     """Fingerprint of what scoring ``month`` reads: the lake, the model, last month's scores, settings, code.
 
-    Last month's scores are an input because the report shows what changed since them.
+    Last month's scores are an input because the report shows what changed since them; last
+    month's audit (its run.json: drift profile, judged months) because drift is measured against
+    it and its judgements are reused; every published
+    month up to ``month`` because the report judges those that have matured.
     """
+    from riskstrat.audit.month import previous_audit
+
     ws = Path(workspace)
     previous = ws / "outputs" / add_months(month, -1) / "scores.parquet"
+    earlier = ws / "outputs"
+    published = {p.parent.name: sha256_file(p) for p in sorted(earlier.glob("*/scores.parquet")) if p.parent.name < month}
     programs = getattr(settings.scoring, "programs_file", None)
     programs_path = (ws / programs) if programs and not Path(programs).is_absolute() else (Path(programs) if programs else None)
     return fingerprint({
@@ -198,6 +207,8 @@ def score_inputs(workspace: Path | str, month: str, settings: Settings, model_id
         "previous_scores": sha256_file(previous) if previous.is_file() else None,
         "programs": sha256_file(programs_path) if programs_path and programs_path.is_file() else None,
         "scoring": settings.scoring.model_dump(mode="json"), "outcome": settings.model.outcome, "code": code_digest(),
+        "audit": settings.audit.model_dump(mode="json"), "previous_audit": fingerprint(previous_audit(ws, month)),
+        "published": published, "horizon": settings.model.horizon_months, "runout": settings.model.runout_months,
     })
 
 
@@ -537,8 +548,12 @@ class StepPlan:
     model_id: str | None = None
 
 
-def plan_train(workspace: Path | str, month: str, settings: Settings, drift: bool | None = None) -> StepPlan:
-    """Train when retraining is due and no finished training read the same inputs."""
+def plan_train(workspace: Path | str, month: str, settings: Settings, drift: str | None = None) -> StepPlan:
+    """Train when retraining is due and no finished training read the same inputs.
+
+    ``drift`` only decides *whether* to train; what training reads (and so whether an identical
+    training already ran) is the lake, the model settings and the code, as without drift.
+    """
     decision = retrain_due(workspace, month, settings, drift)
     if not decision.due:
         return StepPlan("train", False, decision.reason, model_id=decision.champion)
@@ -691,6 +706,8 @@ class MonthSummary:
 
             with open(out / "worklist.csv", newline="", encoding="utf-8-sig") as fh:
                 self.worklist = max(sum(1 for _ in csv.reader(fh)) - 1, 0)
+        audit = manifest.get("audit") or {}
+        self.warnings += [f"drift: {w}" for w in audit.get("warnings", []) if f"drift: {w}" not in self.warnings]
         if (out / "report.html").is_file():
             self.report = str(out / "report.html")
         docs = data_docs_index(self.workspace, self.month)
@@ -732,6 +749,8 @@ class MonthSummary:
         md = [title, ""]
         if self.failure:
             md += [f"**Step:** {self.failed_step}  ", f"**Why:** {self.failure}", ""]
+        if self.warnings:  # first, so a drift or a refused earlier delivery is not missed below the tables
+            md += [f"## Warnings ({len(self.warnings)})", "", *[f"- {w}" for w in self.warnings], ""]
         md += ["| step | status | seconds | note |", "|---|---|---:|---|"]
         md += [f"| {s.name} | {s.status} | {s.seconds:.1f} | {s.note} |" for s in self.steps]
         md.append("")
@@ -765,8 +784,6 @@ class MonthSummary:
             links.append(f"- Outputs folder: `{self.outputs}`")
         if links:
             md += ["## Links", "", *links, ""]
-        if self.warnings:
-            md += ["## Warnings", "", *[f"- {w}" for w in self.warnings], ""]
         return "\n".join(md)
 
     def to_dict(self) -> dict:

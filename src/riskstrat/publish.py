@@ -240,6 +240,7 @@ def run_manifest(workspace: Path, month, inputs, settings, outputs: dict[str, st
             "explanation_rows": c["explanation_rows"],
         },
         "counts": month.counts,
+        "audit": month.audit.manifest() if month.audit is not None else None,
         "outputs": outputs,
         "timings": timings,
     }

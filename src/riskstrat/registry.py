@@ -10,7 +10,9 @@ A model folder holds only text a reviewer can open — nothing here is ever pick
     data.json          sha256 of every lake partition the training read
     model.json         id, code version, LightGBM parameters, settings in force
     metrics.json       every metric of the model, the baselines and (synthetic plans) the oracle
-    card.md, card.html the model card; calibration.svg and lift.svg its plots
+    fairness.json      fairness by group on the test months and the Obermeyer check (riskstrat.audit.training)
+    drift_reference.json  binned distribution of each feature and the score on the training rows
+    card.md, card.html the model card; calibration.svg, lift.svg, fairness.svg and need_*.svg its plots
     checksums.json     sha256 of every file above, verified on every load
 
 The model id is ``m-<as-of>-<8 hex>``, the hex taken from the content of the files that decide
@@ -62,6 +64,9 @@ class ModelBundle:
     params: dict
     settings: dict
     synthetic: bool
+    # What the audit needs later (riskstrat.audit.training); not identity: they never change a prediction.
+    fairness: dict | None = None
+    drift_reference: dict | None = None
 
 
 def _dumps(obj) -> bytes:
@@ -121,6 +126,9 @@ def register(workspace: Path, bundle: ModelBundle) -> Path:
     files["data.json"] = _dumps(bundle.data_hashes)
     files["metrics.json"] = _dumps(bundle.metrics)
     files["attrition.json"] = _dumps(bundle.attrition.to_dict(orient="records"))
+    for name, audit in (("fairness.json", bundle.fairness), ("drift_reference.json", bundle.drift_reference)):
+        if audit is not None:
+            files[name] = _dumps(audit)
     manifest = {
         "model_id": model_id,
         "as_of": bundle.design.as_of,
@@ -145,6 +153,8 @@ def register(workspace: Path, bundle: ModelBundle) -> Path:
         trees=manifest["trees"],
         synthetic=bundle.synthetic,
         calibrator=bundle.calibrator.to_dict(),
+        fairness=bundle.fairness,
+        drift_reference=bundle.drift_reference,
     ))
     files.update({name: text.encode("utf-8") for name, text in rendered.files().items()})
     files[CHECKSUMS] = _dumps({name: _sha256(data) for name, data in sorted(files.items())})
@@ -211,6 +221,8 @@ class RegisteredModel:
     manifest: dict
     declarations_hash: str = ""
     extra: dict = field(default_factory=dict)
+    fairness: dict | None = None
+    drift_reference: dict | None = None
 
     @property
     def feature_names(self) -> list[str]:
@@ -252,6 +264,9 @@ def load_model(workspace: Path, model_id: str | None = None) -> RegisteredModel:
         design = StudyDesign.from_dict(json.loads(files["design.json"]))
         metrics = json.loads(files["metrics.json"])
         manifest = json.loads(files["model.json"])
+        # Models registered before the audit files existed have neither; they load, unaudited.
+        fairness = json.loads(files["fairness.json"]) if "fairness.json" in files else None
+        reference = json.loads(files["drift_reference.json"]) if "drift_reference.json" in files else None
     except (TrainError, ValueError, KeyError, TypeError, lgb.basic.LightGBMError) as exc:
         raise RegistryError(f"{model_dir}: cannot be read ({exc})") from None
     if booster.feature_name() != [f.name for f in features]:
@@ -259,6 +274,7 @@ def load_model(workspace: Path, model_id: str | None = None) -> RegisteredModel:
     return RegisteredModel(
         model_id=model_id, path=model_dir, booster=booster, calibrator=calibrator, features=features,
         design=design, metrics=metrics, manifest=manifest, declarations_hash=feats.get("declarations_hash", ""),
+        fairness=fairness, drift_reference=reference,
     )
 
 

@@ -187,8 +187,77 @@ def render_report(month, inputs, settings) -> str:
         "score_plot": score_plot(scores), "shap_plot": shap_plot(month.shap_summary),
         "reasons_table": reasons_table, "validation_table": validation_table, "changes": _changes(month, inputs),
     }
+    values.update({"psi_warn": f"{settings.audit.psi_warn:g}", "psi_alert": f"{settings.audit.psi_alert:g}"})
+    fragments.update(_audit_fragments(getattr(month, "audit", None)))
     template = Template(resources.files("riskstrat").joinpath("templates/report.html").read_text(encoding="utf-8"))
     return template.substitute({**{k: _esc(v) for k, v in values.items()}, **fragments})
+
+
+def _list(items: list[str]) -> str:
+    return "<ul>" + "".join(f"<li>{_esc(i)}</li>" for i in items) + "</ul>"
+
+
+def _psi(value: float) -> str:
+    return "–" if not np.isfinite(value) else f"{value:.3f}"
+
+
+def _drift_section(drift: pd.DataFrame, notes: list[str]) -> str:
+    """One row per column: PSI and status against training and against last month, and the bin that moved most."""
+    parts = [f'<p class="note warn">{_esc(n)}</p>' for n in notes]
+    if drift.empty:
+        return "".join(parts)
+    wide = None
+    for against, part in drift.groupby("against", sort=False):
+        part = part.set_index("column")[["psi", "status", "largest_shift"]].add_prefix(f"{against}|")
+        wide = part if wide is None else wide.join(part, how="outer")
+    order = wide.max(axis=1, numeric_only=True).sort_values(ascending=False, kind="mergesort").index
+    headers, rows = ["column"], []
+    againsts = list(dict.fromkeys(drift["against"]))
+    for against in againsts:
+        headers += [f"PSI vs {against}", "status", "largest shift"]
+    for column in order:
+        row = [column]
+        for against in againsts:
+            psi = wide.loc[column, f"{against}|psi"]
+            row += [_psi(float(psi)), wide.loc[column, f"{against}|status"] if pd.notna(psi) else "–",
+                    wide.loc[column, f"{against}|largest_shift"] if pd.notna(psi) else ""]
+        rows.append(row)
+    numeric = {1 + 3 * i for i in range(len(againsts))}
+    return "".join(parts) + _table(headers, rows, numeric)
+
+
+def _audit_fragments(audit) -> dict[str, str]:
+    """The drift, fairness and monitoring sections, and the warnings box at the top of the page."""
+    from riskstrat.audit.fairness import display_table, fairness_plot_svg
+    from riskstrat.audit.monitoring import monitoring_plot_svg
+
+    if audit is None:
+        missing = '<p class="note warn">Not computed for this run (scored without the month\'s audit).</p>'
+        return {"audit_warnings": "", "drift_section": missing, "fairness_section": missing, "monitoring_section": missing}
+    warnings = ""
+    if audit.warnings:
+        warnings = (f'<div class="warnings"><b>Drift warnings ({len(audit.warnings)})</b>'
+                    + _list(audit.warnings) + '<span class="note">See "Drift" below.</span></div>')
+    fairness = '<p class="note">No eligibility groups for this month.</p>'
+    if audit.fairness is not None:
+        shown = display_table(audit.fairness, outcome=False)
+        fairness = (_list(audit.gaps) + f"<figure>{fairness_plot_svg(audit.fairness, ('flag_rate',))}</figure>"
+                    + _table(list(shown.columns), shown.values.tolist(), {2}))
+    if audit.monitoring is None or audit.monitoring.empty:
+        monitoring = f'<p class="note">No published month has matured yet. {_esc(audit.monitoring_note)}</p>'
+    else:
+        h = audit.monitoring
+        rows = [[r.month, int(r.n), int(r.events), f"{r.auroc:.3f}" if np.isfinite(r.auroc) else "–",
+                 f"{r.ece:.4f}", f"{r.oe_ratio:.2f}", int(r.flagged),
+                 f"{100 * r.ppv:.1f}% ({100 * r.ppv_lo:.1f}–{100 * r.ppv_hi:.1f})" if np.isfinite(r.ppv) else "–",
+                 f"{100 * r.sensitivity:.1f}% ({100 * r.sensitivity_lo:.1f}–{100 * r.sensitivity_hi:.1f})" if np.isfinite(r.sensitivity) else "–",
+                 int(r.unmatched)] for r in h.itertuples()]
+        monitoring = (f'<p class="note">{_esc(audit.monitoring_note)}</p>'
+                      + _table(["month", "children", "events", "AUROC", "ECE", "observed / expected", "flagged",
+                                "PPV of flags", "sensitivity", "unmatched"], rows, {1, 2, 3, 4, 5, 6, 9})
+                      + f"<figure>{monitoring_plot_svg(h)}</figure>")
+    return {"audit_warnings": warnings, "drift_section": _drift_section(audit.drift, audit.notes),
+            "fairness_section": fairness, "monitoring_section": monitoring}
 
 
 def _code_label() -> str:

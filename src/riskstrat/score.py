@@ -245,6 +245,7 @@ class MonthScores:
     shap_summary: pd.DataFrame
     programs: object
     counts: dict
+    audit: object = None  # riskstrat.audit.month.MonthAudit, when the month was audited before publishing
 
 
 def _month_end(as_of: str) -> date:
@@ -592,6 +593,7 @@ def score_month(workspace: Path, as_of: str, settings: Settings | None = None, m
     model gives the same bytes (run.json differs only in its timings).
     """
     from riskstrat import publish
+    from riskstrat.audit.month import month_audit
     from riskstrat.features import check_month
     from riskstrat.programs import load_programs
 
@@ -605,5 +607,8 @@ def score_month(workspace: Path, as_of: str, settings: Settings | None = None, m
     programs = load_programs(programs_file)
     inputs = gather_inputs(workspace, as_of, settings, model_id, timings, progress)
     month = score_population(inputs, settings.scoring, programs, progress, timings)
+    t0 = time.perf_counter()
+    month.audit = month_audit(workspace, as_of, inputs.model, inputs.features, month.scores, settings)
+    timings["audit"] = round(time.perf_counter() - t0, 3)
     out_dir = publish.publish_month(workspace, month, inputs, settings, timings, progress)
     return ScoreResult(as_of=as_of, model_id=month.model_id, out_dir=out_dir, counts=month.counts, timings=timings)

@@ -598,6 +598,7 @@ def fit_and_register(
     import time
 
     from riskstrat import registry
+    from riskstrat.audit.training import model_audit
 
     declarations = list(declarations)
     ms = settings.model
@@ -642,6 +643,12 @@ def fit_and_register(
     _step(progress, "registering", 5, total)
     t = time.perf_counter()
     attrition = splits.attrition if attrition_before is None else pd.concat([attrition_before, splits.attrition], ignore_index=True)
+    # The training rows are gone by now (freed once binned); the baseline's fixed sample of them
+    # stands in for the drift reference, which needs their distribution, not every row.
+    fairness, drift_reference = model_audit(
+        workspace, test, baseline_rows,
+        lambda rows: calibrator.predict(booster.predict(feature_matrix(rows, specs), raw_score=True)),
+        [s.name for s in specs], design, settings, label)
     bundle = registry.ModelBundle(
         booster=booster,
         calibrator=calibrator,
@@ -656,6 +663,8 @@ def fit_and_register(
         params=lightgbm_params(ms, specs),
         settings=settings.model_dump(mode="json"),
         synthetic=truth is not None,
+        fairness=fairness,
+        drift_reference=drift_reference,
     )
     model_dir = registry.register(workspace, bundle)
     model_id = model_dir.name

@@ -23,33 +23,7 @@ pytestmark = [
                                               "no scored month to audit; the notebook runs once it exists"),
 ]
 
-END, MONTHS, SCORED = "2025-11", 26, ("2025-01", "2025-02", "2025-10", "2025-11")
-# Few deliveries, since each is a month to ingest: 12 months of look-back, three training
-# months, one each to tune, calibrate and test, then 6 outcome months and 3 of claims run-out
-# (labels wait for the run-out; training must agree). A fifth of the children tune, so the one
-# tuning month of a small plan still has events to stop on.
-TOML = "[model]\nrunout_months = 3\ncalibration_months = 1\ntest_months = 1\ntune_share = 0.2\n"
-
-
-@pytest.fixture(scope="module")
-def scored_plan(tmp_path_factory):
-    """A 1,500-member plan, ingested, with a champion model and four scored months (two matured)."""
-    from riskstrat.config import load_settings
-    from riskstrat.ingest import ingest_workspace
-    from riskstrat.score import score_month
-    from riskstrat.synth.plan import generate_plan
-    from riskstrat.synth.spec import PlanSpec
-    from riskstrat.train import train_model
-
-    w = tmp_path_factory.mktemp("audit-plan")
-    generate_plan(w, PlanSpec(members=1500, months=MONTHS, end=END, seed=8, defect_rate=0.0))
-    (w / "riskstrat.toml").write_text(TOML)
-    settings = load_settings(w)
-    ingest_workspace(w, settings=settings.ingest)
-    train_model(w, END, settings, promote=True)
-    for month in SCORED:
-        score_month(w, month, settings)
-    return w
+from auditplan import END  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -126,6 +126,23 @@ def test_first_month_trains_and_the_next_reuses_the_champion(runs):
     assert second.ingest["months_ingested"] == 1  # only the new delivery is read
 
 
+def test_drift_is_checked_before_training_and_reported_with_the_month(plan, runs):
+    first = _summary(runs["first"][1])
+    second = _summary(runs["second"][1])
+    assert [s.status for s in first.steps if s.name == "drift"] == ["skipped"]  # no champion to compare with
+    names = [s.name for s in second.steps]
+    assert names.index("validate") < names.index("drift") < names.index("train")
+    drift = second.steps[names.index("drift")]
+    assert drift.status == "ran" and drift.note.startswith(first.model_id) and "score PSI" in drift.note
+    audit = json.loads((plan / "outputs" / SECOND / "run.json").read_text())["audit"]
+    assert set(audit["psi"]) == {"training", "last month"}  # the first month left its profile behind
+    md = _artifacts(runs["second"][0])[job.artifact_key(SECOND)].data
+    for warning in audit["warnings"]:
+        assert f"- drift: {warning}" in md
+    if audit["warnings"]:
+        assert md.index("## Warnings") < md.index("| step |")  # warnings first, not under the tables
+
+
 def test_each_run_posts_the_months_summary_as_artifacts(runs):
     state, result = runs["second"]
     summary = _summary(result)

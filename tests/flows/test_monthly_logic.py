@@ -30,7 +30,9 @@ def test_champion_age_against_cadence(champion_as_of, due):
 
 
 def test_drift_forces_retraining_of_a_young_champion():
-    assert job.retrain_decision("2025-11", "m-x", "2025-10", every_months=3, drift=True).due
+    decision = job.retrain_decision("2025-11", "m-x", "2025-10", every_months=3, drift="score PSI 0.312")
+    assert decision.due and "score PSI 0.312" in decision.reason
+    assert not job.retrain_decision("2025-11", "m-x", "2025-10", every_months=3, drift=None).due
 
 
 def test_a_champion_newer_than_the_month_is_kept():

@@ -32,28 +32,35 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
-# PSI bands, by the industry convention (Siddiqi, *Credit Risk Scorecards*, 2006): below the
-# first value stable; up to the second a moderate shift worth a look; above it a major shift.
-# Moderate and major both raise a warning in the monthly report and the Prefect artifact.
-PSI_THRESHOLDS: tuple[tuple[float, str, bool], ...] = (
-    (0.10, "stable", False),
-    (0.25, "moderate", True),
-    (math.inf, "major", True),
-)
+Bands = tuple[tuple[float, str, bool], ...]
+
+
+def psi_bands(warn: float, alert: float) -> Bands:
+    """(upper end, status, warning) bands: stable below ``warn``, moderate below ``alert``, major above."""
+    if not 0 < warn < alert:
+        raise ValueError(f"PSI bands: need 0 < warn < alert, got {warn:g} and {alert:g}")
+    return ((warn, "stable", False), (alert, "moderate", True), (math.inf, "major", True))
+
+
+# The default bands, by the industry convention (Siddiqi, *Credit Risk Scorecards*, 2006): below
+# 0.10 stable; up to 0.25 a moderate shift worth a look; above it a major shift. Moderate and major
+# both raise a warning in the monthly report and the Prefect artifact. A workspace sets its own
+# with ``audit.psi_warn`` and ``audit.psi_alert`` (riskstrat.toml).
+PSI_THRESHOLDS: Bands = psi_bands(0.10, 0.25)
 EPSILON = 1e-4
 DECILES = 10
 MISSING = "<missing>"
 UNSEEN = "<unseen>"
 
 
-def psi_status(value: float) -> tuple[str, bool]:
-    """(status, warning) for a PSI value, from :data:`PSI_THRESHOLDS`; NaN is ("no data", True)."""
+def psi_status(value: float, bands: Bands = PSI_THRESHOLDS) -> tuple[str, bool]:
+    """(status, warning) for a PSI value, from ``bands`` (:func:`psi_bands`); NaN is ("no data", True)."""
     if not np.isfinite(value):
         return "no data", True
-    for upper, status, warn in PSI_THRESHOLDS:
+    for upper, status, warn in bands:
         if value < upper:
             return status, warn
-    return PSI_THRESHOLDS[-1][1], PSI_THRESHOLDS[-1][2]
+    return bands[-1][1], bands[-1][2]
 
 
 def is_categorical(values: pd.Series) -> bool:
@@ -197,6 +204,7 @@ def psi_table(
     against: str = "training",
     bins: int = DECILES,
     epsilon: float = EPSILON,
+    bands: Bands = PSI_THRESHOLDS,
 ) -> pd.DataFrame:
     """PSI of each column of ``current`` against ``reference``: a tidy table with a status per column.
 
@@ -223,7 +231,7 @@ def psi_table(
             prof = profile_column(reference[column], column, bins)
         labels, ref, cur = bin_shares(prof, current[column])
         value = psi_from_shares(ref, cur, epsilon)
-        status, warning = psi_status(value)
+        status, warning = psi_status(value, bands)
         moved = np.abs(cur - ref)
         i = int(np.nanargmax(moved)) if len(moved) and np.isfinite(moved).any() else None
         shift = "" if i is None else f"{labels[i]}: {100 * ref[i]:.1f}% → {100 * cur[i]:.1f}%"

@@ -345,7 +345,8 @@ def gap_table(table: pd.DataFrame, confidence: float = CONFIDENCE) -> pd.DataFra
     # 1, so a large ratio resting on few children does not outrank a smaller, certain one.
     clear = (gaps["lo"] > 1) | (gaps["hi"] < 1)
     gaps["clear"] = clear
-    gaps["strength"] = np.where(gaps["lo"] > 1, np.log(gaps["lo"]), np.where(gaps["hi"] < 1, -np.log(gaps["hi"]), 0.0))
+    with np.errstate(divide="ignore"):  # both branches are evaluated; a group with no events has lo = 0
+        gaps["strength"] = np.where(gaps["lo"] > 1, np.log(gaps["lo"]), np.where(gaps["hi"] < 1, -np.log(gaps["hi"]), 0.0))
     return gaps.sort_values(["strength", "attribute", "group"], ascending=[False, True, True], kind="mergesort").reset_index(drop=True)
 
 
@@ -557,6 +558,82 @@ def need_plot_svg(check: NeedCheck, measure: str | None = None, max_groups: int 
         ax.set_title(f"Need at equal score by {_ATTRIBUTE_WORDS.get(check.attribute, check.attribute)}")
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
+        return svg_of(fig)
+    finally:
+        plt.close(fig)
+
+
+# --------------------------------------------------------------------------------------------
+# For the card and the report
+
+
+def _with_interval(value: float, lo: float, hi: float, percent: bool = True) -> str:
+    if not np.isfinite(value):
+        return "–"
+    if percent:
+        return f"{100 * value:.1f}% ({100 * lo:.1f}–{100 * hi:.1f})" if np.isfinite(lo) else f"{100 * value:.1f}%"
+    return f"{value:.2f} ({lo:.2f}–{hi:.2f})" if np.isfinite(lo) else f"{value:.2f}"
+
+
+def display_table(table: pd.DataFrame, outcome: bool = True) -> pd.DataFrame:
+    """:func:`fairness_table` as a reader sees it: one text cell per metric, "12.0% (10.1–14.2)".
+
+    ``outcome=False`` (a month whose outcomes have not matured) keeps share, flag rate and mean
+    predicted only.
+    """
+    t = table
+    out = pd.DataFrame({
+        "attribute": t["attribute"].map(lambda a: _ATTRIBUTE_WORDS.get(a, a)),
+        "group": t["group"].astype(str) + np.where(t["too_small"], " (too small)", ""),
+        "children": t["n"].astype(int),
+        "share": [_with_interval(v, lo, hi) for v, lo, hi in zip(t["share"], t["share_lo"], t["share_hi"])],
+        "flag rate": [_with_interval(v, lo, hi) for v, lo, hi in zip(t["flag_rate"], t["flag_rate_lo"], t["flag_rate_hi"])],
+        "mean predicted": [f"{100 * v:.1f}%" for v in t["mean_predicted"]],
+    })
+    if outcome:
+        for column, metric, percent in (("outcome rate", "outcome_rate", True), ("observed / expected", "oe_ratio", False),
+                                        ("TPR", "tpr", True), ("PPV", "ppv", True)):
+            out[column] = [_with_interval(v, lo, hi, percent)
+                           for v, lo, hi in zip(t[metric], t[f"{metric}_lo"], t[f"{metric}_hi"])]
+    return out.reset_index(drop=True)
+
+
+_PLOT_METRICS = {"flag_rate": "flag rate", "outcome_rate": "outcome rate", "tpr": "TPR at the flag cut",
+                 "ppv": "PPV at the flag cut", "oe_ratio": "observed / expected"}
+
+
+def fairness_plot_svg(table: pd.DataFrame, metrics: Sequence[str] = ("flag_rate", "tpr", "oe_ratio"),
+                      attributes: Sequence[str] | None = None) -> str:
+    """One panel per metric, one row per judgeable group, each with its interval; the plan value dashed.
+
+    Groups marked ``too_small`` are left off the plot (they are in the table, marked).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    t = table[(table["group"] != ALL) & ~table["too_small"]]
+    if attributes is not None:
+        t = t[t["attribute"].isin(attributes)]
+    labels = [f"{_ATTRIBUTE_WORDS.get(a, a)}: {g}" for a, g in zip(t["attribute"], t["group"])]
+    y = np.arange(len(t))[::-1]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics) + 2.2, 0.24 * len(t) + 1.2), sharey=True,
+                             squeeze=False)
+    try:
+        for ax, metric in zip(axes[0], metrics):
+            value = t[metric].to_numpy(dtype=float)
+            err = np.vstack([value - t[f"{metric}_lo"].to_numpy(dtype=float), t[f"{metric}_hi"].to_numpy(dtype=float) - value])
+            ax.errorbar(value, y, xerr=np.nan_to_num(err), fmt="o", markersize=3, capsize=2)
+            plan = table.loc[table["group"] == ALL, metric]
+            reference = 1.0 if metric == "oe_ratio" else (float(plan.iloc[0]) if len(plan) else math.nan)
+            if np.isfinite(reference):
+                ax.axvline(reference, color="grey", linestyle="--", linewidth=0.8)
+            ax.set_title(_PLOT_METRICS.get(metric, metric), fontsize=9)
+            ax.grid(alpha=0.3)
+            ax.tick_params(labelsize=7)
+        axes[0][0].set_yticks(y, labels)
+        fig.tight_layout()
         return svg_of(fig)
     finally:
         plt.close(fig)

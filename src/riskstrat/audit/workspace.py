@@ -9,12 +9,14 @@ missing or lacks a column fails with one line naming the file and the column.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from riskstrat.audit.fairness import audit_groups
+from riskstrat.provenance import sha256_file
 
 SCORES_COLUMNS = ("person_id", "score", "flagged")
 EXPLANATIONS_COLUMNS = ("person_id", "feature", "feature_value", "shap_value")
@@ -172,11 +174,19 @@ def scored_features(workspace: Path | str, month: str, model, settings, scores: 
     return features
 
 
-def monitoring_history(workspace: Path | str, model, settings) -> tuple[pd.DataFrame | None, str]:
-    """(history of every scored month that has matured, latest delivery month); history None when none has.
+def monitoring_history(workspace: Path | str, model, settings, known_month: str | None = None,
+                       judged: list[dict] | None = None) -> tuple[pd.DataFrame | None, str]:
+    """(history of every scored month that has matured, latest delivery month used); history None when none has.
 
     A month is judged with the same run-out the model was trained with (or the settings', if
-    longer), so its labels mean what the model's test labels meant.
+    longer), so its labels mean what the model's test labels meant. ``known_month`` limits the
+    deliveries read (default: the lake's latest), so the report of a month re-run later says
+    what was known then.
+
+    ``judged`` are rows of an earlier history (last month's run.json): a row is reused, not
+    rebuilt from the lake, when its month's scores.parquet, outcome and run-out are the same, so
+    the monthly report's cost does not grow with the months behind it. Each row carries
+    ``outcome``, ``runout_months`` and ``scores_sha256`` for that purpose.
     """
     from riskstrat import lake
     from riskstrat.audit import monitoring
@@ -184,14 +194,24 @@ def monitoring_history(workspace: Path | str, model, settings) -> tuple[pd.DataF
 
     con = lake.connect(workspace)
     try:
-        latest = latest_delivery(con)
+        latest = min(latest_delivery(con), known_month) if known_month else latest_delivery(con)
     finally:
         con.close()
     runout = max(settings.model.runout_months, model.design.runout_months)
-    history = None
+    outcome = model.design.outcome
+    earlier = {r["month"]: r for r in judged or []}
+    history, keys = None, {}
     for month in output_months(workspace):
         if monitoring.is_matured(month, latest, settings.model.horizon_months, runout):
-            outcomes, _ = build_labels(workspace, month, settings, runout_months=runout)
-            row = monitoring.month_metrics(month, read_scores(workspace, month), outcomes, model.design.outcome)
-            history = monitoring.track(history, row)
+            key = {"outcome": outcome, "runout_months": runout,
+                   "scores_sha256": sha256_file(Path(workspace) / "outputs" / month / "scores.parquet")}
+            row = earlier.get(month)
+            if row is None or any(row.get(k) != v for k, v in key.items()):
+                outcomes, _ = build_labels(workspace, month, settings, runout_months=runout, known_month=latest)
+                row = monitoring.month_metrics(month, read_scores(workspace, month), outcomes, outcome)
+            history = monitoring.track(history, {k: (math.nan if v is None else v) for k, v in row.items()})
+            keys[month] = key
+    if history is not None:
+        for column in ("outcome", "runout_months", "scores_sha256"):
+            history[column] = history["month"].map(lambda m, c=column: keys[m][c])
     return history, latest

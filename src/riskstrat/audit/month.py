@@ -1,0 +1,186 @@
+"""The audit of one scoring month: drift, fairness of the flags, realised performance of past months.
+
+Two callers:
+
+- the monthly job, **before training** (:func:`champion_drift`): PSI of this month's features
+  and of the champion's score against the champion's training data (``drift_reference.json``);
+  :func:`drift_decision` says whether that shift calls for a retrain (``audit.retrain_*``);
+- scoring, **before publishing** (:func:`month_audit`): PSI of every model feature and the score
+  against the scoring model's training data and against last month; each group's share and
+  flag rate (outcomes are not known yet); and the monitoring history of every published month
+  whose outcomes have matured. The report shows it, run.json keeps its numbers and warnings, the
+  Prefect artifact repeats the warnings.
+
+Last month is compared through the bins and shares stored in its run.json (``audit.profile``,
+:func:`month_profile`), not by rebuilding its features. Nothing here holds member-level rows
+beyond the call: the results are per column, per group and per month.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from riskstrat.audit.drift import Bands, BinProfile, drift_warnings, profile, psi_bands, psi_table
+from riskstrat.audit.fairness import fairness_table, largest_gaps
+from riskstrat.audit.monitoring import first_matured_month
+from riskstrat.audit.training import SCORE, reference_profiles
+
+
+def bands(settings) -> Bands:
+    """The PSI bands of ``settings.audit``."""
+    return psi_bands(settings.audit.psi_warn, settings.audit.psi_alert)
+
+
+def scored_frame(model, features: pd.DataFrame, score) -> pd.DataFrame:
+    """The model's features (its own list, in its order) and the score: what drift compares."""
+    frame = features[model.feature_names].copy()
+    frame[SCORE] = np.asarray(score, dtype=float)
+    return frame
+
+
+def training_drift(model, current: pd.DataFrame, settings) -> pd.DataFrame | None:
+    """PSI of each model feature and the score against the model's training rows; None without a reference."""
+    if not model.drift_reference:
+        return None
+    reference = reference_profiles(model.drift_reference)
+    columns = [c for c in [*model.feature_names, SCORE] if c in reference]
+    return psi_table(reference, current, columns, against="training", bands=bands(settings))
+
+
+def drift_decision(table: pd.DataFrame, settings) -> tuple[bool, str]:
+    """Whether drift against training calls for a retrain, and the numbers behind it in one sentence.
+
+    Retrain when the score's PSI reaches ``audit.retrain_score_psi`` (the population the model
+    ranks has moved, whatever the cause), or when ``audit.retrain_feature_share`` of the features
+    are at or above ``audit.psi_alert`` (the inputs moved even if the score has not yet).
+    """
+    a = settings.audit
+    score = table.loc[table["column"] == SCORE, "psi"]
+    score_psi = float(score.iloc[0]) if len(score) else math.nan
+    features = table[table["column"] != SCORE]
+    over = int((features["psi"] >= a.psi_alert).sum())
+    share = over / len(features) if len(features) else 0.0
+    facts = (f"score PSI {score_psi:.3f} against the model's training data (retrain at {a.retrain_score_psi:g}); "
+             f"{over} of {len(features)} features at or above PSI {a.psi_alert:g} (retrain at {a.retrain_feature_share:.0%})")
+    due = a.retrain_on_drift and (score_psi >= a.retrain_score_psi or share >= a.retrain_feature_share)
+    return bool(due), facts
+
+
+@dataclass
+class DriftCheck:
+    """The champion's drift before training: the decision, its sentence, and one warning line per shifted column."""
+
+    model_id: str
+    due: bool
+    reason: str
+    warnings: list[str] = field(default_factory=list)
+
+
+def champion_drift(workspace: Path | str, month: str, settings) -> DriftCheck | None:
+    """PSI of ``month``'s features and the champion's score against its training data; None when there is nothing to compare.
+
+    There is nothing to compare without a champion, or with a champion registered before drift
+    references were stored.
+    """
+    from riskstrat import registry
+    from riskstrat.features import build_features
+
+    champion = registry.champion_id(Path(workspace))
+    if champion is None:
+        return None
+    model = registry.load_model(Path(workspace), champion)
+    if not model.drift_reference:
+        return None
+    features = build_features(workspace, month, settings)
+    table = training_drift(model, scored_frame(model, features, model.predict_proba(features)), settings)
+    due, reason = drift_decision(table, settings)
+    return DriftCheck(model.model_id, due, reason, drift_warnings(table))
+
+
+def month_profile(current: pd.DataFrame) -> dict:
+    """This month's bins and shares per column, JSON-ready: next month's reference "last month"."""
+    return {name: p.to_dict() for name, p in profile(current).items()}
+
+
+def previous_audit(workspace: Path | str, month: str) -> dict:
+    """Last month's run.json ``audit`` section; empty when last month was not published with one."""
+    from riskstrat.design import add_months
+
+    path = Path(workspace) / "outputs" / add_months(month, -1) / "run.json"
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8")).get("audit") or {}
+    except json.JSONDecodeError:
+        return {}
+
+
+def previous_profile(workspace: Path | str, month: str) -> dict | None:
+    """Last month's stored profile (its run.json ``audit.profile``), or None when it was not published with one."""
+    return previous_audit(workspace, month).get("profile") or None
+
+
+@dataclass
+class MonthAudit:
+    """Everything the report shows about drift, fairness and monitoring for one month (no member rows)."""
+
+    drift: pd.DataFrame
+    warnings: list[str]
+    notes: list[str]
+    profile: dict
+    fairness: pd.DataFrame | None
+    gaps: list[str]
+    monitoring: pd.DataFrame | None
+    monitoring_note: str
+
+    def manifest(self) -> dict:
+        """The part of run.json the audit writes: warnings, PSI per column, this month's profile, monitoring."""
+        psi = {against: dict(zip(part["column"], part["psi"].map(lambda v: None if not np.isfinite(v) else round(float(v), 6))))
+               for against, part in self.drift.groupby("against", sort=True)}
+        history = None if self.monitoring is None else self.monitoring.astype(object).where(self.monitoring.notna(), None).to_dict("records")
+        return {"warnings": self.warnings, "notes": self.notes, "psi": psi, "fairness_gaps": self.gaps,
+                "monitoring": history, "profile": self.profile}
+
+
+def month_audit(workspace: Path | str, as_of: str, model, features: pd.DataFrame, scores: pd.DataFrame,
+                settings) -> MonthAudit:
+    """Drift against training and last month, fairness of the month's flags, and the monitoring history.
+
+    ``features`` is the month's feature table and ``scores`` the scores table about to be
+    published (person_id, score, flagged, age).
+    """
+    from riskstrat.audit.workspace import month_groups, monitoring_history
+
+    scored = features[["person_id"]].merge(scores[["person_id", "score", "flagged", "age"]], on="person_id", how="left")
+    current = scored_frame(model, features, scored["score"])
+    notes, parts = [], []
+    trained = training_drift(model, current, settings)
+    if trained is None:
+        notes.append(f"model {model.model_id} has no drift reference (registered before riskstrat stored one): "
+                     "no comparison with its training data")
+    else:
+        parts.append(trained)
+    before = previous_audit(workspace, as_of)
+    previous = before.get("profile")
+    if not previous:
+        notes.append("last month was not published with a drift profile: no comparison with last month")
+    else:
+        kept = {k: BinProfile.from_dict(v) for k, v in previous.items() if k in current}
+        parts.append(psi_table(kept, current, list(kept), against="last month", bands=bands(settings)))
+    drift = pd.concat(parts, ignore_index=True) if parts else psi_table({}, current, [], against="training")
+    groups = month_groups(workspace, as_of, scored[["person_id", "age"]])
+    frame = scored[["person_id", "score", "flagged"]].merge(groups, on="person_id", how="left")
+    frame["flagged"] = frame["flagged"].fillna(False).astype(int)
+    fairness = fairness_table(frame, outcome=None)
+    history, _ = monitoring_history(workspace, model, settings, known_month=as_of, judged=before.get("monitoring"))
+    runout = max(settings.model.runout_months, model.design.runout_months)
+    monitoring_note = (f"Months scored up to {first_matured_month(as_of, settings.model.horizon_months, runout)} "
+                       f"have matured ({settings.model.horizon_months} outcome months and {runout} of run-out known by {as_of}).")
+    return MonthAudit(drift=drift, warnings=drift_warnings(drift), notes=notes, profile=month_profile(current),
+                      fairness=fairness, gaps=largest_gaps(fairness), monitoring=history, monitoring_note=monitoring_note)

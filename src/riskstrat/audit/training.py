@@ -1,0 +1,153 @@
+"""What a model carries from training for the audit: fairness on its test months, and a drift reference.
+
+Both are computed once, when the model is fitted (``riskstrat.train.fit_and_register``), and
+stored in its registry folder beside the card, so the card, the monthly report and the audit
+notebook read them instead of rebuilding the training data:
+
+- ``fairness.json`` — :func:`held_out_fairness`: the fairness table of :mod:`riskstrat.audit.fairness`
+  on the held-out test months (outcomes known), the largest gaps in words, and the Obermeyer
+  need-at-equal-score check by race, ethnicity and aid category. Flags are the top
+  ``capacity × test_share`` children per test month, the depth the card's metrics use. Groups come
+  from each test month's eligibility snapshot in the lake; a model fitted on a frame with no lake
+  behind it records why there are none.
+- ``drift_reference.json`` — :func:`drift_reference`: the binned distribution
+  (:func:`riskstrat.audit.drift.profile`) of every model feature and of the calibrated score on the
+  training rows (the same fixed sample the logistic baseline is fitted on), so each month's PSI
+  against training needs no training data.
+
+Neither file decides a prediction, so neither is part of the model id; both are checksummed.
+Only shares, counts and rates are stored: no row of member data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from riskstrat.audit.drift import BinProfile, profile
+from riskstrat.audit.fairness import (
+    GROUP_COLUMNS,
+    NeedCheck,
+    describe_need_gaps,
+    fairness_table,
+    largest_gaps,
+    need_at_equal_score,
+)
+
+SCORE = "score"
+# Need a score ought to track (Obermeyer et al.): the realised outcome first, then chronic illness.
+NEED_MEASURES: tuple[str, ...] = ("outcome", "chronic_condition_groups_12m", "pmca_class")
+NEED_ATTRIBUTES: tuple[str, ...] = ("race", "ethnicity", "aid_category")
+
+
+def row_groups(workspace: Path | str, rows: pd.DataFrame) -> tuple[pd.DataFrame | None, str]:
+    """(person_id, as_of and the fairness groups of each row, note); (None, why) when the lake has no snapshot.
+
+    The age band is the feature ``age_years`` where the model has it (the age the child was
+    scored at), else the age at the end of the month.
+    """
+    from riskstrat.audit.workspace import month_groups
+
+    parts = []
+    for month, part in rows.groupby("as_of", sort=True):
+        ages = part[["person_id", "age_years"]].rename(columns={"age_years": "age"}) if "age_years" in part else None
+        try:
+            groups = month_groups(workspace, str(month), ages)
+        except ValueError as exc:
+            return None, f"no groups for the test months: {exc}"
+        parts.append(groups.assign(as_of=str(month)))
+    return pd.concat(parts, ignore_index=True), "groups from each test month's eligibility snapshot in the lake"
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    return frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+
+
+def held_out_fairness(
+    rows: pd.DataFrame,
+    score: np.ndarray,
+    outcome: np.ndarray,
+    groups: pd.DataFrame | None,
+    capacity: int,
+    *,
+    note: str = "",
+    label: str = "",
+) -> dict:
+    """fairness.json: the test months' fairness table, the largest gaps in words, and the need checks.
+
+    ``rows`` are the test rows (person_id, as_of and the features), ``score`` their calibrated
+    probability and ``outcome`` their 0/1 label; ``groups`` is :func:`row_groups`'s frame or
+    None. ``capacity`` is how many children per test month are flagged.
+    """
+    from riskstrat.audit.workspace import flag_top
+
+    months = sorted(set(rows["as_of"].astype(str)))
+    head = {"months": months, "capacity_per_month": int(capacity), "label": label, "note": note}
+    if groups is None:
+        return head | {"available": False}
+    frame = rows[["person_id", "as_of"]].assign(
+        person_id=rows["person_id"].astype("string"), as_of=rows["as_of"].astype(str),
+        score=np.asarray(score, dtype=float), outcome=np.asarray(outcome, dtype=int),
+        flagged=flag_top(score, rows["as_of"].astype(str).to_numpy(), capacity))
+    frame = frame.merge(groups, on=["person_id", "as_of"], how="left")
+    for column in GROUP_COLUMNS:
+        frame[column] = frame[column].fillna("unknown")
+    table = fairness_table(frame, GROUP_COLUMNS)
+    present = [m for m in NEED_MEASURES if m == "outcome" or m in rows]
+    for m in present[1:]:
+        frame[m] = pd.to_numeric(rows[m], errors="coerce").to_numpy(dtype=float)
+    need = []
+    for attribute in NEED_ATTRIBUTES:
+        check = need_at_equal_score(frame, attribute, present)
+        need.append({"attribute": attribute, "reference": check.reference, "measures": list(check.measures),
+                     "min_n": check.min_n, "summary": _records(check.summary), "table": _records(check.table),
+                     "sentences": describe_need_gaps(check)})
+    return head | {
+        "available": True, "children": int(frame["person_id"].nunique()), "rows": int(len(frame)),
+        "min_n": int(table.attrs["min_n"]), "table": _records(table), "gaps": largest_gaps(table), "need": need,
+    }
+
+
+def fairness_frame(fairness: dict) -> pd.DataFrame:
+    """The stored fairness table as a frame (with its ``min_n``), as :func:`fairness_table` returned it."""
+    table = pd.DataFrame(fairness["table"])
+    table.attrs["min_n"] = fairness.get("min_n")
+    return table
+
+
+def need_checks(fairness: dict) -> list[NeedCheck]:
+    """The stored need-at-equal-score checks, as :class:`NeedCheck` objects (for plots)."""
+    return [NeedCheck(table=pd.DataFrame(n["table"]), summary=pd.DataFrame(n["summary"]), attribute=n["attribute"],
+                      reference=n["reference"], measures=tuple(n["measures"]), min_n=n["min_n"])
+            for n in fairness.get("need", [])]
+
+
+def drift_reference(rows: pd.DataFrame, features: Sequence[str], predict: Callable[[pd.DataFrame], np.ndarray],
+                    months: Sequence[str]) -> dict:
+    """drift_reference.json: bins and shares of each feature and of the score on the training rows."""
+    frame = rows[list(features)].copy()
+    frame[SCORE] = predict(rows)
+    return {"source": "training rows", "months": list(months), "rows": int(len(frame)),
+            "profiles": {name: p.to_dict() for name, p in profile(frame).items()}}
+
+
+def reference_profiles(reference: dict) -> dict[str, BinProfile]:
+    """The stored profiles of :func:`drift_reference`, ready for :func:`riskstrat.audit.drift.psi_table`."""
+    return {name: BinProfile.from_dict(p) for name, p in reference["profiles"].items()}
+
+
+def model_audit(workspace: Path | str, test: pd.DataFrame, training_rows: pd.DataFrame,
+                predict: Callable[[pd.DataFrame], np.ndarray], features: Sequence[str], design, settings,
+                label: str = "label") -> tuple[dict, dict]:
+    """(fairness.json, drift_reference.json) for a model just fitted; ``predict`` gives calibrated probabilities.
+
+    The flag depth is the one the card's metrics use: the monthly capacity scaled by the test share.
+    """
+    capacity = max(1, int(round(settings.scoring.capacity * settings.model.test_share)))
+    groups, note = row_groups(workspace, test)
+    fairness = held_out_fairness(test, predict(test), test[label].to_numpy(dtype=int), groups, capacity, note=note,
+                             label=design.label_definition)
+    return fairness, drift_reference(training_rows, features, predict, design.train_months)

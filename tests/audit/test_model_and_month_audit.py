@@ -1,0 +1,131 @@
+"""The audit a model carries from training, and the audit each scoring month publishes, on a real small plan.
+
+The plan (conftest.py) is synth -> ingest -> train -> score through the library; these tests
+read what those stages wrote: the model folder's fairness.json and drift_reference.json, its
+card, and each month's run.json and report.html.
+"""
+
+import json
+
+import pandas as pd
+import pytest
+
+from riskstrat import registry
+from riskstrat.audit.fairness import GROUP_COLUMNS
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def model(scored_plan):
+    return registry.load_model(scored_plan)
+
+
+def test_the_model_folder_carries_fairness_and_a_drift_reference_under_its_checksums(model):
+    sums = json.loads((model.path / "checksums.json").read_text())
+    assert {"fairness.json", "drift_reference.json", "fairness.svg"} <= set(sums)
+    fair = model.fairness
+    assert fair["available"] and fair["months"] == list(model.design.test_months)
+    table = pd.DataFrame(fair["table"])
+    assert list(dict.fromkeys(table["attribute"])) == list(GROUP_COLUMNS)
+    everyone = table[table["group"] == "all children"]
+    assert (everyone["n"] == fair["rows"]).all()  # every test row is counted once in every attribute
+    assert {n["attribute"] for n in fair["need"]} == {"race", "ethnicity", "aid_category"}
+    assert fair["gaps"]  # a sentence, even when no gap is clear
+    # The reference profiles the model's own features (read from the model, not a fixed list) and its score.
+    assert set(model.drift_reference["profiles"]) == {*model.feature_names, "score"}
+
+
+def test_the_audit_files_are_checked_but_are_not_the_models_identity(model, tmp_path):
+    import shutil
+
+    copy = tmp_path / model.model_id
+    shutil.copytree(model.path, copy)
+    (copy / "fairness.json").write_text("{}\n")
+    with pytest.raises(registry.RegistryError, match="fairness.json: checksum does not match"):
+        registry.verify(copy)
+    sums = json.loads((copy / "checksums.json").read_text())
+    sums.pop("fairness.json")
+    (copy / "checksums.json").write_text(json.dumps(sums))
+    (copy / "fairness.json").unlink()
+    registry.verify(copy)  # a model registered before the audit files existed still loads
+
+
+def test_the_card_states_fairness_with_tables_plots_and_words(model):
+    md = (model.path / "card.md").read_text()
+    html = (model.path / "card.html").read_text()
+    section = md.split("### 22.")[1].split("### 23.")[0]
+    assert "Not available" not in section
+    assert "| attribute | group | children | share | flag rate |" in section
+    assert "Need at equal score by race" in section and "need_race.svg" in section
+    for number in (13, 15, 28, 29):
+        part = md.split(f"### {number}.")[1].split("###")[0]
+        assert "Not available" not in part, number
+    assert "Not available" in md.split("### 24.")[1].split("###")[0]  # no external data: stated missing
+    assert "docs/label_choice.md" in md
+    assert html.count("<svg") >= 6  # calibration, lift, fairness and three need-at-equal-score plots, inline
+
+
+def test_each_month_publishes_drift_fairness_and_monitoring(scored_plan, model):
+    run = json.loads((scored_plan / "outputs" / "2025-11" / "run.json").read_text())["audit"]
+    assert set(run["psi"]) == {"training", "last month"}  # 2025-10 was published with a profile
+    assert set(run["psi"]["training"]) == {*model.feature_names, "score"}
+    assert set(run["profile"]) == {*model.feature_names, "score"}
+    assert [m["month"] for m in run["monitoring"]] == ["2025-01", "2025-02"]  # matured by 2025-11
+    first = json.loads((scored_plan / "outputs" / "2025-01" / "run.json").read_text())["audit"]
+    assert set(first["psi"]) == {"training"} and any("no comparison with last month" in n for n in first["notes"])
+    assert first["monitoring"] is None
+
+    report = (scored_plan / "outputs" / "2025-11" / "report.html").read_text()
+    for heading in ("<h2>Drift</h2>", "<h2>Fairness of this month's flags</h2>", "<h2>Realised performance of past months</h2>"):
+        assert heading in report
+    assert "PSI vs training" in report and "PSI vs last month" in report
+    assert "2025-02" in report.split("Realised performance of past months")[1]
+    if run["warnings"]:
+        top = report.split("<h2>Population</h2>")[0]
+        assert 'class="warnings"' in top and run["warnings"][0].split(":")[0] in top
+    assert not any(tag in report for tag in ("<script", "<link", 'src="http', "url(http"))  # offline: nothing fetched
+
+
+def test_no_member_identifiers_in_the_audit_outputs(scored_plan, model):
+    scores = pd.read_parquet(scored_plan / "outputs" / "2025-11" / "scores.parquet", columns=["person_id", "member_id"])
+    ids = set(scores["person_id"].astype(str)) | set(scores["member_id"].dropna().astype(str))
+    texts = [(model.path / name).read_text() for name in ("fairness.json", "drift_reference.json", "card.md")]
+    texts.append(json.dumps(json.loads((scored_plan / "outputs" / "2025-11" / "run.json").read_text())["audit"]))
+    texts.append((scored_plan / "outputs" / "2025-11" / "report.html").read_text())
+    for text in texts:
+        assert not any(f'"{i}"' in text or f">{i}<" in text for i in ids)
+
+
+def test_the_champions_drift_decides_a_retrain(scored_plan, model):
+    from riskstrat import monthly as job
+    from riskstrat.audit.month import champion_drift
+    from riskstrat.config import AuditSettings, load_settings
+
+    settings = load_settings(scored_plan)
+    calm = champion_drift(scored_plan, "2025-11", settings)
+    assert calm.model_id == model.model_id and "score PSI" in calm.reason
+    strict = settings.model_copy(update={"audit": AuditSettings(retrain_score_psi=1e-9)})
+    check = champion_drift(scored_plan, "2025-11", strict)
+    assert check.due
+    plan = job.plan_train(scored_plan, "2025-11", strict, drift=check.reason)
+    assert plan.run and "drift since champion" in plan.reason and "score PSI" in plan.reason
+    off = settings.model_copy(update={"audit": AuditSettings(retrain_score_psi=1e-9, retrain_on_drift=False)})
+    assert not champion_drift(scored_plan, "2025-11", off).due
+
+
+def test_a_judged_month_is_reused_only_while_its_scores_are_the_same(scored_plan, model):
+    from riskstrat.audit.workspace import monitoring_history
+    from riskstrat.config import load_settings
+
+    settings = load_settings(scored_plan)
+    fresh, _ = monitoring_history(scored_plan, model, settings, known_month="2025-11")
+    rows = fresh.astype(object).to_dict("records")
+    marked = [dict(r, auroc=0.123) for r in rows]
+    reused, _ = monitoring_history(scored_plan, model, settings, known_month="2025-11", judged=marked)
+    assert list(reused["auroc"]) == [0.123, 0.123]  # taken from the earlier history, not rebuilt
+    stale = [dict(r, auroc=0.123, scores_sha256="0" * 64) for r in rows]
+    rebuilt, _ = monitoring_history(scored_plan, model, settings, known_month="2025-11", judged=stale)
+    assert list(rebuilt["auroc"]) == list(fresh["auroc"])
+    published = json.loads((scored_plan / "outputs" / "2025-11" / "run.json").read_text())["audit"]["monitoring"]
+    assert [r["scores_sha256"] for r in published] == list(fresh["scores_sha256"])
