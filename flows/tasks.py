@@ -18,6 +18,7 @@ from pathlib import Path
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.runtime import task_run
 from prefect.tasks import exponential_backoff
 
 from riskstrat import monthly as job
@@ -95,7 +96,13 @@ def plan_score(workspace: Path, month: str, settings: Settings, model_id: str | 
 
 # --- stages --------------------------------------------------------------------------------------
 
-@io_task(name="ingest", task_run_name="ingest {month}")
+def _ingest_run_name() -> str:
+    # the month is None when the flow takes every delivery not yet in the lake
+    month = task_run.parameters.get("month")
+    return f"ingest {month}" if month else "ingest new deliveries"
+
+
+@io_task(name="ingest", task_run_name=_ingest_run_name)
 def ingest(workspace: Path, month: str | None, settings: Settings):
     from riskstrat.ingest import ingest_workspace
 

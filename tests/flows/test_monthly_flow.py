@@ -61,6 +61,15 @@ def _artifacts(state):
     return {a.key: a for a in found}
 
 
+def _task_run_names(state) -> list[str]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    with get_client(sync_client=True) as client:
+        found = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id])))
+    return sorted(t.name.rsplit("-", 1)[0] if t.name.startswith("load settings") else t.name for t in found)
+
+
 def _run(workspace: Path, month: str):
     from flows.monthly import monthly
 
@@ -287,6 +296,9 @@ def test_the_on_demand_flows_run_each_stage(plan, runs):
     from riskstrat.registry import champion_id
 
     assert ingest(str(plan), SECOND)["skipped"] == [SECOND]  # already in the lake: nothing changes
+    every = ingest(str(plan), return_state=True)  # no month: every delivery not yet in the lake
+    assert every.is_completed()
+    assert _task_run_names(every) == ["ingest new deliveries", "load settings"]
     trained = train(str(plan), SECOND)
     assert trained["model_id"].startswith(f"m-{SECOND}-")
     state = score(str(plan), SECOND, return_state=True)
