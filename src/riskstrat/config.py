@@ -35,7 +35,7 @@ class IngestSettings(_Section):
         None, description="Folder of the data contracts (<table>.yaml); empty = the data_contracts/ shipped with riskstrat."
     )
     data_docs: bool = Field(
-        True, description="Build Great Expectations Data Docs (HTML) per delivery in validation/YYYY-MM/; the JSON results are always written."
+        True, description="Build Great Expectations Data Docs (HTML) in validation/YYYY-MM/ for the newest month of each ingest run; the JSON results are always written for every delivery."
     )
     threads: int = Field(2, ge=1, description="DuckDB threads ingest may use.")
     memory_limit: str = Field(

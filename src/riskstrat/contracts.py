@@ -275,6 +275,23 @@ def gx_columns(contract: Contract) -> list[str]:
     return list(dict.fromkeys(cols))
 
 
+def gx_presence_only(contract: Contract) -> set[str]:
+    """Columns the suite reads only through not-null rules: GX needs their nulls, not their values."""
+    nulls: set[str] = set()
+    values: set[str] = set()
+    for r in contract.rules:
+        if r.engine != "great-expectations":
+            continue
+        if r.expectation == "expect_column_values_to_not_be_null":
+            nulls.add(r.kwargs["column"])
+            continue
+        values.update(r.kwargs[k] for k in ("column", "column_A", "column_B") if k in r.kwargs)
+        cond = r.kwargs.get("row_condition")
+        if isinstance(cond, dict):
+            values.add(cond["column"])
+    return nulls - values
+
+
 def compile_suite(contract: Contract, delivery_month: str, min_service_date: str = "2000-01-01"):
     """The contract's row and warn rules as a GX ``ExpectationSuite`` for one delivery month.
 

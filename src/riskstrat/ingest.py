@@ -2,16 +2,18 @@
 
 For every delivery month (in month order) and every table of the month's delivery:
 
-1. read the file (.csv, .csv.gz or .parquet; comma or pipe delimited) into DuckDB as text,
-   remembering each row's 1-based line number (``source_row``);
-2. type every column as its contract says, normalise codes (docs/lake.md) and compute the
-   riskstrat checks (ICD-10-CM, NPI, resends, duplicates, person in eligibility, ...) in DuckDB;
+1. read the file (.csv, .csv.gz or .parquet; comma or pipe delimited) in one DuckDB scan that
+   types every column as its contract says and normalises codes (docs/lake.md), remembering each
+   row's 1-based line number (``source_row``);
+2. compute the riskstrat checks (ICD-10-CM, NPI, resends, duplicates, person in eligibility, ...)
+   in DuckDB;
 3. validate the typed rows with the contract's Great Expectations suite (the riskstrat checks
    enter it as ``ok__<rule>`` columns), so one GX result lists every broken rule by row;
 4. quarantine every row that broke a row rule (with the rule, its original text and its line),
    refuse the table's delivery on a delivery rule, count warn rules;
-5. stage the lake and quarantine partitions, the validation results and Data Docs, and the
-   updated ``lake/_deliveries.parquet``; then commit the month with one
+5. stage the lake and quarantine partitions (the quarantine reads the file again for the original
+   text of its rows), the validation results (and, for the newest month of the run, Data Docs) and
+   the updated ``lake/_deliveries.parquet``; then commit the month with one
    :class:`riskstrat.lake.Transaction`.
 
 A month whose files have the same sha256 as when they were ingested is skipped: ingesting a
@@ -39,7 +41,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from riskstrat.config import IngestSettings, Settings, load_settings
-from riskstrat.contracts import TABLES, Contract, compile_suite, gx_columns, load_contracts
+from riskstrat.contracts import TABLES, Contract, compile_suite, gx_columns, gx_presence_only, load_contracts
 from riskstrat.lake import DELIVERIES_FILE, Transaction, partition_path, recover
 from riskstrat.provenance import sha256_file
 
@@ -173,21 +175,21 @@ def _explain_read_error(exc: Exception, gz: bool) -> str:
     return f"cannot be read as CSV{at} ({type(exc).__name__})"
 
 
-def read_raw(con: duckdb.DuckDBPyConnection, path: Path, name: str = "raw") -> list[str]:
-    """Load a delivery file into temp table ``name`` (all text, file order); returns its columns.
+def raw_source(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, list[str]]:
+    """(a DuckDB relation over the delivery file: every column as text, in file order; its columns).
 
-    Raises :class:`TableFailure` (rule ``readable``) with a one-line reason when it cannot.
+    Nothing is read beyond the header here: the relation is scanned once to type the rows
+    (:func:`build_typed`) and again only for the rows that go to quarantine. Raises
+    :class:`TableFailure` (rule ``readable``) with a one-line reason when the file cannot be opened.
     """
-    con.execute(f"DROP TABLE IF EXISTS {name}")
     if path.name.endswith(".parquet"):
         try:
             desc = con.execute(f"DESCRIBE SELECT * FROM read_parquet({_q(path)})").fetchall()
-            cols = [d[0] for d in desc]
-            select = ", ".join(f'CAST("{c}" AS VARCHAR) AS "{c}"' for c in cols)
-            con.execute(f"CREATE TEMP TABLE {name} AS SELECT {select} FROM read_parquet({_q(path)})")
         except duckdb.Error as exc:
-            raise TableFailure("readable", f"not a readable Parquet file ({type(exc).__name__})") from None
-        return cols
+            raise _read_failure(exc, path) from None
+        cols = [d[0] for d in desc]
+        select = ", ".join(f"CAST({_id(c)} AS VARCHAR) AS {_id(c)}" for c in cols)
+        return f"(SELECT {select} FROM read_parquet({_q(path)}))", cols
     header = _first_line(path)
     if not header.strip():
         raise TableFailure("readable", "empty file or empty header row")
@@ -201,15 +203,14 @@ def read_raw(con: duckdb.DuckDBPyConnection, path: Path, name: str = "raw") -> l
         seen.add(n)
         cols.append(n)
     columns = "{" + ", ".join(f"{_q(c)}: 'VARCHAR'" for c in cols) + "}"
-    try:
-        con.execute(
-            f"CREATE TEMP TABLE {name} AS SELECT * FROM read_csv({_q(path)}, delim = {_q(delim)}, header = true, "
-            f"quote = '\"', escape = '\"', columns = {columns}, auto_detect = false, compression = 'auto', "
-            f"null_padding = false)"
-        )
-    except duckdb.Error as exc:
-        raise TableFailure("readable", _explain_read_error(exc, path.name.endswith(".gz"))) from None
-    return cols
+    return (f"read_csv({_q(path)}, delim = {_q(delim)}, header = true, quote = '\"', escape = '\"', "
+            f"columns = {columns}, auto_detect = false, compression = 'auto', null_padding = false)"), cols
+
+
+def _read_failure(exc: duckdb.Error, path: Path) -> TableFailure:
+    if path.name.endswith(".parquet"):
+        return TableFailure("readable", f"not a readable Parquet file ({type(exc).__name__})")
+    return TableFailure("readable", _explain_read_error(exc, path.name.endswith(".gz")))
 
 
 def _q(value: Any) -> str:
@@ -278,16 +279,16 @@ def _typed_expr(col, raw: str) -> tuple[str, str | None]:
     return val, f"({raw} IS NOT NULL AND ({val}) IS NULL)"
 
 
-def build_typed(con: duckdb.DuckDBPyConnection, contract: Contract, present: list[str], source_file: str) -> None:
-    """Temp table ``typed``: source_row, every contract column typed and normalised, ok__type, row_hash.
+def build_typed(con: duckdb.DuckDBPyConnection, contract: Contract, source: str, present: list[str], path: Path) -> None:
+    """Temp view ``typed``: source_row, every contract column typed and normalised, ok__type, row_hash.
 
-    One pass over ``raw`` (DuckDB shares the repeated cast expressions). ``row_hash`` is DuckDB's
-    64-bit ``hash()`` of the typed values (the text where a value does not parse), so a row resent
-    as Parquet after arriving as CSV is still recognised.
+    One scan of the file (``source``, from :func:`raw_source`); DuckDB shares the repeated cast
+    expressions. ``row_hash`` is DuckDB's 64-bit ``hash()`` of the typed values (the text where a
+    value does not parse), so a row resent as Parquet after arriving as CSV is still recognised.
     """
-    parts, bads, hash_parts = ["rowid + 1 AS source_row"], [], []
+    parts, bads, hash_parts = [], [], []
     for col in contract.columns:
-        raw = f"NULLIF(trim({_id(col.name)}), '')" if col.name in present else "CAST(NULL AS VARCHAR)"
+        raw = _present_text(_id(col.name)) if col.name in present else "CAST(NULL AS VARCHAR)"
         val, bad = _typed_expr(col, raw)
         parts.append(f"{val} AS {_id(col.name)}")
         if bad:
@@ -301,9 +302,26 @@ def build_typed(con: duckdb.DuckDBPyConnection, contract: Contract, present: lis
     else:
         parts += ["true AS ok__type", "CAST(NULL AS VARCHAR) AS bad_col__type"]
     parts.append(f"hash({', '.join(hash_parts)}) AS row_hash")
-    parts.append(f"{_q(source_file)} AS source_file")
-    con.execute("DROP TABLE IF EXISTS typed")
-    con.execute(f"CREATE TEMP TABLE typed AS SELECT {', '.join(parts)} FROM raw")
+    parts.append(f"{_q(path.name)} AS source_file")
+    con.execute("DROP VIEW IF EXISTS typed")
+    con.execute("DROP TABLE IF EXISTS typed_rows")
+    try:
+        # DuckDB keeps file order in the table (insertion order), so rowid + 1 is the line
+        # number; a row_number() window would type the whole file on one thread
+        con.execute(f"CREATE TEMP TABLE typed_rows AS SELECT {', '.join(parts)} FROM {source}")
+        con.execute("CREATE TEMP VIEW typed AS SELECT rowid + 1 AS source_row, * FROM typed_rows")
+    except (duckdb.BinderException, duckdb.ParserException, duckdb.CatalogException):
+        raise  # a fault in this SQL, not in the file
+    except duckdb.Error as exc:  # the scan reads the file: a bad row, gzip or encoding surfaces here
+        raise _read_failure(exc, path) from None
+
+
+def _present_text(column: str) -> str:
+    """The value without surrounding spaces, NULL when empty.
+
+    trim() copies every string; testing the ends first leaves the (usual) clean value as it is.
+    """
+    return f"NULLIF(CASE WHEN {column} LIKE ' %' OR {column} LIKE '% ' THEN trim({column}) ELSE {column} END, '')"
 
 
 # --- riskstrat checks --------------------------------------------------------------------------
@@ -496,9 +514,20 @@ class _Validator:
 
 
 def _gx_frame(con, contract: Contract):
-    cols = gx_columns(contract)
-    typed_cols = set(contract.column_names)
-    select = ["t.source_row"] + [f"t.{_id(c)}" if c in typed_cols or c == "ok__type" else f"c.{_id(c)}" for c in cols]
+    """The frame GX validates: the columns the suite reads, indexed by source_row.
+
+    A column that only not-null rules read enters as a presence flag (null where the value is,
+    true elsewhere): GX sees the same nulls, no member id or name reaches pandas or Data Docs,
+    and the frame GX copies and hashes stays a few bytes a row.
+    """
+    typed_cols = set(contract.column_names) | {"ok__type"}
+    presence = gx_presence_only(contract)
+    select = ["t.source_row"]
+    for c in gx_columns(contract):
+        if c in presence:
+            select.append(f"CASE WHEN t.{_id(c)} IS NOT NULL THEN true END AS {_id(c)}")
+        else:
+            select.append(f"{'t' if c in typed_cols else 'c'}.{_id(c)}")
     frame = con.execute(
         f"SELECT {', '.join(select)} FROM typed t JOIN checks c USING (source_row) ORDER BY t.source_row"
     ).df()
@@ -551,11 +580,12 @@ def _ingest_table(con, contract: Contract, month: str, path: Path, sha: str, man
                   settings: IngestSettings, validator: _Validator, txn: Transaction, results_dir: Path) -> TableResult:
     t0 = time.perf_counter()
     res = TableResult(contract.table, month, path.name, "accepted", sha256=sha)
-    present = read_raw(con, path)
+    source, present = raw_source(con, path)
     missing = [c for c in contract.required_columns if c not in present]
     if missing:
         raise TableFailure("required_columns", f"missing required column{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
-    n = con.execute("SELECT count(*) FROM raw").fetchone()[0]
+    build_typed(con, contract, source, present, path)
+    n = con.execute("SELECT count(*) FROM typed").fetchone()[0]
     res.rows_in = n
     refusal: tuple[str, str] | None = None
     if manifest is not None and contract.table in manifest:
@@ -564,7 +594,6 @@ def _ingest_table(con, contract: Contract, month: str, path: Path, sha: str, man
             refusal = ("manifest_rows", f"_manifest.json says {int(entry['rows'])} rows, the file has {n}")
         elif entry.get("sha256") and str(entry["sha256"]).lower() != sha:
             refusal = ("manifest_sha256", "sha256 differs from _manifest.json")
-    build_typed(con, contract, present, path.name)
     build_checks(con, contract, month)
     frame = _gx_frame(con, contract)
     result, index_rows = validator.validate(contract, frame, settings.min_service_date)
@@ -620,7 +649,8 @@ def _ingest_table(con, contract: Contract, month: str, path: Path, sha: str, man
         q_path.parent.mkdir(parents=True, exist_ok=True)
         con.execute(
             f"COPY (SELECT {raw_cols}, {rule_sql}, t.source_file, t.source_row, t.row_hash "
-            f"FROM typed t JOIN raw ON raw.rowid + 1 = t.source_row {join} WHERE {where} ORDER BY t.source_row) "
+            f"FROM typed t JOIN (SELECT row_number() OVER () AS _row, * FROM {source}) raw ON raw._row = t.source_row "
+            f"{join} WHERE {where} ORDER BY t.source_row) "
             f"TO {_q(q_path)} (FORMAT parquet, COMPRESSION zstd)"
         )
     res.rows_quarantined = n_q
@@ -635,9 +665,10 @@ def _ingest_table(con, contract: Contract, month: str, path: Path, sha: str, man
         extra = "LEFT JOIN member_now mm ON mm.member_id = t.member_id" if contract.table == "ed_visit" else ""
         l_path = txn.stage / partition_path(".", "lake", contract.table, month)
         l_path.parent.mkdir(parents=True, exist_ok=True)
+        # typed is in source_row order and DuckDB keeps insertion order: sort only after a join
+        tail = f"{extra} ANTI JOIN bad b ON b.source_row = t.source_row ORDER BY t.source_row" if n_q or extra else ""
         con.execute(
-            f"COPY (SELECT {', '.join(cols)}, t.source_file, t.source_row, t.row_hash FROM typed t {extra} "
-            f"ANTI JOIN bad b ON b.source_row = t.source_row ORDER BY t.source_row) "
+            f"COPY (SELECT {', '.join(cols)}, t.source_file, t.source_row, t.row_hash FROM typed t {tail}) "
             f"TO {_q(l_path)} (FORMAT parquet, COMPRESSION zstd)"
         )
         res.rows_accepted = n - n_q
@@ -693,7 +724,7 @@ def _add_spans(con, source: str) -> None:
                 "EXCEPT SELECT * FROM known_span")
 
 
-def _load_lake_month(con, workspace: Path, month: str) -> None:
+def _load_lake_month(con, workspace: Path, month: str, contracts: dict[str, Contract]) -> None:
     """Bring an ingested month into the state: who was delivered in eligibility, spans, accepted row hashes.
 
     A person counts as known once any eligibility delivery carried them, accepted or quarantined:
@@ -712,8 +743,20 @@ def _load_lake_month(con, workspace: Path, month: str) -> None:
         _add_people(con, " UNION ALL ".join(people), month)
     for t in TABLES:
         p = partition_path(workspace, "lake", t, month)
-        if p.exists():
+        # only incremental tables are checked for resends; a snapshot's hashes would just fill memory
+        if p.exists() and contracts[t].kind == "incremental":
             con.execute(f"INSERT INTO seen_{t} SELECT row_hash FROM read_parquet({_q(p)})")
+
+
+def _remember_month(con, month: str, cur_people: bool, cur_spans: bool) -> None:
+    """Add the month being committed to the state: what :func:`_load_lake_month` would read back from its files."""
+    if cur_people:
+        _add_people(con, "SELECT person_id, member_id FROM cur_people", month)
+    if cur_spans:
+        _add_spans(con, "SELECT * FROM cur_spans")
+    for t in TABLES:
+        if _exists(con, f"new_seen_{t}"):
+            con.execute(f"INSERT INTO seen_{t} SELECT h FROM new_seen_{t}")
 
 
 def _set_now_views(con, cur_people: bool, cur_spans: bool) -> None:
@@ -809,15 +852,15 @@ def ingest_workspace(
         for i, (m, files, shas) in enumerate(todo):
             for earlier in ingested:
                 if earlier < m and earlier not in loaded:
-                    _load_lake_month(con, workspace, earlier)
+                    _load_lake_month(con, workspace, earlier, contracts)
                     loaded.add(earlier)
             if progress:
                 progress("ingest deliveries", i, len(todo))
-            month_results = _ingest_month(con, workspace, m, files, shas, contracts, ing, ledger, progress)
+            # rendering a month's Data Docs costs about what validating it does: one site, the newest month's
+            docs = ing.data_docs and i == len(todo) - 1
+            month_results = _ingest_month(con, workspace, m, files, shas, contracts, ing, ledger, docs)
             results += month_results
             ledger = read_deliveries(workspace)
-            if any(r.status == "accepted" for r in month_results):
-                _load_lake_month(con, workspace, m)
             loaded.add(m)
         if progress:
             progress("ingest deliveries", len(todo), len(todo))
@@ -840,7 +883,7 @@ def _read_manifest(month_dir: Path) -> tuple[dict | None, str | None]:
 
 def _ingest_month(con, workspace: Path, month: str, files: dict[str, Path], shas: dict[str, str],
                   contracts: dict[str, Contract], ing: IngestSettings, ledger: list[dict[str, Any]],
-                  progress: Progress | None) -> list[TableResult]:
+                  docs: bool) -> list[TableResult]:
     txn = Transaction(workspace)
     try:
         month_dir = workspace / "landing" / month
@@ -848,7 +891,7 @@ def _ingest_month(con, workspace: Path, month: str, files: dict[str, Path], shas
         results_dir = txn.stage / "validation" / month
         validator = _Validator(results_dir / "data_docs", month)
         out: list[TableResult] = []
-        cur_people = cur_spans = False
+        cur_people = cur_spans = now_ready = False
         for table in TABLES:
             contract = contracts[table]
             path = files.get(table)
@@ -857,8 +900,9 @@ def _ingest_month(con, workspace: Path, month: str, files: dict[str, Path], shas
                                        message=None if contract.optional else "no file for this table in the delivery",
                                        rule=None if contract.optional else "readable"))
                 continue
-            if table != "eligibility":
+            if table != "eligibility" and not now_ready:  # eligibility comes first; the rest share its state
                 _set_now_views(con, cur_people, cur_spans)
+                now_ready = True
             t_start = time.perf_counter()
             try:
                 if manifest_problem:
@@ -877,8 +921,11 @@ def _ingest_month(con, workspace: Path, month: str, files: dict[str, Path], shas
                 con.execute("CREATE OR REPLACE TEMP TABLE cur_spans AS SELECT DISTINCT person_id, enrollment_start_date, "
                             "enrollment_end_date FROM typed t ANTI JOIN bad b ON b.source_row = t.source_row")
                 cur_spans = True
+            if contract.kind == "incremental" and res.status == "accepted":
+                con.execute(f"CREATE OR REPLACE TEMP TABLE new_seen_{table} AS SELECT t.row_hash AS h FROM typed t "
+                            "ANTI JOIN bad b ON b.source_row = t.source_row")
             out.append(res)
-        if ing.data_docs:
+        if docs:
             validator.build_docs()
         # partitions of this month from an earlier ingest that this one does not replace
         for table in TABLES:
@@ -906,7 +953,10 @@ def _ingest_month(con, workspace: Path, month: str, files: dict[str, Path], shas
         )
         _write_deliveries(txn.stage / "lake" / DELIVERIES_FILE, rows)
         del validator  # a GX context per month: let it go before the next
-        for t in ("raw", "typed", "checks", "redundant", "violations", "bad"):
+        if any(r.status == "accepted" for r in out):
+            _remember_month(con, month, cur_people, cur_spans)
+        con.execute("DROP VIEW IF EXISTS typed")
+        for t in ("typed_rows", "checks", "redundant", "violations", "bad", *(f"new_seen_{t}" for t in TABLES)):
             con.execute(f"DROP TABLE IF EXISTS {t}")
         txn.commit()
     except BaseException:

@@ -6,7 +6,7 @@ import json
 import shutil
 from datetime import date, datetime
 
-from ingest_helpers import PLAN, snapshot
+from ingest_helpers import PLAN, copy_plan, snapshot
 
 from riskstrat.ingest import ingest_workspace, read_deliveries
 from riskstrat.lake import connect, final_claims
@@ -109,6 +109,24 @@ def test_validation_results_and_data_docs_are_in_the_workspace(clean_plan):
     assert [r["expectation_config"]["meta"]["rule"] for r in failed] == ["already_delivered"]
     assert failed[0]["result"]["unexpected_index_list"] == [5]
     assert "unexpected_list" not in failed[0]["result"]  # row numbers, never values
+
+
+def test_data_docs_are_built_for_the_newest_month_of_a_run(clean_plan, tmp_path):
+    ws, report = clean_plan
+    older = ws / "validation" / "2025-01"
+    delivered = [t.table for t in report.tables if t.delivery_month == "2025-01" and t.status != "missing"]
+    assert {p.name for p in older.iterdir()} == {f"{t}.json" for t in delivered} | {"summary.json"}
+    assert (ws / "validation" / "2025-02" / "data_docs" / "index.html").exists()
+    # month by month, as the monthly job runs: each run builds its month's docs and keeps the earlier ones
+    one = copy_plan(tmp_path / "monthly", months=("2025-01",))
+    ingest_workspace(one)
+    shutil.copytree(PLAN / "landing" / "2025-02", one / "landing" / "2025-02")
+    kept = snapshot(one)
+    assert ingest_workspace(one).months == ["2025-02"]
+    assert {k: v for k, v in snapshot(one).items() if k.startswith("validation/2025-01/")} == {
+        k: v for k, v in kept.items() if k.startswith("validation/2025-01/")}
+    for month in ("2025-01", "2025-02"):
+        assert (one / "validation" / month / "data_docs" / "index.html").exists()
 
 
 def test_ingesting_again_changes_nothing(clean_plan):

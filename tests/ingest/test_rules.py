@@ -36,6 +36,10 @@ ROW_CASES = [
     ("malformed_integer", "medical_claim", 0, {"claim_line_number": "1O"}, "type", "claim_line_number"),
     ("malformed_date", "medical_claim", 0, {"claim_start_date": "01/03/2025"}, "type", "claim_start_date"),
     ("missing_claim_type", "medical_claim", 0, {"claim_type": ""}, "required", "claim_type"),
+    # GX sees an id column read only by `required` as a presence flag: the rule still names it
+    ("missing_member_id", "medical_claim", 0, {"member_id": ""}, "required", "member_id"),
+    ("blank_claim_id", "medical_claim", 0, {"claim_id": "   "}, "required", "claim_id"),
+    ("padded_values_ok", "medical_claim", 0, {"claim_type": " professional ", "paid_date": "2025-02-10 "}, None, None),
     ("bad_npi", "medical_claim", 0, {"rendering_npi": "1234567890"}, "npi_check_digit", "rendering_npi"),
     ("bad_claim_type", "medical_claim", 0, {"claim_type": "prof"}, "enum", "claim_type"),
     ("bad_claim_status", "medical_claim", 0, {"claim_status": "PD"}, "enum", "claim_status"),
