@@ -195,7 +195,7 @@ def _declare() -> tuple[Feature, ...]:
                 sources=("eligibility", "medical_claim", "ed_visit"), monotone=1))
 
     # -- emergency department -------------------------------------------------------------------
-    for w in (6, 12):
+    for w in (3, 6, 12):
         add(Feature(f"ed_visits_{w}m", "ed", "ed_visits", "count", window_months=w,
                     codeset="utilization_codes", group="ed_visit",
                     description=f"Emergency-department visits in the last {w} months, from claims and ADT, "
@@ -206,7 +206,7 @@ def _declare() -> tuple[Feature, ...]:
                 description="ED visits per month in the last 3 months minus per month in the 9 months before.",
                 reason="ED visits rising ({value:+.2f} a month vs the 9 months before)", kind="rate",
                 sources=CLAIMS_ADT, monotone=0))
-    for w in (6, 12):
+    for w in (3, 6, 12):
         add(Feature(f"bh_ed_visits_{w}m", "bh_ed", "bh_ed_visits", "count", window_months=w,
                     codeset=BH_SET,
                     description=f"ED visits in the last {w} months with a behavioural-health principal diagnosis "
@@ -252,6 +252,12 @@ def _declare() -> tuple[Feature, ...]:
                 codeset="icd10cm_suicide_self_harm", group="self_harm",
                 description="1 if intentional self-harm or self-poisoning was coded in the last 12 months.",
                 reason="Self-harm recorded in the last 12 months", kind="flag", sources=CLAIMS_ADT, monotone=1))
+    add(Feature("dx_suicide_self_harm_3m", "suicide_self_harm", "diagnoses", "any", window_months=3,
+                codeset="icd10cm_suicide_self_harm", group="suicidal_ideation,self_harm",
+                description="1 if suicidal ideation, a suicide attempt or self-harm was coded in the last 3 months: "
+                            "a crisis now rather than in the past year.",
+                reason="Suicidal ideation or self-harm recorded in the last 3 months", kind="flag", sources=CLAIMS_ADT,
+                monotone=1))
     add(Feature("dx_maltreatment_12m", "maltreatment", "diagnoses", "any", window_months=12,
                 codeset="icd10cm_maltreatment", group="maltreatment_confirmed,maltreatment_suspected",
                 description="1 if child maltreatment (confirmed or suspected abuse or neglect) was coded in the last "
@@ -283,6 +289,12 @@ def _declare() -> tuple[Feature, ...]:
                             "12 months.",
                 reason="{value} chronic condition{s} in the last 12 months", kind="count", sources=CLAIMS_ADT,
                 monotone=1))
+    add(Feature("chronic_condition_days_3m", "medical_complexity", "diagnoses", "days", window_months=3,
+                codeset="icd10cm_chronic_conditions",
+                description="Days in the last 3 months with a visit, ED visit or stay coded with a chronic condition "
+                            "(icd10cm_chronic_conditions): a flare brings the child in more often.",
+                reason="{value} day{s} of care for a chronic condition in the last 3 months", kind="count",
+                sources=CLAIMS_ADT, monotone=1))
 
     # -- medicines -----------------------------------------------------------------------------------
     for group, text, mono in _DRUG_CLASSES:
@@ -291,6 +303,12 @@ def _declare() -> tuple[Feature, ...]:
                     description=f"Fills of {group} drugs (ATC) in the last 12 months.",
                     reason=f"{{value}} {text[0].lower() + text[1:]}{{s}} in the last 12 months", kind="count",
                     sources=("pharmacy_claim",), monotone=mono))
+    add(Feature("rx_asthma_reliever_3m", "medicines", "drug_fills", "count", window_months=3,
+                codeset="atc_drug_classes", group="asthma_reliever",
+                description="Fills of asthma relievers (rescue inhalers, ATC) in the last 3 months: asthma out of "
+                            "control now.",
+                reason="{value} asthma reliever (rescue inhaler) fill{s} in the last 3 months", kind="count",
+                sources=("pharmacy_claim",), monotone=1))
     add(Feature("psychotropic_classes_12m", "medicines", "drug_fills", "distinct_groups", window_months=12,
                 codeset="atc_drug_classes", group=",".join(PSYCHOTROPIC_CLASSES),
                 description="Number of distinct psychotropic classes filled in the last 12 months.",
@@ -313,6 +331,19 @@ def _declare() -> tuple[Feature, ...]:
                 description="Days with an outpatient behavioural-health visit in the last 12 months.",
                 reason="{value} outpatient behavioural-health visit{s} in the last 12 months", kind="count",
                 sources=CLAIMS, monotone=0))
+    add(Feature("bh_outpatient_visits_3m", "bh_outpatient", "bh_outpatient_visits", "count", window_months=3,
+                codeset="utilization_codes", group="bh_outpatient",
+                description="Days with an outpatient behavioural-health visit in the last 3 months: how active "
+                            "treatment is now.",
+                reason="{value} outpatient behavioural-health visit{s} in the last 3 months", kind="count",
+                sources=CLAIMS, monotone=0))
+    add(Feature("cans_assessment_6m", "bh_outpatient", "bh_needs_assessments", "any", window_months=6,
+                description="1 if a CANS (Child and Adolescent Needs and Strengths) assessment was completed in the "
+                            "last 6 months: done when a child enters behavioural-health services or their needs "
+                            "change.",
+                reason="Behavioural-health needs assessment (CANS) in the last 6 months",
+                reason_absent="No behavioural-health needs assessment (CANS) in the last 6 months", kind="flag",
+                sources=("sdoh_screening",), monotone=1))
     add(Feature("bh_ed_no_followup_7d_12m", "bh_outpatient", "bh_ed_followup", "count", window_months=12,
                 flag="no_followup_7d",
                 description="Behavioural-health ED visits in the last 12 months with no outpatient BH visit within 7 "
@@ -337,6 +368,20 @@ def _declare() -> tuple[Feature, ...]:
                 description="Number of distinct social-need domains noted in the last 12 months.",
                 reason="{value} social need{s} noted in the last 12 months", kind="count",
                 sources=("medical_claim", "ed_visit", "sdoh_screening"), monotone=1))
+
+    # -- household -----------------------------------------------------------------------------------
+    add(Feature("household_sdoh_domains_6m", "household", "household_social_needs", "distinct_groups",
+                window_months=6, codeset="icd10cm_sdoh",
+                description="Number of distinct social-need domains noted in the last 6 months for the child or anyone "
+                            "else on the same case (subscriber_id), from Z-codes and positive screenings.",
+                reason="{value} social need{s} noted for the household in the last 6 months", kind="count",
+                sources=("eligibility", "medical_claim", "ed_visit", "sdoh_screening"), monotone=1))
+    add(Feature("sibling_ed_visits_6m", "household", "sibling_ed_visits", "count", window_months=6,
+                codeset="utilization_codes", group="ed_visit",
+                description="ED visits in the last 6 months of the other children (aged 0-20) on the same case "
+                            "(subscriber_id), each visit counted once.",
+                reason="{value} ED visit{s} by brothers or sisters in the last 6 months", kind="count",
+                sources=("eligibility", "medical_claim", "ed_visit"), monotone=1))
 
     # -- care gaps ------------------------------------------------------------------------------------
     add(Feature("no_well_child_visit_12m", "care_gaps", "well_child_visits", "none", window_months=12,
@@ -440,6 +485,7 @@ FAMILY_TITLES = {
     "medicines": "Medicines",
     "bh_outpatient": "Outpatient behavioural health and follow-up",
     "sdoh": "Social needs (SDoH)",
+    "household": "Household (the child's case)",
     "care_gaps": "Care gaps",
     "cost": "Cost",
 }

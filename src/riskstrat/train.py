@@ -5,10 +5,11 @@ built the frame):
 
 1. :func:`split_frame` — each as-of month belongs to one side (train < tune < calibration <
    test, from the :class:`~riskstrat.design.StudyDesign`) and each child to one side (a fixed
-   hash of ``person_id``). A row is kept only where the two agree, so no child is on both sides
-   of any split and nothing later than a side's months reaches it. Every drop is counted.
+   hash of ``person_id``). A row is kept only where the two agree (the tuning children also in
+   the training months), so no child is on both sides of any split and nothing later than a
+   side's months reaches it. Every drop is counted.
 2. :func:`fit_booster` — LightGBM, shallow trees, monotone where the declarations say so,
-   early-stopped on the tuning month's log-loss, deterministic.
+   early-stopped on the tuning children's log-loss, deterministic.
 3. :class:`PlattCalibrator` — fitted on the calibration months only.
 4. Baselines (rules and logistic regression) and, on synthetic plans, the oracle, on the same
    test rows; :mod:`riskstrat.evaluate` for every metric.
@@ -247,8 +248,17 @@ def person_sides(person_ids: pd.Series, settings: ModelSettings, cache: dict[str
     return pd.Series(out, index=person_ids.index, dtype=object)
 
 
+def _side_months_note(design: StudyDesign, side: str) -> str:
+    months = ", ".join(getattr(design, f"{side}_months"))
+    return f"{months}, and the training months" if side == "tune" else months
+
+
 def split_frame(frame: pd.DataFrame, design: StudyDesign, settings: ModelSettings, label: str = LABEL) -> Splits:
     """Keep a row only where its month's side and its child's side agree; count every drop.
+
+    The tuning children are also kept in the training months: early stopping then judges on
+    every month of theirs up to the tuning month(s), not on one month's few events (a small
+    plan's single tuning month holds a dozen), and still on children the booster never saw.
 
     A row whose month is later than the last matured month would carry an unfinished label and
     is dropped (and counted) rather than trusted.
@@ -280,6 +290,7 @@ def split_frame(frame: pd.DataFrame, design: StudyDesign, settings: ModelSetting
     outside = month_side.isna() & ~unmatured & ~no_label
     count("dropped: month outside the design", outside, "not a train, tune, calibration or test month")
     child_side = person_sides(frame["person_id"], settings)
+    month_side = month_side.mask((month_side == "train") & (child_side == "tune"), "tune")
     parts = {}
     for side in SIDES:
         at_side = (month_side == side) & ~no_label & ~unmatured
@@ -290,7 +301,7 @@ def split_frame(frame: pd.DataFrame, design: StudyDesign, settings: ModelSetting
                 "each child is on one side only, so no child is on both sides of a split",
             )
         keep = at_side & (child_side == side)
-        count(f"{side}: kept", keep, ", ".join(getattr(design, f"{side}_months")))
+        count(f"{side}: kept", keep, _side_months_note(design, side))
         parts[side] = frame.loc[keep].assign(as_of=months[keep]).reset_index(drop=True)
     splits = Splits(**parts, attrition=pd.DataFrame(rows))
     for side in SIDES:
@@ -567,7 +578,7 @@ class TrainResult:
         d, m = self.design, self.metrics
         lines = [
             f"model {self.model_id}  ({'synthetic plan' if self.synthetic else 'plan data'})",
-            f"train {d.train_months[0]}..{d.train_months[-1]} | tune {', '.join(d.tune_months)} | "
+            f"train {d.train_months[0]}..{d.train_months[-1]} | tune {', '.join(d.tune_months)} (+ training months) | "
             f"calibrate {', '.join(d.calibration_months)} | test {', '.join(d.test_months)}",
             f"trees {self.best_iteration}; test rows {m['model']['n']:,} with {m['model']['events']:,} events",
         ]
@@ -843,7 +854,8 @@ def collect_training_frame(build_month: Callable[[str], object], design: StudyDe
         if label not in frame.columns and settings.outcome in frame.columns:
             frame = frame.rename(columns={settings.outcome: label})
         side = design.side_of(month)
-        keep = (person_sides(frame["person_id"], settings, cache=sides_cache) == side).to_numpy()
+        child_side = person_sides(frame["person_id"], settings, cache=sides_cache)
+        keep = ((child_side == side) | ((side == "train") & (child_side == "tune"))).to_numpy()
         held[side]["rows"] += int((~keep).sum())
         held[side]["events"] += int(pd.to_numeric(frame.loc[~keep, label], errors="coerce").fillna(0).sum())
         held[side]["months"] += 1

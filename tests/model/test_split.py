@@ -8,10 +8,12 @@ from riskstrat.train import SIDES, TrainError, collect_training_frame, split_fra
 def test_no_future_rows_and_sides_in_time_order(plan, design, settings):
     frame, _ = plan
     splits = split_frame(frame, design, settings.model)
-    for side in SIDES:
+    for side in ("train", "calibration", "test"):
         months = set(splits.side(side)["as_of"])
         assert months == set(getattr(design, f"{side}_months"))
-    assert splits.train["as_of"].max() < splits.tune["as_of"].min()
+    # Tuning children are followed through the training months too, never past the tuning months.
+    assert set(splits.tune["as_of"]) == set(design.train_months + design.tune_months)
+    assert splits.train["as_of"].max() < min(design.tune_months)
     assert splits.tune["as_of"].max() < splits.calibration["as_of"].min()
     assert splits.calibration["as_of"].max() < splits.test["as_of"].min()
     assert splits.test["as_of"].max() <= design.last_matured_month
