@@ -76,7 +76,7 @@ def test_inputs_change_with_settings_and_model(tmp_path):
     assert job.score_inputs(tmp_path, "2025-11", base, "m-a") == job.score_inputs(tmp_path, "2025-11", base, "m-a")
     assert job.score_inputs(tmp_path, "2025-11", base, "m-a") != job.score_inputs(tmp_path, "2025-11", other, "m-a")
     assert job.score_inputs(tmp_path, "2025-11", base, "m-a") != job.score_inputs(tmp_path, "2025-11", base, "m-b")
-    deeper = Settings.model_validate({"model": {"num_leaves": 7}})
+    deeper = Settings.model_validate({"model": {"num_leaves": base.model.num_leaves + 8}})
     assert job.train_inputs(tmp_path, "2025-11", base) != job.train_inputs(tmp_path, "2025-11", deeper)
 
 
