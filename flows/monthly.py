@@ -40,9 +40,12 @@ def monthly(workspace: str = ".", month: str | None = None) -> dict:
             with summary.step("validate"):                                  # 3. a refused delivery stops the run
                 tasks.check_delivery(ws, month, settings)
             with summary.step("drift") as step:                             # 4. has the plan moved since the champion's training?
-                check = tasks.check_drift(ws, month, settings)
+                by_age = job.retrain_due(ws, month, settings)               # when already due, drift cannot change that
+                check = None if by_age.due else tasks.check_drift(ws, month, settings)
                 step.status = "ran" if check else "skipped"
-                step.note = f"{check.model_id}: {check.reason}" if check else "no champion with a drift reference"
+                step.note = (f"{check.model_id}: {check.reason}" if check else
+                             f"retraining is due anyway ({by_age.reason})" if by_age.due else
+                             "no champion with a drift reference, or drift may not trigger retraining")
             with summary.step("train") as step:                             # 5. retrain when due (age or drift)
                 plan = tasks.plan_train(ws, month, settings, drift=check.reason if check and check.due else None)
                 summary.retrain = plan.reason

@@ -282,13 +282,13 @@ def gx_presence_only(contract: Contract) -> set[str]:
     for r in contract.rules:
         if r.engine != "great-expectations":
             continue
+        cond = r.kwargs.get("row_condition")
+        if isinstance(cond, dict):  # a condition reads values, whatever the rule it filters
+            values.add(cond["column"])
         if r.expectation == "expect_column_values_to_not_be_null":
             nulls.add(r.kwargs["column"])
-            continue
-        values.update(r.kwargs[k] for k in ("column", "column_A", "column_B") if k in r.kwargs)
-        cond = r.kwargs.get("row_condition")
-        if isinstance(cond, dict):
-            values.add(cond["column"])
+        else:
+            values.update(r.kwargs[k] for k in ("column", "column_A", "column_B") if k in r.kwargs)
     return nulls - values
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -74,23 +74,25 @@ def drift_decision(table: pd.DataFrame, settings) -> tuple[bool, str]:
 
 @dataclass
 class DriftCheck:
-    """The champion's drift before training: the decision, its sentence, and one warning line per shifted column."""
+    """The champion's drift before training: the decision and the sentence with its numbers."""
 
     model_id: str
     due: bool
     reason: str
-    warnings: list[str] = field(default_factory=list)
 
 
 def champion_drift(workspace: Path | str, month: str, settings) -> DriftCheck | None:
     """PSI of ``month``'s features and the champion's score against its training data; None when there is nothing to compare.
 
     There is nothing to compare without a champion, or with a champion registered before drift
-    references were stored.
+    references were stored; and nothing to decide when drift may not trigger a retrain
+    (``audit.retrain_on_drift`` off), so the month's features are not built for it.
     """
     from riskstrat import registry
     from riskstrat.features import build_features
 
+    if not settings.audit.retrain_on_drift:
+        return None
     champion = registry.champion_id(Path(workspace))
     if champion is None:
         return None
@@ -100,7 +102,7 @@ def champion_drift(workspace: Path | str, month: str, settings) -> DriftCheck | 
     features = build_features(workspace, month, settings)
     table = training_drift(model, scored_frame(model, features, model.predict_proba(features)), settings)
     due, reason = drift_decision(table, settings)
-    return DriftCheck(model.model_id, due, reason, drift_warnings(table))
+    return DriftCheck(model.model_id, due, reason)
 
 
 def month_profile(current: pd.DataFrame) -> dict:

@@ -174,6 +174,10 @@ def scored_features(workspace: Path | str, month: str, model, settings, scores: 
     return features
 
 
+#: What a matured month's realised performance depends on, besides its month: equal keys, same numbers.
+REUSE_KEYS = ("outcome", "runout_months", "horizon_months", "deliveries", "scores_sha256")
+
+
 def monitoring_history(workspace: Path | str, model, settings, known_month: str | None = None,
                        judged: list[dict] | None = None) -> tuple[pd.DataFrame | None, str]:
     """(history of every scored month that has matured, latest delivery month used); history None when none has.
@@ -184,13 +188,16 @@ def monitoring_history(workspace: Path | str, model, settings, known_month: str 
     what was known then.
 
     ``judged`` are rows of an earlier history (last month's run.json): a row is reused, not
-    rebuilt from the lake, when its month's scores.parquet, outcome and run-out are the same, so
-    the monthly report's cost does not grow with the months behind it. Each row carries
-    ``outcome``, ``runout_months`` and ``scores_sha256`` for that purpose.
+    rebuilt from the lake, when its month's scores.parquet, outcome, horizon, run-out and the
+    deliveries its labels read are the same, so the monthly report's cost does not grow with the
+    months behind it. Each row carries those keys (:data:`REUSE_KEYS`) for that purpose.
     """
     from riskstrat import lake
     from riskstrat.audit import monitoring
+    from riskstrat.design import add_months
+    from riskstrat.ingest import read_deliveries
     from riskstrat.labels import build_labels, latest_delivery
+    from riskstrat.monthly import fingerprint
 
     con = lake.connect(workspace)
     try:
@@ -199,11 +206,20 @@ def monitoring_history(workspace: Path | str, model, settings, known_month: str 
         con.close()
     runout = max(settings.model.runout_months, model.design.runout_months)
     outcome = model.design.outcome
+    horizon = settings.model.horizon_months
+    ledger = read_deliveries(workspace)
+
+    def deliveries_up_to(last: str) -> str:
+        # a corrected, re-ingested delivery changes the labels of every month that reads it
+        return fingerprint(sorted((r["delivery_month"], r["table"], r["sha256"] or "", r["status"] or "")
+                                  for r in ledger if r["delivery_month"] <= last))
+
     earlier = {r["month"]: r for r in judged or []}
     history, keys = None, {}
     for month in output_months(workspace):
         if monitoring.is_matured(month, latest, settings.model.horizon_months, runout):
-            key = {"outcome": outcome, "runout_months": runout,
+            key = {"outcome": outcome, "runout_months": runout, "horizon_months": horizon,
+                   "deliveries": deliveries_up_to(min(add_months(month, horizon + runout), latest)),
                    "scores_sha256": sha256_file(Path(workspace) / "outputs" / month / "scores.parquet")}
             row = earlier.get(month)
             if row is None or any(row.get(k) != v for k, v in key.items()):
@@ -212,6 +228,6 @@ def monitoring_history(workspace: Path | str, model, settings, known_month: str 
             history = monitoring.track(history, {k: (math.nan if v is None else v) for k, v in row.items()})
             keys[month] = key
     if history is not None:
-        for column in ("outcome", "runout_months", "scores_sha256"):
+        for column in REUSE_KEYS:
             history[column] = history["month"].map(lambda m, c=column: keys[m][c])
     return history, latest
