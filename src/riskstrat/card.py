@@ -14,7 +14,6 @@ date so the same model renders the same bytes.
 from __future__ import annotations
 
 import html
-import io
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -239,22 +238,14 @@ caption {{ text-align: left; font-style: italic; padding-bottom: .3rem; }}
 # Plots
 
 
-def _svg(fig) -> str:
-    import matplotlib
-
-    buf = io.StringIO()
-    with matplotlib.rc_context({"svg.hashsalt": "riskstrat", "svg.fonttype": "none"}):
-        fig.savefig(buf, format="svg", metadata={"Date": None}, bbox_inches="tight")
-    svg = buf.getvalue()
-    return svg[svg.index("<svg"):]
-
-
 _MODEL_LABELS = {"model": "LightGBM (calibrated)", "logistic": "logistic regression", "rules": "rules baseline", "oracle": "oracle (true risk)"}
 
 
 def calibration_svg(metrics: dict) -> str:
     """Observed event rate against mean predicted probability, by tenths of the test children."""
     from matplotlib.figure import Figure
+
+    from riskstrat.audit.fairness import svg_of
 
     fig = Figure(figsize=(5.2, 4.2))
     ax = fig.add_subplot()
@@ -270,12 +261,14 @@ def calibration_svg(metrics: dict) -> str:
     ax.set_xlabel("mean predicted probability (tenths of test children)")
     ax.set_ylabel("observed event rate")
     ax.legend(loc="upper left", fontsize=8)
-    return _svg(fig)
+    return svg_of(fig)
 
 
 def lift_svg(metrics: dict) -> str:
     """Lift (event rate in the top share / overall rate) as the flagged share grows, per model."""
     from matplotlib.figure import Figure
+
+    from riskstrat.audit.fairness import svg_of
 
     fig = Figure(figsize=(5.2, 4.2))
     ax = fig.add_subplot()
@@ -291,7 +284,7 @@ def lift_svg(metrics: dict) -> str:
     ax.set_ylabel("lift")
     ax.axhline(1, color="grey", linewidth=1)
     ax.legend(fontsize=8)
-    return _svg(fig)
+    return svg_of(fig)
 
 
 # --------------------------------------------------------------------------------------------
