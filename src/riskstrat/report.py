@@ -228,7 +228,7 @@ def _drift_section(drift: pd.DataFrame, notes: list[str]) -> str:
 
 def _audit_fragments(audit) -> dict[str, str]:
     """The drift, fairness and monitoring sections, and the warnings box at the top of the page."""
-    from riskstrat.audit.fairness import display_table, fairness_plot_svg
+    from riskstrat.audit.fairness import display_table, fairness_plot_svg, with_interval
     from riskstrat.audit.monitoring import monitoring_plot_svg
 
     if audit is None:
@@ -249,8 +249,8 @@ def _audit_fragments(audit) -> dict[str, str]:
         h = audit.monitoring
         rows = [[r.month, int(r.n), int(r.events), f"{r.auroc:.3f}" if np.isfinite(r.auroc) else "–",
                  f"{r.ece:.4f}", f"{r.oe_ratio:.2f}", int(r.flagged),
-                 f"{100 * r.ppv:.1f}% ({100 * r.ppv_lo:.1f}–{100 * r.ppv_hi:.1f})" if np.isfinite(r.ppv) else "–",
-                 f"{100 * r.sensitivity:.1f}% ({100 * r.sensitivity_lo:.1f}–{100 * r.sensitivity_hi:.1f})" if np.isfinite(r.sensitivity) else "–",
+                 with_interval(r.ppv, r.ppv_lo, r.ppv_hi),
+                 with_interval(r.sensitivity, r.sensitivity_lo, r.sensitivity_hi),
                  int(r.unmatched)] for r in h.itertuples()]
         monitoring = (f'<p class="note">{_esc(audit.monitoring_note)}</p>'
                       + _table(["month", "children", "events", "AUROC", "ECE", "observed / expected", "flagged",

@@ -567,7 +567,8 @@ def need_plot_svg(check: NeedCheck, measure: str | None = None, max_groups: int 
 # For the card and the report
 
 
-def _with_interval(value: float, lo: float, hi: float, percent: bool = True) -> str:
+def with_interval(value: float, lo: float, hi: float, percent: bool = True) -> str:
+    """A cell as a reader sees it: "12.0% (10.1–14.2)", the value alone without an interval, "–" without a value."""
     if not np.isfinite(value):
         return "–"
     if percent:
@@ -586,14 +587,14 @@ def display_table(table: pd.DataFrame, outcome: bool = True) -> pd.DataFrame:
         "attribute": t["attribute"].map(lambda a: _ATTRIBUTE_WORDS.get(a, a)),
         "group": t["group"].astype(str) + np.where(t["too_small"], " (too small)", ""),
         "children": t["n"].astype(int),
-        "share": [_with_interval(v, lo, hi) for v, lo, hi in zip(t["share"], t["share_lo"], t["share_hi"])],
-        "flag rate": [_with_interval(v, lo, hi) for v, lo, hi in zip(t["flag_rate"], t["flag_rate_lo"], t["flag_rate_hi"])],
+        "share": [with_interval(v, lo, hi) for v, lo, hi in zip(t["share"], t["share_lo"], t["share_hi"])],
+        "flag rate": [with_interval(v, lo, hi) for v, lo, hi in zip(t["flag_rate"], t["flag_rate_lo"], t["flag_rate_hi"])],
         "mean predicted": [f"{100 * v:.1f}%" for v in t["mean_predicted"]],
     })
     if outcome:
         for column, metric, percent in (("outcome rate", "outcome_rate", True), ("observed / expected", "oe_ratio", False),
                                         ("TPR", "tpr", True), ("PPV", "ppv", True)):
-            out[column] = [_with_interval(v, lo, hi, percent)
+            out[column] = [with_interval(v, lo, hi, percent)
                            for v, lo, hi in zip(t[metric], t[f"{metric}_lo"], t[f"{metric}_hi"])]
     return out.reset_index(drop=True)
 
