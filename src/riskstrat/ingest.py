@@ -262,11 +262,11 @@ def _normalise(expr: str, how: str | None) -> str:
     raise ValueError(f"unknown normalisation {how!r}")
 
 
-def _typed_expr(col, raw: str) -> tuple[str, str | None]:
-    """(typed value expression, 'is malformed' expression or None) for one column."""
+def _typed_expr(col, raw: str) -> tuple[str, bool]:
+    """(typed value expression over the column's text ``raw``, whether a text can fail to parse)."""
     t = col.logical_type
     if t == "string":
-        return _normalise(raw, col.normalize), None
+        return _normalise(raw, col.normalize), False
     if t == "integer":
         val = f"CASE WHEN regexp_full_match({raw}, '{_INT}') THEN TRY_CAST({raw} AS BIGINT) END"
         if col.normalize == "adjustment_sequence":
@@ -280,39 +280,43 @@ def _typed_expr(col, raw: str) -> tuple[str, str | None]:
                f"CAST(TRY_CAST({raw} AS TIMESTAMPTZ) AS TIMESTAMP)) END")
     else:  # pragma: no cover - contracts.py refuses other types
         raise ValueError(t)
-    return val, f"({raw} IS NOT NULL AND ({val}) IS NULL)"
+    return val, True
 
 
 def build_typed(con: duckdb.DuckDBPyConnection, contract: Contract, source: str, present: list[str], path: Path) -> None:
     """Temp view ``typed``: source_row, every contract column typed and normalised, ok__type, row_hash.
 
-    One scan of the file (``source``, from :func:`raw_source`); DuckDB shares the repeated cast
-    expressions. ``row_hash`` is DuckDB's 64-bit ``hash()`` of the typed values (the text where a
-    value does not parse), so a row resent as Parquet after arriving as CSV is still recognised.
+    One scan of the file (``source``, from :func:`raw_source`), in three stacked projections: the
+    trimmed text of each column, then its typed value, then the flags and hash over both. DuckDB
+    does not share a CASE expression between the places that use it, so stacking is what keeps
+    each text and value computed once. ``row_hash`` is DuckDB's 64-bit ``hash()`` of the typed
+    values (plus the texts of a row with a malformed value), so a row resent as Parquet after
+    arriving as CSV is still recognised.
     """
-    parts, bads, hash_parts = [], [], []
-    for col in contract.columns:
-        raw = _present_text(_id(col.name)) if col.name in present else "CAST(NULL AS VARCHAR)"
-        val, bad = _typed_expr(col, raw)
-        parts.append(f"{val} AS {_id(col.name)}")
-        if bad:
-            bads.append((col.name, bad))
-            hash_parts.append(f"COALESCE(CAST(({val}) AS VARCHAR), '!' || {raw}, chr(30))")
-        else:
-            hash_parts.append(val)
-    if bads:
-        parts.append("NOT (" + " OR ".join(b for _, b in bads) + ") AS ok__type")
-        parts.append("CASE " + " ".join(f"WHEN {b} THEN {_q(n)}" for n, b in bads) + " END AS bad_col__type")
+    texts, values, malformed = [], [], []
+    for i, col in enumerate(contract.columns):
+        text = f"_text{i}"
+        texts.append(f"{_present_text(_id(col.name)) if col.name in present else 'CAST(NULL AS VARCHAR)'} AS {text}")
+        val, can_fail = _typed_expr(col, text)
+        values.append(f"{val} AS {_id(col.name)}")
+        if can_fail:
+            malformed.append((col.name, f"({text} IS NOT NULL AND {_id(col.name)} IS NULL)", text))
+    names = [_id(c.name) for c in contract.columns]
+    if malformed:
+        any_bad = " OR ".join(b for _, b, _ in malformed)
+        flags = [f"NOT ({any_bad}) AS ok__type",
+                 "CASE " + " ".join(f"WHEN {b} THEN {_q(n)}" for n, b, _ in malformed) + " END AS bad_col__type",
+                 f"hash({', '.join(names)}, CASE WHEN {any_bad} THEN [{', '.join(t for _, _, t in malformed)}] END) AS row_hash"]
     else:
-        parts += ["true AS ok__type", "CAST(NULL AS VARCHAR) AS bad_col__type"]
-    parts.append(f"hash({', '.join(hash_parts)}) AS row_hash")
-    parts.append(f"{_q(path.name)} AS source_file")
+        flags = ["true AS ok__type", "CAST(NULL AS VARCHAR) AS bad_col__type", f"hash({', '.join(names)}) AS row_hash"]
+    select = (f"SELECT {', '.join(names)}, {', '.join(flags)}, {_q(path.name)} AS source_file "
+              f"FROM (SELECT *, {', '.join(values)} FROM (SELECT {', '.join(texts)} FROM {source}))")
     con.execute("DROP VIEW IF EXISTS typed")
     con.execute("DROP TABLE IF EXISTS typed_rows")
     try:
         # DuckDB keeps file order in the table (insertion order), so rowid + 1 is the line
         # number; a row_number() window would type the whole file on one thread
-        con.execute(f"CREATE TEMP TABLE typed_rows AS SELECT {', '.join(parts)} FROM {source}")
+        con.execute(f"CREATE TEMP TABLE typed_rows AS {select}")
         con.execute("CREATE TEMP VIEW typed AS SELECT rowid + 1 AS source_row, * FROM typed_rows")
     except (duckdb.BinderException, duckdb.ParserException, duckdb.CatalogException):
         raise  # a fault in this SQL, not in the file
