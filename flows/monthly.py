@@ -54,9 +54,12 @@ def monthly(workspace: str = ".", month: str | None = None) -> dict:
                     tasks.record_step(ws, month, plan, outputs=[trained.model_dir], detail={"decision": trained.decision})
                     summary.retrain = f"{plan.reason}: trained {trained.model_id}; {trained.decision}"
                 step.status, step.note = ("ran", f"trained {trained.model_id}") if plan.run else ("skipped", plan.reason)
+                # scoring reuses the drift check's feature table, unless training ran: its own
+                # frames need the memory more than scoring needs the minute
+                features = check.features if check is not None and not plan.run else None
             with summary.step("score") as step:                             # 6. score, explain, audit, publish, report
                 plan = tasks.plan_score(ws, month, settings)
-                scored = tasks.score(ws, month, settings, plan.model_id) if plan.run else None
+                scored = tasks.score(ws, month, settings, plan.model_id, features) if plan.run else None
                 if plan.run:
                     tasks.record_step(ws, month, plan)
                 summary.add_outputs(scored)

@@ -123,10 +123,10 @@ def train(workspace: Path, as_of: str, settings: Settings, promote: bool = False
 
 
 @io_task(name="score", task_run_name="score {as_of}")
-def score(workspace: Path, as_of: str, settings: Settings, model_id: str | None = None):
+def score(workspace: Path, as_of: str, settings: Settings, model_id: str | None = None, features=None):
     from riskstrat.score import score_month
 
-    result = score_month(workspace, as_of, settings, model_id=model_id, progress=report)
+    result = score_month(workspace, as_of, settings, model_id=model_id, progress=report, features=features)
     get_run_logger().info("published outputs/%s", as_of)
     return result
 

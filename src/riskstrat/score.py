@@ -551,8 +551,13 @@ def _deliveries(con) -> pd.DataFrame:
 
 
 def gather_inputs(workspace: Path, as_of: str, settings: Settings, model_id: str | None = None,
-                  timings: dict | None = None, progress: Progress | None = None) -> MonthInputs:
-    """Read the month from the lake and the model from the registry."""
+                  timings: dict | None = None, progress: Progress | None = None,
+                  features: pd.DataFrame | None = None) -> MonthInputs:
+    """Read the month from the lake and the model from the registry.
+
+    ``features``: the month's feature table when the caller already built it from the same lake
+    and settings (the monthly job's drift check); otherwise it is built here.
+    """
     from riskstrat import features as feats
     from riskstrat import lake, registry
 
@@ -565,7 +570,7 @@ def gather_inputs(workspace: Path, as_of: str, settings: Settings, model_id: str
         t0 = time.perf_counter()
         if progress:
             progress("features", 0, 1)
-        frame = feats.build_features(con, as_of, settings)
+        frame = feats.build_features(con, as_of, settings) if features is None else features
         if progress:
             progress("features", 1, 1)
         timings["features"] = round(time.perf_counter() - t0, 3)
@@ -585,12 +590,13 @@ def gather_inputs(workspace: Path, as_of: str, settings: Settings, model_id: str
 
 
 def score_month(workspace: Path, as_of: str, settings: Settings | None = None, model_id: str | None = None,
-                progress: Progress | None = None) -> ScoreResult:
+                progress: Progress | None = None, features: pd.DataFrame | None = None) -> ScoreResult:
     """Score every child enrolled at ``as_of`` and publish ``workspace/outputs/<as_of>/`` atomically.
 
     The month folder holds scores.parquet, explanations.parquet, worklist.csv, worklist.xlsx,
     report.html and run.json (see ../shared/spec/outputs.md). Re-running with the same lake and
-    model gives the same bytes (run.json differs only in its timings).
+    model gives the same bytes (run.json differs only in its timings). ``features``: the month's
+    feature table if the caller already has it (see :func:`gather_inputs`).
     """
     from riskstrat import publish
     from riskstrat.audit.month import month_audit
@@ -605,7 +611,7 @@ def score_month(workspace: Path, as_of: str, settings: Settings | None = None, m
     if programs_file and not Path(programs_file).is_absolute():
         programs_file = str(workspace / programs_file)
     programs = load_programs(programs_file)
-    inputs = gather_inputs(workspace, as_of, settings, model_id, timings, progress)
+    inputs = gather_inputs(workspace, as_of, settings, model_id, timings, progress, features)
     month = score_population(inputs, settings.scoring, programs, progress, timings)
     t0 = time.perf_counter()
     month.audit = month_audit(workspace, as_of, inputs.model, inputs.features, month.scores, settings)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from riskstrat import features
 from riskstrat import monthly as job
 
 pytestmark = [
@@ -94,8 +95,20 @@ def plan(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def runs(plan, prefect_harness):
-    """Run the first month, the second month, then the second again; keep states and file hashes."""
-    out = {"first": _run(plan, FIRST), "second": _run(plan, SECOND)}
+    """Run the first month, the second month, then the second again; keep states and file hashes.
+
+    The second run also records each feature table it builds (the real builder, counted).
+    """
+    out = {"first": _run(plan, FIRST), "features_built_second": []}
+    build = features.build_features
+
+    def counted(workspace_or_connection, as_of, settings=None):
+        out["features_built_second"].append(as_of)
+        return build(workspace_or_connection, as_of, settings)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(features, "build_features", counted)
+        out["second"] = _run(plan, SECOND)
     out["tree_before_rerun"] = _tree(plan)
     out["rerun"] = _run(plan, SECOND)
     out["tree_after_rerun"] = _tree(plan)
@@ -150,6 +163,12 @@ def test_drift_is_checked_before_training_and_reported_with_the_month(plan, runs
         assert f"- drift: {warning}" in md
     if audit["warnings"]:
         assert md.index("## Warnings") < md.index("| step |")  # warnings first, not under the tables
+
+
+def test_scoring_uses_the_feature_table_the_drift_check_built(runs):
+    second = _summary(runs["second"][1])
+    assert [s.status for s in second.steps if s.name in ("drift", "train", "score")] == ["ran", "skipped", "ran"]
+    assert runs["features_built_second"].count(SECOND) == 1
 
 
 def test_each_run_posts_the_months_summary_as_artifacts(runs):

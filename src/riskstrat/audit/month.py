@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -74,11 +74,17 @@ def drift_decision(table: pd.DataFrame, settings) -> tuple[bool, str]:
 
 @dataclass
 class DriftCheck:
-    """The champion's drift before training: the decision and the sentence with its numbers."""
+    """The champion's drift before training: the decision and the sentence with its numbers.
+
+    ``features`` is the month's feature table the check was computed on, so that scoring the same
+    month can use it instead of building it again (a minute at state scale). It lives only as
+    long as the caller keeps it: never written anywhere, and left out of repr and comparisons.
+    """
 
     model_id: str
     due: bool
     reason: str
+    features: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
 
 def champion_drift(workspace: Path | str, month: str, settings) -> DriftCheck | None:
@@ -102,7 +108,7 @@ def champion_drift(workspace: Path | str, month: str, settings) -> DriftCheck | 
     features = build_features(workspace, month, settings)
     table = training_drift(model, scored_frame(model, features, model.predict_proba(features)), settings)
     due, reason = drift_decision(table, settings)
-    return DriftCheck(model.model_id, due, reason)
+    return DriftCheck(model.model_id, due, reason, features)
 
 
 def month_profile(current: pd.DataFrame) -> dict:
