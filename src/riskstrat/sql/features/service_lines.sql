@@ -1,5 +1,7 @@
 -- Claim lines that fall in a utilisation group, one row per (line, group), through any of the
 -- line's four service codes (service_code_map).
+-- One equality join per code column, not one join ON (... OR ...): an OR condition cannot be a
+-- hash join, and every claim line would be compared with every code in the map.
 SELECT DISTINCT
     c.claim_id,
     c.claim_line_number,
