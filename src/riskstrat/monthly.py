@@ -207,7 +207,7 @@ def score_inputs(workspace: Path | str, month: str, settings: Settings, model_id
         "previous_scores": sha256_file(previous) if previous.is_file() else None,
         "programs": sha256_file(programs_path) if programs_path and programs_path.is_file() else None,
         "scoring": settings.scoring.model_dump(mode="json"), "outcome": settings.model.outcome, "code": code_digest(),
-        "audit": settings.audit.model_dump(mode="json"), "previous_audit": fingerprint(previous_audit(ws, month)),
+        "audit": settings.audit.model_dump(mode="json"), "previous_audit": fingerprint(previous_audit(ws, month)[0]),
         "published": published, "horizon": settings.model.horizon_months, "runout": settings.model.runout_months,
     })
 

@@ -75,3 +75,17 @@ def test_fairness_without_groups_says_why():
     rows = pd.DataFrame({"person_id": ["a", "b"], "as_of": ["2025-01", "2025-01"]})
     out = held_out_fairness(rows, np.array([0.1, 0.2]), np.array([0, 1]), None, 1, note="no lake")
     assert out == {"months": ["2025-01"], "capacity_per_month": 1, "label": "", "note": "no lake", "available": False}
+
+
+def test_last_months_run_json_missing_published_or_damaged(tmp_path):
+    from riskstrat.audit.month import previous_audit
+
+    assert previous_audit(tmp_path, "2025-11") == ({}, None)  # never published: nothing to say
+    run = tmp_path / "outputs" / "2025-10" / "run.json"
+    run.parent.mkdir(parents=True)
+    run.write_text('{"audit": {"profile": {"score": {}}}}')
+    assert previous_audit(tmp_path, "2025-11") == ({"profile": {"score": {}}}, None)
+    for damage in (b'{"audit": {"prof', b"[]", b"\xff\xfe{}"):  # cut short, not an object, not UTF-8
+        run.write_bytes(damage)
+        audit, why = previous_audit(tmp_path, "2025-11")
+        assert audit == {} and why.startswith("outputs/2025-10/run.json cannot be read"), damage

@@ -116,22 +116,27 @@ def month_profile(current: pd.DataFrame) -> dict:
     return {name: p.to_dict() for name, p in profile(current).items()}
 
 
-def previous_audit(workspace: Path | str, month: str) -> dict:
-    """Last month's run.json ``audit`` section; empty when last month was not published with one."""
+def previous_audit(workspace: Path | str, month: str) -> tuple[dict, str | None]:
+    """(last month's run.json ``audit`` section, why it could not be read or None).
+
+    The section is empty when last month was not published with one, and when its run.json was
+    damaged after publishing; the second case comes with a sentence for the report, because the
+    month is then compared with training only and its matured months are judged again.
+    """
     from riskstrat.design import add_months
 
-    path = Path(workspace) / "outputs" / add_months(month, -1) / "run.json"
+    previous = add_months(month, -1)
+    path = Path(workspace) / "outputs" / previous / "run.json"
     if not path.is_file():
-        return {}
+        return {}, None
     try:
-        return json.loads(path.read_text(encoding="utf-8")).get("audit") or {}
-    except json.JSONDecodeError:
-        return {}
-
-
-def previous_profile(workspace: Path | str, month: str) -> dict | None:
-    """Last month's stored profile (its run.json ``audit.profile``), or None when it was not published with one."""
-    return previous_audit(workspace, month).get("profile") or None
+        run = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        run = None
+    if not isinstance(run, dict):
+        return {}, (f"outputs/{previous}/run.json cannot be read (not a JSON object): no comparison with last "
+                    "month, and its judgements of matured months are not reused")
+    return run.get("audit") or {}, None
 
 
 @dataclass
@@ -174,9 +179,11 @@ def month_audit(workspace: Path | str, as_of: str, model, features: pd.DataFrame
                      "no comparison with its training data")
     else:
         parts.append(trained)
-    before = previous_audit(workspace, as_of)
+    before, unreadable = previous_audit(workspace, as_of)
     previous = before.get("profile")
-    if not previous:
+    if unreadable:
+        notes.append(unreadable)
+    elif not previous:
         notes.append("last month was not published with a drift profile: no comparison with last month")
     else:
         kept = {k: BinProfile.from_dict(v) for k, v in previous.items() if k in current}
