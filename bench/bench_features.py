@@ -1,7 +1,7 @@
 """Benchmark: the feature table for 500k children over 36 months of lake (target: 60 s, 4 GB).
 
-The lake is ``bench/work/plan500k`` when the ingest benchmark left one there (or
-``bench/work/plan``). Otherwise this script writes a lake of that size itself, straight in the
+The lake is the one the ingest benchmark left in ``bench/work/ingest500k`` (or an ingested
+``bench/work/plan500k`` or ``bench/work/plan``). Otherwise this script writes a lake of that size itself, straight in the
 docs/lake.md layout with DuckDB (about 20M claim lines, 36 monthly eligibility snapshots, pharmacy
 fills, ADT messages, adjustments and reversals, diagnoses drawn from the code sets), and keeps it
 in ``bench/work/features_lake`` for the next run; the JSON says which lake was used. Generation
@@ -39,7 +39,7 @@ GENERATOR_VERSION = "4"
 
 
 def find_lake() -> tuple[Path, str]:
-    for name in ("plan500k", "plan"):
+    for name in ("ingest500k", "plan500k", "plan"):
         ws = WORK / name
         if (ws / "lake" / "medical_claim").exists() and (ws / "lake" / "eligibility").exists():
             return ws, f"ingested plan bench/work/{name}"
