@@ -1,0 +1,101 @@
+"""Where ingest's time goes: CPU and wall seconds per phase and table for a few delivery months.
+
+    .venv/bin/python bench/profile_ingest.py 2024-05 2024-06 2024-07
+
+Ingests the given months of the benchmark plan (``bench/work/plan500k``, made by
+``bench_synth.py``) into a scratch workspace and prints, per ingest phase and table, the CPU
+seconds (both cores count) and wall seconds, per month. It also prints the floor no design that
+keeps the lake's shape can go below: the same files read as text and written as Parquet, nothing
+else. On a shared machine compare CPU seconds, and compare runs made back to back.
+
+The phases are timed by wrapping the ingest module's own functions (it runs unchanged inside);
+this is a diagnostic, not a benchmark: bench_ingest.py is what RESULTS.md reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import shutil
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import duckdb
+
+from riskstrat import ingest
+from riskstrat.config import IngestSettings
+from riskstrat.contracts import Contract
+
+WORK = Path(__file__).resolve().parent / "work"
+#: the ingest functions that make up a table's ingest, in the order they run
+PHASES = ("build_typed", "build_checks", "_gx_frame", "validate", "_ingest_table")
+
+
+def cpu_seconds() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def timed(totals: dict, phase: str, fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        table = next((a.table for a in (*args, *kwargs.values()) if isinstance(a, Contract)), "")
+        c0, w0 = cpu_seconds(), time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            entry = totals[(phase, table)]
+            entry[0] += cpu_seconds() - c0
+            entry[1] += time.perf_counter() - w0
+
+    return wrapper
+
+
+def profile(plan: Path, months: list[str], scratch: Path) -> None:
+    shutil.rmtree(scratch, ignore_errors=True)
+    (scratch / "landing").mkdir(parents=True)
+    for m in months:
+        os.symlink((plan / "landing" / m).resolve(), scratch / "landing" / m)
+    ingest.billable_icd10cm()  # the code list and Great Expectations' import are one-off costs
+    import great_expectations  # noqa: F401
+
+    totals: dict = defaultdict(lambda: [0.0, 0.0])
+    for name in PHASES:
+        owner = ingest._Validator if name == "validate" else ingest
+        setattr(owner, name, timed(totals, name, getattr(owner, name)))
+    c0, w0 = cpu_seconds(), time.perf_counter()
+    report = ingest.ingest_workspace(scratch, settings=IngestSettings())
+    cpu, wall = cpu_seconds() - c0, time.perf_counter() - w0
+    n = len(months)
+    print(f"ingest: {cpu / n:.2f} CPU s, {wall / n:.2f} s wall per month; {report.totals()['rows_in'] / n:,.0f} rows a month")
+    print(f"{'phase':16s} {'table':16s} {'CPU s':>7s} {'wall s':>7s}   (per month)")
+    for (phase, table), (c, w) in sorted(totals.items(), key=lambda kv: (PHASES.index(kv[0][0]), -kv[1][0])):
+        print(f"{phase:16s} {table:16s} {c / n:7.2f} {w / n:7.2f}")
+    outside = cpu - sum(c for (phase, _), (c, _w) in totals.items() if phase == "_ingest_table")
+    print(f"{'outside tables':33s} {outside / n:7.2f}   (state from month to month, ledger, GX contexts, Data Docs)")
+
+    con = duckdb.connect(config={"threads": IngestSettings().threads})
+    c0, w0 = cpu_seconds(), time.perf_counter()
+    for m in months:
+        for path in sorted((plan / "landing" / m).iterdir()):
+            if path.name.startswith("_"):
+                continue
+            source, _ = ingest.raw_source(con, path)
+            con.execute(f"COPY (SELECT * FROM {source}) TO '{scratch / 'floor.parquet'}' (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)")
+    print(f"floor (text -> Parquet only): {(cpu_seconds() - c0) / n:.2f} CPU s, {(time.perf_counter() - w0) / n:.2f} s wall per month")
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("months", nargs="+", help="Delivery months of the plan, YYYY-MM, in order.")
+    parser.add_argument("--plan", type=Path, default=WORK / "plan500k")
+    parser.add_argument("--scratch", type=Path, default=WORK / "profile_ingest")
+    args = parser.parse_args()
+    profile(args.plan, args.months, args.scratch)
+
+
+if __name__ == "__main__":
+    main()
