@@ -31,7 +31,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from fairlearn.metrics import MetricFrame
 from scipy.stats import binomtest, norm
 
 # The attributes every fairness table reports, in this order (issue 8; HTI-1 attribute 22).
@@ -150,17 +149,21 @@ def audit_groups(members: pd.DataFrame) -> pd.DataFrame:
 # The fairness table
 
 
-# MetricFrame calls each with (y_true, y_pred[, score]) per group; counts and moments are
-# returned so intervals and group-vs-rest ratios can be formed afterwards from sums.
-_METRIC_FUNCTIONS = {
-    "n": lambda y, f: float(len(y)),
-    "flagged": lambda y, f: float(np.sum(f)),
-    "events": lambda y, f: float(np.sum(y)),
-    "hits": lambda y, f: float(np.sum(np.asarray(y) * np.asarray(f))),
-    "mean_predicted": lambda y, f, score: float(np.mean(score)),
-    "sd_predicted": lambda y, f, score: float(np.std(score, ddof=1)) if len(score) > 1 else math.nan,
-    "sd_residual": lambda y, f, score: float(np.std(np.asarray(y) - score, ddof=1)) if len(score) > 1 else math.nan,
-}
+def _group_moments(groups: pd.Series, y: np.ndarray, f: np.ndarray, p: np.ndarray) -> pd.DataFrame:
+    """Counts and moments per group (sorted), from which every metric and interval is formed.
+
+    A pandas groupby rather than fairlearn's MetricFrame, which the project used first: MetricFrame
+    hands each metric its columns through ``np.stack`` over the column, one Python call per row,
+    and took a minute per scoring month at 234k children (10 s per attribute); these metrics are
+    sums and moments that a groupby computes in a fraction of a second.
+    """
+    data = pd.DataFrame({"group": groups.to_numpy(), "y": y, "f": f, "hit": y * f, "p": p, "residual": y - p})
+    by = data.groupby("group", sort=True)
+    return pd.DataFrame({
+        "n": by.size().astype(float), "flagged": by["f"].sum().astype(float), "events": by["y"].sum().astype(float),
+        "hits": by["hit"].sum().astype(float), "mean_predicted": by["p"].mean(),
+        "sd_predicted": by["p"].std(ddof=1), "sd_residual": by["residual"].std(ddof=1),
+    }).rename_axis("group").reset_index()
 
 
 def _check_columns(frame: pd.DataFrame, needed: Sequence[str]) -> None:
@@ -210,14 +213,9 @@ def fairness_table(
     total = len(frame)
     rows = []
     for attribute in groups:
-        sensitive = frame[attribute].astype("string").fillna(UNKNOWN).rename(attribute)
-        mf = MetricFrame(
-            metrics=_METRIC_FUNCTIONS, y_true=y, y_pred=f, sensitive_features=sensitive,
-            sample_params={k: {"score": p} for k in ("mean_predicted", "sd_predicted", "sd_residual")},
-        )
-        by_group = mf.by_group.reset_index().rename(columns={attribute: "group"})
-        overall = pd.DataFrame([mf.overall.to_dict() | {"group": ALL}])
-        part = pd.concat([overall, by_group], ignore_index=True)
+        sensitive = frame[attribute].astype("string").fillna(UNKNOWN)
+        overall = _group_moments(pd.Series(ALL, index=frame.index), y, f, p)
+        part = pd.concat([overall, _group_moments(sensitive, y, f, p)], ignore_index=True)
         part.insert(0, "attribute", attribute)
         rows.append(part)
     table = pd.concat(rows, ignore_index=True)
