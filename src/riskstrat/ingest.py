@@ -290,25 +290,28 @@ def build_typed(con: duckdb.DuckDBPyConnection, contract: Contract, source: str,
     trimmed text of each column, then its typed value, then the flags and hash over both. DuckDB
     does not share a CASE expression between the places that use it, so stacking is what keeps
     each text and value computed once. ``row_hash`` is DuckDB's 64-bit ``hash()`` of the typed
-    values (plus the texts of a row with a malformed value), so a row resent as Parquet after
-    arriving as CSV is still recognised.
+    values (the delivered text where one does not parse), so a row resent as Parquet after
+    arriving as CSV is still recognised. Its formula is part of the lake: rows already there are
+    matched against resends by it, so changing it would let a resend of them in twice.
     """
-    texts, values, malformed = [], [], []
+    texts, values, malformed, hashed = [], [], [], []
     for i, col in enumerate(contract.columns):
-        text = f"_text{i}"
-        texts.append(f"{_present_text(_id(col.name)) if col.name in present else 'CAST(NULL AS VARCHAR)'} AS {text}")
+        text, name = f"_text{i}", _id(col.name)
+        texts.append(f"{_present_text(name) if col.name in present else 'CAST(NULL AS VARCHAR)'} AS {text}")
         val, can_fail = _typed_expr(col, text)
-        values.append(f"{val} AS {_id(col.name)}")
+        values.append(f"{val} AS {name}")
         if can_fail:
-            malformed.append((col.name, f"({text} IS NOT NULL AND {_id(col.name)} IS NULL)", text))
+            malformed.append((col.name, f"({text} IS NOT NULL AND {name} IS NULL)"))
+            hashed.append(f"COALESCE(CAST({name} AS VARCHAR), '!' || {text}, chr(30))")
+        else:
+            hashed.append(name)
     names = [_id(c.name) for c in contract.columns]
     if malformed:
-        any_bad = " OR ".join(b for _, b, _ in malformed)
-        flags = [f"NOT ({any_bad}) AS ok__type",
-                 "CASE " + " ".join(f"WHEN {b} THEN {_q(n)}" for n, b, _ in malformed) + " END AS bad_col__type",
-                 f"hash({', '.join(names)}, CASE WHEN {any_bad} THEN [{', '.join(t for _, _, t in malformed)}] END) AS row_hash"]
+        flags = ["NOT (" + " OR ".join(b for _, b in malformed) + ") AS ok__type",
+                 "CASE " + " ".join(f"WHEN {b} THEN {_q(n)}" for n, b in malformed) + " END AS bad_col__type"]
     else:
-        flags = ["true AS ok__type", "CAST(NULL AS VARCHAR) AS bad_col__type", f"hash({', '.join(names)}) AS row_hash"]
+        flags = ["true AS ok__type", "CAST(NULL AS VARCHAR) AS bad_col__type"]
+    flags.append(f"hash({', '.join(hashed)}) AS row_hash")
     select = (f"SELECT {', '.join(names)}, {', '.join(flags)}, {_q(path.name)} AS source_file "
               f"FROM (SELECT *, {', '.join(values)} FROM (SELECT {', '.join(texts)} FROM {source}))")
     con.execute("DROP VIEW IF EXISTS typed")

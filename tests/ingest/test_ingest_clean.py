@@ -147,3 +147,25 @@ def test_an_identical_resend_changes_nothing(clean_plan):
     report = ingest_workspace(ws)
     assert report.months == []
     assert snapshot(ws) == before
+
+
+def test_row_hashes_stay_what_earlier_ingests_wrote(clean_plan):
+    """Resends are recognised by row_hash against rows already in the lake, so its values may not
+    drift: these were written by the ingest of November 2026 (DuckDB 2.0). A change to the hash
+    formula, or a DuckDB upgrade that changes hash(), fails here; it would let resends of every
+    month ingested before it in twice unless those months are ingested again from landing/."""
+    import pyarrow.parquet as pq
+
+    from riskstrat.lake import partition_path
+
+    ws, _ = clean_plan
+    pinned = {  # (table, month) -> row_hash of the file's first row; pharmacy 2025-02 arrives as Parquet
+        ("eligibility", "2025-01"): 5042028300069593655,
+        ("medical_claim", "2025-01"): 6295779903732133976,
+        ("medical_claim", "2025-02"): 6868162570087686810,
+        ("pharmacy_claim", "2025-02"): 16997346463837429466,
+        ("sdoh_screening", "2025-01"): 17722604024502190248,
+    }
+    for (table, month), expected in pinned.items():
+        lake = pq.read_table(partition_path(ws, "lake", table, month), columns=["source_row", "row_hash"]).to_pylist()
+        assert next(r["row_hash"] for r in lake if r["source_row"] == 1) == expected, (table, month)
