@@ -42,6 +42,9 @@ def monthly(workspace: str = ".", month: str | None = None) -> dict:
             with summary.step("drift") as step:                             # 4. has the plan moved since the champion's training?
                 by_age = job.retrain_due(ws, month, settings)               # when already due, drift cannot change that
                 check = None if by_age.due else tasks.check_drift(ws, month, settings)
+                features = None if check is None else check.features  # kept for scoring here, not in the check
+                if check is not None:
+                    check.features = None
                 step.status = "ran" if check else "skipped"
                 step.note = (f"{check.model_id}: {check.reason}" if check else
                              f"retraining is due anyway ({by_age.reason})" if by_age.due else
@@ -50,13 +53,11 @@ def monthly(workspace: str = ".", month: str | None = None) -> dict:
                 plan = tasks.plan_train(ws, month, settings, drift=check.reason if check and check.due else None)
                 summary.retrain = plan.reason
                 if plan.run:
+                    features = None  # training's own frames need the memory more than scoring needs the minute
                     trained = tasks.train(ws, month, settings)
                     tasks.record_step(ws, month, plan, outputs=[trained.model_dir], detail={"decision": trained.decision})
                     summary.retrain = f"{plan.reason}: trained {trained.model_id}; {trained.decision}"
                 step.status, step.note = ("ran", f"trained {trained.model_id}") if plan.run else ("skipped", plan.reason)
-                # scoring reuses the drift check's feature table, unless training ran: its own
-                # frames need the memory more than scoring needs the minute
-                features = check.features if check is not None and not plan.run else None
             with summary.step("score") as step:                             # 6. score, explain, audit, publish, report
                 plan = tasks.plan_score(ws, month, settings)
                 scored = tasks.score(ws, month, settings, plan.model_id, features) if plan.run else None

@@ -85,7 +85,9 @@ def test_last_months_run_json_missing_published_or_damaged(tmp_path):
     run.parent.mkdir(parents=True)
     run.write_text('{"audit": {"profile": {"score": {}}}}')
     assert previous_audit(tmp_path, "2025-11") == ({"profile": {"score": {}}}, None)
-    for damage in (b'{"audit": {"prof', b"[]", b"\xff\xfe{}"):  # cut short, not an object, not UTF-8
+    damaged = (b'{"audit": {"prof', b"[]", b"\xff\xfe{}",  # cut short, not an object, not UTF-8
+               b'{"audit": "x"}', b'{"audit": {"profile": []}}', b'{"audit": {"monitoring": {}}}')  # not its shape
+    for damage in damaged:
         run.write_bytes(damage)
         audit, why = previous_audit(tmp_path, "2025-11")
         assert audit == {} and why.startswith("outputs/2025-10/run.json cannot be read"), damage

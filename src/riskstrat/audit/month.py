@@ -13,7 +13,8 @@ Two callers:
 
 Last month is compared through the bins and shares stored in its run.json (``audit.profile``,
 :func:`month_profile`), not by rebuilding its features. Nothing here holds member-level rows
-beyond the call: the results are per column, per group and per month.
+beyond the call (the results are per column, per group and per month), except the feature
+table :func:`champion_drift` hands back for its caller to score the month with.
 """
 
 from __future__ import annotations
@@ -133,10 +134,13 @@ def previous_audit(workspace: Path | str, month: str) -> tuple[dict, str | None]
         run = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError):
         run = None
-    if not isinstance(run, dict):
-        return {}, (f"outputs/{previous}/run.json cannot be read (not a JSON object): no comparison with last "
-                    "month, and its judgements of matured months are not reused")
-    return run.get("audit") or {}, None
+    audit = (run.get("audit") or {}) if isinstance(run, dict) else None
+    shaped = isinstance(audit, dict) and all(
+        audit.get(key) is None or isinstance(audit[key], kind) for key, kind in (("profile", dict), ("monitoring", list)))
+    if not shaped:
+        return {}, (f"outputs/{previous}/run.json cannot be read (not the JSON riskstrat wrote): no comparison "
+                    "with last month, and its judgements of matured months are not reused")
+    return audit, None
 
 
 @dataclass
