@@ -78,7 +78,7 @@ class DriftCheck:
     """The champion's drift before training: the decision and the sentence with its numbers.
 
     ``features`` is the month's feature table the check was computed on, so that scoring the same
-    month can use it instead of building it again (a minute at state scale). It lives only as
+    month can use it instead of building it again (20-40 s at state scale). It lives only as
     long as the caller keeps it: never written anywhere, and left out of repr and comparisons.
     """
 
