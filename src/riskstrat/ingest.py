@@ -294,9 +294,10 @@ def build_typed(con: duckdb.DuckDBPyConnection, contract: Contract, source: str,
     arriving as CSV is still recognised. Its formula is part of the lake: rows already there are
     matched against resends by it, so changing it would let a resend of them in twice.
     """
-    texts, values, malformed, hashed = [], [], [], []
+    names, texts, values, malformed, hashed = [], [], [], [], []
     for i, col in enumerate(contract.columns):
         text, name = f"_text{i}", _id(col.name)
+        names.append(name)
         texts.append(f"{_present_text(name) if col.name in present else 'CAST(NULL AS VARCHAR)'} AS {text}")
         val, can_fail = _typed_expr(col, text)
         values.append(f"{val} AS {name}")
@@ -305,7 +306,6 @@ def build_typed(con: duckdb.DuckDBPyConnection, contract: Contract, source: str,
             hashed.append(f"COALESCE(CAST({name} AS VARCHAR), '!' || {text}, chr(30))")
         else:
             hashed.append(name)
-    names = [_id(c.name) for c in contract.columns]
     if malformed:
         flags = ["NOT (" + " OR ".join(b for _, b in malformed) + ") AS ok__type",
                  "CASE " + " ".join(f"WHEN {b} THEN {_q(n)}" for n, b in malformed) + " END AS bad_col__type"]

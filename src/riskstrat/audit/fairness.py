@@ -211,10 +211,10 @@ def fairness_table(
     if np.isnan(p).any() or ((p < 0) | (p > 1)).any():
         raise ValueError(f"fairness: {score} must be a probability in [0, 1] with no missing values")
     total = len(frame)
+    overall = _group_moments(pd.Series(ALL, index=frame.index), y, f, p)  # the same row heads every attribute
     rows = []
     for attribute in groups:
         sensitive = frame[attribute].astype("string").fillna(UNKNOWN)
-        overall = _group_moments(pd.Series(ALL, index=frame.index), y, f, p)
         part = pd.concat([overall, _group_moments(sensitive, y, f, p)], ignore_index=True)
         part.insert(0, "attribute", attribute)
         rows.append(part)
