@@ -4,9 +4,8 @@
 
 Ingests the given months of the benchmark plan (``bench/work/plan500k``, made by
 ``bench_synth.py``) into a scratch workspace and prints, per ingest phase and table, the CPU
-seconds (both cores count) and wall seconds, per month. It also prints the floor no design that
-keeps the lake's shape can go below: the same files read as text and written as Parquet, nothing
-else. On a shared machine compare CPU seconds, and compare runs made back to back.
+seconds (both cores count) and wall seconds, per month; ``floor_ingest.py`` gives the least the
+same files can cost. On a shared machine compare CPU seconds, and compare runs made back to back.
 
 The phases are timed by wrapping the ingest module's own functions (it runs unchanged inside);
 this is a diagnostic, not a benchmark: bench_ingest.py is what RESULTS.md reports.
@@ -21,8 +20,6 @@ import shutil
 import time
 from collections import defaultdict
 from pathlib import Path
-
-import duckdb
 
 from riskstrat import ingest
 from riskstrat.config import IngestSettings
@@ -76,15 +73,6 @@ def profile(plan: Path, months: list[str], scratch: Path) -> None:
     outside = cpu - sum(c for (phase, _), (c, _w) in totals.items() if phase == "_ingest_table")
     print(f"{'outside tables':33s} {outside / n:7.2f}   (state from month to month, ledger, GX contexts, Data Docs)")
 
-    con = duckdb.connect(config={"threads": IngestSettings().threads})
-    c0, w0 = cpu_seconds(), time.perf_counter()
-    for m in months:
-        for path in sorted((plan / "landing" / m).iterdir()):
-            if path.name.startswith("_"):
-                continue
-            source, _ = ingest.raw_source(con, path)
-            con.execute(f"COPY (SELECT * FROM {source}) TO '{scratch / 'floor.parquet'}' (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)")
-    print(f"floor (text -> Parquet only): {(cpu_seconds() - c0) / n:.2f} CPU s, {(time.perf_counter() - w0) / n:.2f} s wall per month")
     shutil.rmtree(scratch, ignore_errors=True)
 
 

@@ -283,8 +283,8 @@ def _typed_expr(col, raw: str) -> tuple[str, bool]:
     return val, True
 
 
-def build_typed(con: duckdb.DuckDBPyConnection, contract: Contract, source: str, present: list[str], path: Path) -> None:
-    """Temp view ``typed``: source_row, every contract column typed and normalised, ok__type, row_hash.
+def typed_select(contract: Contract, source: str, present: list[str], path: Path) -> str:
+    """The SELECT that types a delivery file: every contract column typed and normalised, ok__type, row_hash.
 
     One scan of the file (``source``, from :func:`raw_source`), in three stacked projections: the
     trimmed text of each column, then its typed value, then the flags and hash over both. DuckDB
@@ -312,8 +312,13 @@ def build_typed(con: duckdb.DuckDBPyConnection, contract: Contract, source: str,
     else:
         flags = ["true AS ok__type", "CAST(NULL AS VARCHAR) AS bad_col__type"]
     flags.append(f"hash({', '.join(hashed)}) AS row_hash")
-    select = (f"SELECT {', '.join(names)}, {', '.join(flags)}, {_q(path.name)} AS source_file "
-              f"FROM (SELECT *, {', '.join(values)} FROM (SELECT {', '.join(texts)} FROM {source}))")
+    return (f"SELECT {', '.join(names)}, {', '.join(flags)}, {_q(path.name)} AS source_file "
+            f"FROM (SELECT *, {', '.join(values)} FROM (SELECT {', '.join(texts)} FROM {source}))")
+
+
+def build_typed(con: duckdb.DuckDBPyConnection, contract: Contract, source: str, present: list[str], path: Path) -> None:
+    """Temp view ``typed``: source_row and the columns of :func:`typed_select`, in file order."""
+    select = typed_select(contract, source, present, path)
     con.execute("DROP VIEW IF EXISTS typed")
     con.execute("DROP TABLE IF EXISTS typed_rows")
     try:
