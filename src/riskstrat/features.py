@@ -693,8 +693,10 @@ def register_codesets(con: duckdb.DuckDBPyConnection) -> None:
 
 # Concepts read final claims under these names: the lake's final-claim rule
 # (riskstrat.lake.final_claims_sql), run as of the knowledge month over the claims that can
-# matter for the window (<table>_window.sql, which stands in for the lake table inside the one
-# statement), inlined as CTEs so nothing but the concept's own rows is materialised.
+# matter for the window (<table>_window.sql), inlined as CTEs so nothing but the concept's own
+# rows is materialised. The window is written into the rule where it reads the table rather
+# than as a CTE of its own: the rule reads it twice (a few columns to pick each claim's version,
+# then the lines), and DuckDB materialises a CTE read twice, every column of every line.
 FINAL_CLAIMS = {"final_medical_claim": "medical_claim", "final_pharmacy_claim": "pharmacy_claim"}
 HELPERS = frozenset(f"{table}_window" for table in FINAL_CLAIMS.values())
 
@@ -715,8 +717,7 @@ def concept_statement(concept: str) -> tuple[str, bool]:
     ctes = []
     for alias in finals:
         table = FINAL_CLAIMS[alias]
-        ctes.append(f"{table} AS (\n{concept_sql(table + '_window')}\n)")
-        ctes.append(f"{alias} AS (\n{lake.final_claims_sql(table)}\n)")
+        ctes.append(f"{alias} AS (\n{lake.final_claims_sql(table, lines=concept_sql(table + '_window'))}\n)")
     return "WITH " + ",\n".join(ctes) + f"\nSELECT * FROM (\n{sql}\n) AS concept", True
 
 

@@ -85,15 +85,17 @@ def connect(workspace: Path | str, database: str = ":memory:") -> duckdb.DuckDBP
     return con
 
 
-def final_claims_sql(table: str = "medical_claim") -> str:
+def final_claims_sql(table: str = "medical_claim", lines: str | None = None) -> str:
     """The final-claim rule (``sql/final_claims.sql``) for ``medical_claim`` or ``pharmacy_claim``.
 
-    Parameters: ``$as_of_month`` (YYYY-MM) and ``$as_of`` (the last day of that month).
+    Parameters: ``$as_of_month`` (YYYY-MM) and ``$as_of`` (the last day of that month). ``lines``,
+    a SELECT with the table's columns, stands in for the whole table (the feature build passes
+    only the claims that can matter for its window).
     """
     if table not in ("medical_claim", "pharmacy_claim"):
         raise ValueError(f"final claims exist for medical_claim and pharmacy_claim, not {table!r}")
     text = resources.files("riskstrat").joinpath("sql/final_claims.sql").read_text(encoding="utf-8")
-    return text.replace("{claims}", table)
+    return text.replace("{claims}", table if lines is None else f"(\n{lines}\n)")
 
 
 def final_claims(con: duckdb.DuckDBPyConnection, as_of_month: str, table: str = "medical_claim") -> duckdb.DuckDBPyRelation:

@@ -6,13 +6,18 @@
 -- version are the claim. If the final version is reversed, the claim is gone. A denied final
 -- version is kept, flagged is_denied: it is evidence of a diagnosis, not utilisation.
 --
+-- The version is chosen on the four columns the rule reads (known, versions, final_version,
+-- status, kept); the lines, with their many diagnosis columns, are read once, at the end. Carrying
+-- whole lines through each step cost a third more time in the feature build.
+--
 -- Parameters: $as_of_month (YYYY-MM), $as_of (DATE, last day of that month).
--- {claims} is medical_claim or pharmacy_claim (riskstrat.lake.final_claims_sql substitutes it).
+-- The claims read are medical_claim or pharmacy_claim, or a subquery standing in for its lines:
+-- riskstrat.lake.final_claims_sql writes one of them in the two places the rule reads them.
 WITH known AS (
-    SELECT *
-    FROM {claims}
-    WHERE delivery_month <= $as_of_month
-      AND paid_date <= $as_of
+    SELECT c.claim_id, c.adjustment_sequence, c.paid_date, c.claim_status
+    FROM {claims} AS c
+    WHERE c.delivery_month <= $as_of_month
+      AND c.paid_date <= $as_of
 ),
 versions AS (
     SELECT claim_id, adjustment_sequence, MAX(paid_date) AS version_paid_date
@@ -31,23 +36,29 @@ final_version AS (
     ) ranked
     WHERE version_rank = 1
 ),
-final_lines AS (
-    SELECT k.*
+status AS (
+    SELECT k.claim_id,
+           MAX(CASE WHEN k.claim_status = 'reversed' THEN 1 ELSE 0 END) AS is_reversed,
+           MAX(CASE WHEN k.claim_status = 'denied' THEN 1 ELSE 0 END) AS any_denied
     FROM known k
     JOIN final_version f
       ON k.claim_id = f.claim_id
      AND k.adjustment_sequence = f.adjustment_sequence
      AND k.paid_date = f.version_paid_date
+    GROUP BY k.claim_id
 ),
-status AS (
-    SELECT claim_id,
-           MAX(CASE WHEN claim_status = 'reversed' THEN 1 ELSE 0 END) AS is_reversed,
-           MAX(CASE WHEN claim_status = 'denied' THEN 1 ELSE 0 END) AS any_denied
-    FROM final_lines
-    GROUP BY claim_id
+kept AS (
+    SELECT f.claim_id, f.adjustment_sequence, f.version_paid_date, s.any_denied = 1 AS is_denied
+    FROM final_version f
+    JOIN status s ON f.claim_id = s.claim_id
+    WHERE s.is_reversed = 0
 )
 SELECT l.*,
-       s.any_denied = 1 AS is_denied
-FROM final_lines l
-JOIN status s ON l.claim_id = s.claim_id
-WHERE s.is_reversed = 0
+       kept.is_denied
+FROM {claims} AS l
+JOIN kept
+  ON l.claim_id = kept.claim_id
+ AND l.adjustment_sequence = kept.adjustment_sequence
+ AND l.paid_date = kept.version_paid_date
+WHERE l.delivery_month <= $as_of_month
+  AND l.paid_date <= $as_of
