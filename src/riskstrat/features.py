@@ -935,4 +935,8 @@ def build_features(workspace_or_connection, as_of: str, settings: Settings | Non
     finally:
         con.close()  # our own connection, or our cursor on the caller's (theirs stays open)
     frame["person_id"] = frame["person_id"].astype("string")
-    return frame.reset_index(drop=True)
+    frame = frame.reset_index(drop=True)
+    # a stage handed this table instead of building it (scoring, after the drift check) can
+    # then refuse one built for another month
+    frame.attrs["as_of"] = as_of
+    return frame

@@ -556,10 +556,15 @@ def gather_inputs(workspace: Path, as_of: str, settings: Settings, model_id: str
     """Read the month from the lake and the model from the registry.
 
     ``features``: the month's feature table when the caller already built it from the same lake
-    and settings (the monthly job's drift check); otherwise it is built here.
+    and settings (the monthly job's drift check); otherwise it is built here. A table that
+    :func:`riskstrat.features.build_features` did not build for ``as_of`` is refused.
     """
     from riskstrat import features as feats
     from riskstrat import lake, registry
+
+    if features is not None and features.attrs.get("as_of") != as_of:
+        built_for = features.attrs.get("as_of") or "no month build_features recorded"
+        raise ValueError(f"the feature table passed to scoring was built for {built_for}, not {as_of}")
 
     timings = timings if timings is not None else {}
     t0 = time.perf_counter()

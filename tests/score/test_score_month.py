@@ -163,7 +163,19 @@ def test_same_month_twice_gives_identical_files(published, tmp_path, model_works
             assert a == b
         else:
             assert before[name] == after[name], f"{name} differs between two runs of the same month"
-    # and re-publishing in place replaces the month with the same bytes
-    score_month(again, AS_OF, load_settings(again))
+    # and re-publishing in place, from a feature table built beforehand as the monthly job hands
+    # over its drift check's, replaces the month with the same bytes
+    score_month(again, AS_OF, load_settings(again), features=build_features(again, AS_OF))
     assert {k: v for k, v in month_files(second.out_dir).items() if k != "run.json"} == {
         k: v for k, v in before.items() if k != "run.json"}
+
+
+def test_a_feature_table_built_for_another_month_is_refused(published):
+    ws, _ = published
+    table = build_features(ws, AS_OF)
+    earlier = f"{int(AS_OF[:4]) - 1}{AS_OF[4:]}"
+    with pytest.raises(ValueError, match=f"built for {AS_OF}, not {earlier}"):
+        score_month(ws, earlier, load_settings(ws), features=table)
+    table.attrs.clear()  # not from build_features: nothing says which month it describes
+    with pytest.raises(ValueError, match="no month build_features recorded"):
+        score_month(ws, AS_OF, load_settings(ws), features=table)
