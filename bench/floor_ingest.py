@@ -45,8 +45,7 @@ def type_and_write(months: list[str], plan: Path, scratch: Path) -> float:
             target = scratch / f"{table}-{month}.parquet"
             con.execute(f"COPY ({select}) TO '{target}' ({ingest.PARQUET})")
     con.close()
-    t = os.times()
-    return t.user + t.system
+    return time.process_time()
 
 
 def main() -> None:
