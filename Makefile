@@ -32,7 +32,7 @@ demo: install  ## make a small synthetic plan in ./demo and run the pipeline on 
 	$(BIN)/riskstrat monthly --workspace $(DEMO) --month 2025-11
 
 serve: install  ## serve the flows for ./demo (monthly on its schedule); start `prefect server start` first
-	$(BIN)/python -m flows.serve --workspace $(DEMO)
+	$(BIN)/python -m riskstrat.flows.serve --workspace $(DEMO)
 
 bench: install  ## speed and memory benchmarks at state scale; writes bench/RESULTS.md
 	$(BIN)/python bench/run.py

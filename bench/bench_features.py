@@ -24,11 +24,9 @@ from pathlib import Path
 import duckdb
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
 
-from riskstrat import codesets  # noqa: E402
-from riskstrat.design import add_months  # noqa: E402
-from riskstrat.features import build_features, feature_names  # noqa: E402
+from riskstrat.features import build_features, codesets, feature_names  # noqa: E402
+from riskstrat.model.design import add_months  # noqa: E402
 
 CHILDREN = 500_000
 MONTHS = 36
@@ -124,7 +122,7 @@ def generate_lake(root: Path) -> None:
         FROM people p JOIN months m ON p.enrollment_start_date <= m.month_end
     """, root, "eligibility")
     # Claims: about 0.55 a child-month, 1-2 lines each; paid 10-80 days after service.
-    con.execute(f"""
+    con.execute("""
         CREATE TABLE claims AS
         SELECT
             printf('C%s-%d-%d', p.person_id, m.month_index, k) AS claim_id,

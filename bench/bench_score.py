@@ -17,7 +17,6 @@ import json
 import os
 import resource
 import shutil
-import sys
 import time
 from pathlib import Path
 
@@ -25,7 +24,6 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
 
 from riskstrat.config import ScoringSettings, Settings  # noqa: E402
 from riskstrat.features import FEATURES, feature_names  # noqa: E402
@@ -57,10 +55,12 @@ def synthetic_features(n: int, rng: np.random.Generator) -> tuple[pd.DataFrame, 
 def synthetic_model(frame: pd.DataFrame, label: np.ndarray, settings: Settings):
     import lightgbm as lgb
 
-    from riskstrat.registry import RegisteredModel
-    from riskstrat.train import PlattCalibrator, feature_matrix, feature_specs, lightgbm_params
+    from riskstrat.model.calibration import PlattCalibrator
+    from riskstrat.model.matrix import feature_matrix, model_features
+    from riskstrat.model.registry import RegisteredModel
+    from riskstrat.model.train import lightgbm_params
 
-    specs = feature_specs(FEATURES)
+    specs = model_features(FEATURES)
     params = lightgbm_params(settings.model, specs)
     train = slice(0, 100_000)
     X = feature_matrix(frame.iloc[train], specs)
@@ -73,7 +73,7 @@ def synthetic_model(frame: pd.DataFrame, label: np.ndarray, settings: Settings):
 
 
 def synthetic_inputs(rng: np.random.Generator, settings: Settings):
-    from riskstrat.score import MonthInputs
+    from riskstrat.scoring.month import MonthInputs
 
     frame, label = synthetic_features(CHILDREN, rng)
     model = synthetic_model(frame, label, settings)
@@ -109,9 +109,9 @@ def synthetic_inputs(rng: np.random.Generator, settings: Settings):
 
 
 def run_synthetic() -> dict:
-    from riskstrat.programs import load_programs
-    from riskstrat.publish import publish_month
-    from riskstrat.score import score_population
+    from riskstrat.publish.outputs import publish_month
+    from riskstrat.scoring.month import score_population
+    from riskstrat.scoring.programs import load_programs
 
     settings = Settings(scoring=ScoringSettings(capacity=CAPACITY))
     rng = np.random.default_rng(20261123)
@@ -135,7 +135,7 @@ def run_synthetic() -> dict:
 
 def run_workspace(ws: Path) -> dict:
     from riskstrat.config import load_settings
-    from riskstrat.score import score_month
+    from riskstrat.publish.month import score_month
 
     t0, c0 = time.perf_counter(), time.process_time()
     result = score_month(ws, AS_OF, load_settings(ws))

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from common import stderr_progress  # bench/ is the script's folder, first on sys.path
+
 from riskstrat.synth import PlanSpec, generate_plan
 
 TARGET_SECONDS = 300

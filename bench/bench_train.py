@@ -22,11 +22,11 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
 
 from riskstrat.config import Settings  # noqa: E402
-from riskstrat.design import StudyDesign  # noqa: E402
-from riskstrat.train import TrainError, train_from_builder, train_model  # noqa: E402
+from riskstrat.model.design import StudyDesign  # noqa: E402
+from riskstrat.model.matrix import TrainError
+from riskstrat.model.train import train_from_builder, train_model  # noqa: E402
 
 # `bench_train.py 100000` runs a smaller plan (to profile on a busy machine); the target is for 500k.
 CHILDREN = int(sys.argv[1]) if len(sys.argv) > 1 else 500_000

@@ -27,7 +27,7 @@ import duckdb
 
 from riskstrat import ingest
 from riskstrat.config import IngestSettings
-from riskstrat.contracts import load_contracts
+from riskstrat.ingest.contracts import load_contracts
 
 WORK = Path(__file__).resolve().parent / "work"
 

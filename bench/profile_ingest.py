@@ -23,7 +23,7 @@ from pathlib import Path
 
 from riskstrat import ingest
 from riskstrat.config import IngestSettings
-from riskstrat.contracts import Contract
+from riskstrat.ingest.contracts import Contract
 
 WORK = Path(__file__).resolve().parent / "work"
 #: the ingest functions that make up a table's ingest, in the order they run

@@ -1,5 +1,8 @@
 """Prefect flows for riskstrat: each one only wires riskstrat library functions as tasks.
 
 ``monthly`` is the scheduled job; ``ingest``, ``train`` and ``score`` are the on-demand stages.
-Deployments are declared in ``prefect.yaml`` at the repository root (docs/orchestration.md).
+This folder sits at the top of the source tree and ships inside the wheel as ``riskstrat.flows``
+(pyproject.toml maps it there); the library never imports it. Deployments are declared in
+``prefect.yaml`` at the repository root, or served with ``python -m riskstrat.flows.serve``
+(docs/orchestration.md).
 """

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from prefect import flow
 from prefect.artifacts import create_table_artifact
+from riskstrat.flows import tasks
 
-from flows import tasks
-from riskstrat import monthly as job
+from riskstrat import jobs as job
 
 
 @flow(name="riskstrat-ingest", log_prints=False, persist_result=False)

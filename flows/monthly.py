@@ -2,7 +2,7 @@
 
 Runs on the cron schedule in ``prefect.yaml`` (``schedule.cron`` in riskstrat.toml), or at once
 with ``riskstrat monthly --workspace W --month YYYY-MM``. Every decision (is retraining due, is
-a step unchanged, may this run publish) is a riskstrat.monthly function; this file is the recipe.
+a step unchanged, may this run publish) is a riskstrat.jobs function; this file is the recipe.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
+from riskstrat.flows import tasks
 
-from flows import tasks
-from riskstrat import monthly as job
+from riskstrat import jobs as job
 
 
 @flow(name="riskstrat-monthly", log_prints=False, persist_result=False)

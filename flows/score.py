@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from prefect import flow
+from riskstrat.flows import tasks
 
-from flows import tasks
-from riskstrat import monthly as job
+from riskstrat import jobs as job
 
 
 @flow(name="riskstrat-score", log_prints=False, persist_result=False)

@@ -14,11 +14,11 @@ from pathlib import Path
 
 from prefect import serve
 from prefect.schedules import Cron
+from riskstrat.flows.ingest import ingest
+from riskstrat.flows.monthly import monthly
+from riskstrat.flows.score import score
+from riskstrat.flows.train import train
 
-from flows.ingest import ingest
-from flows.monthly import monthly
-from flows.score import score
-from flows.train import train
 from riskstrat.config import load_settings
 
 

@@ -1,30 +1,34 @@
 """The riskstrat library's stages as Prefect tasks, shared by every flow.
 
 Retries with exponential back-off sit on the tasks that read and write the workspace, and only
-for errors that may pass (``riskstrat.monthly.transient``): a refused delivery, a bad setting or
+for errors that may pass (``riskstrat.jobs.transient``): a refused delivery, a bad setting or
 a model that cannot be trained fails at once with its reason.
 
 Results are never persisted (``persist_result=False``, no cache policy): a task's return value
 can hold member-level frames, which must not be pickled into Prefect's result storage, and the
-workspace — not Prefect's cache — is what says whether a step is done (riskstrat.monthly).
+workspace — not Prefect's cache — is what says whether a step is done (riskstrat.jobs).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pandas as pd
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import task_run
 from prefect.tasks import exponential_backoff
 
-from riskstrat import monthly as job
+from riskstrat import jobs as job
 from riskstrat.config import Settings, load_settings
+from riskstrat.core.progress import Progress
+from riskstrat.ingest import IngestReport, ingest_workspace
+from riskstrat.model.train import TrainResult, train_model
+from riskstrat.publish.month import ScoreResult, score_month
 
-Progress = Callable[[str, int, int], None]
 _progress: Progress | None = None
 
 #: Back-off for file-system hiccups: 10 s, then 20 s (each +/- half, so parallel runs do not retry in step).
@@ -78,10 +82,8 @@ def check_delivery(workspace: Path, month: str, settings: Settings) -> None:
 
 
 @io_task(name="check drift", task_run_name="drift {month}")
-def check_drift(workspace: Path, month: str, settings: Settings):
-    from riskstrat.audit.month import champion_drift
-
-    return champion_drift(workspace, month, settings)
+def check_drift(workspace: Path, month: str, settings: Settings) -> job.DriftCheck | None:
+    return job.champion_drift(workspace, month, settings)
 
 
 @plain_task(name="plan training")
@@ -103,9 +105,7 @@ def _ingest_run_name() -> str:
 
 
 @io_task(name="ingest", task_run_name=_ingest_run_name)
-def ingest(workspace: Path, month: str | None, settings: Settings):
-    from riskstrat.ingest import ingest_workspace
-
+def ingest(workspace: Path, month: str | None, settings: Settings) -> IngestReport:
     rep = ingest_workspace(workspace, month=month, settings=settings, progress=report)
     totals = rep.totals()
     get_run_logger().info("ingested %d months, %d unchanged; rows in %d, quarantined %d",
@@ -114,18 +114,15 @@ def ingest(workspace: Path, month: str | None, settings: Settings):
 
 
 @io_task(name="train", task_run_name="train as of {as_of}")
-def train(workspace: Path, as_of: str, settings: Settings, promote: bool = False):
-    from riskstrat.train import train_model
-
+def train(workspace: Path, as_of: str, settings: Settings, promote: bool = False) -> TrainResult:
     result = train_model(workspace, as_of, settings, progress=report, promote=promote)
     get_run_logger().info("model %s: %s", result.model_id, result.decision)
     return result
 
 
 @io_task(name="score", task_run_name="score {as_of}")
-def score(workspace: Path, as_of: str, settings: Settings, model_id: str | None = None, features=None):
-    from riskstrat.score import score_month
-
+def score(workspace: Path, as_of: str, settings: Settings, model_id: str | None = None,
+          features: pd.DataFrame | None = None) -> ScoreResult:
     result = score_month(workspace, as_of, settings, model_id=model_id, progress=report, features=features)
     get_run_logger().info("published outputs/%s", as_of)
     return result

@@ -6,15 +6,14 @@ from pathlib import Path
 
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
+from riskstrat.flows import tasks
 
-from flows import tasks
+from riskstrat import jobs as job
 
 
 @flow(name="riskstrat-train", log_prints=False, persist_result=False)
 def train(workspace: str = ".", as_of: str | None = None, promote: bool = False) -> dict:
     """Train as of ``as_of`` (default: the newest delivery month); returns the model id and decision."""
-    from riskstrat import monthly as job
-
     ws = Path(workspace).resolve()
     as_of = as_of or job.latest_month(ws)
     settings = tasks.settings_for(ws)                                          # 1. settings

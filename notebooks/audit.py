@@ -39,12 +39,15 @@ import pandas as pd
 import shap
 from IPython.display import SVG, Markdown, display
 
-from riskstrat import registry
 from riskstrat.audit import drift, fairness, monitoring, training
 from riskstrat.audit import month as month_audit
 from riskstrat.audit import workspace as ws
 from riskstrat.config import load_settings
-from riskstrat.design import add_months
+from riskstrat.core.months import add_months
+from riskstrat.core.workspace import output_months
+from riskstrat.model import registry
+from riskstrat.model.evaluation import held_out_frame
+from riskstrat.model.labels import build_labels
 
 pd.set_option("display.width", 160)
 pd.set_option("display.max_columns", 30)
@@ -52,7 +55,7 @@ pd.set_option("display.float_format", lambda x: f"{x:.4g}")
 
 workspace = Path(WORKSPACE)
 settings = load_settings(workspace)
-months = ws.output_months(workspace)
+months = output_months(workspace)
 assert months, f"{workspace / 'outputs'}: no scored month yet; run `riskstrat score` first"
 MONTH = MONTH or months[-1]
 scores = ws.read_scores(workspace, MONTH)
@@ -148,7 +151,7 @@ for feature in top_features:
 if model.fairness and model.fairness.get("available"):
     table, need_checks = training.fairness_frame(model.fairness), training.need_checks(model.fairness)
 else:
-    test = ws.held_out_frame(workspace, model, settings)
+    test = held_out_frame(workspace, model, settings)
     table = fairness.fairness_table(test, fairness.GROUP_COLUMNS)
     need_measures = [m for m in training.NEED_MEASURES if m in test]
     need_checks = [fairness.need_at_equal_score(test, a, need_measures) for a in training.NEED_ATTRIBUTES]
@@ -218,7 +221,11 @@ display(Markdown("\n".join(f"- {w}" for w in warnings) if warnings else
 # A scored month is judged once its outcome window and run-out have been delivered.
 
 # %%
-history, latest = ws.monitoring_history(workspace, model, settings)
+def outcomes(month, runout_months, known_month):
+    return build_labels(workspace, month, settings, runout_months=runout_months, known_month=known_month)[0]
+
+
+history, latest = ws.monitoring_history(workspace, model, settings, outcomes)
 if history is None:
     display(Markdown(f"No scored month has matured yet (deliveries through {latest}; a month needs its "
                      f"{settings.model.horizon_months} outcome months and the claims run-out delivered)."))

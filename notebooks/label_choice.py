@@ -26,13 +26,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from riskstrat import registry
 from riskstrat.audit.fairness import need_at_equal_score
+from riskstrat.audit.performance import auroc
 from riskstrat.audit.workspace import month_groups
 from riskstrat.config import load_settings
-from riskstrat.evaluate import auroc
 from riskstrat.features import build_features
-from riskstrat.labels import apply_follow_up_rule, build_labels
+from riskstrat.model import registry
+from riskstrat.model.labels import apply_follow_up_rule, build_labels
 
 MODELS = ("acute_event", "high_cost")
 

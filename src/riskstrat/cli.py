@@ -6,7 +6,7 @@ one-line reason) into output. Commands never print member-level data.
 
 from __future__ import annotations
 
-import re
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,10 +16,19 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress as ProgressBars
 from rich.table import Table
 
-from riskstrat.config import SettingsError, describe_settings, load_settings
+from riskstrat.config import describe_settings, load_settings
+from riskstrat.core.errors import RiskstratError
+from riskstrat.core.months import is_month
+from riskstrat.core.progress import Progress
+from riskstrat.ingest import ingest_workspace
+from riskstrat.jobs import MonthlyRunFailed, MonthSummary
+from riskstrat.model.train import train_model
+from riskstrat.publish.month import score_month
+from riskstrat.synth import PlanSpec, generate_plan
 
 app = typer.Typer(
     help=(
@@ -41,11 +50,9 @@ err_console = Console(stderr=True, width=_LOG_WIDTH)
 Workspace = Annotated[
     Path, typer.Option("--workspace", "-w", help="Workspace folder (default: the current folder).", file_okay=False)
 ]
-MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-
 
 def _month(value: str) -> str:
-    if not MONTH_RE.match(value):
+    if not is_month(value):
         raise typer.BadParameter(f"{value!r} is not a month in YYYY-MM form")
     return value
 
@@ -56,9 +63,9 @@ def _fail(message: str) -> None:
 
 
 @contextmanager
-def _progress() -> Iterator[callable]:
+def _progress() -> Iterator[Progress]:
     """A rich progress bar; yields a callback ``(stage, done, total)`` the library can call."""
-    with Progress(
+    with ProgressBars(
         TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=err_console, transient=True,
     ) as bar:
@@ -75,20 +82,18 @@ def _progress() -> Iterator[callable]:
 @app.command()
 def synth(
     workspace: Workspace = Path("."),
-    members: Annotated[int, typer.Option(min=10, help="Members in the plan, adults and children.")] = 5000,
+    members: Annotated[int, typer.Option(min=10, max=5_000_000, help="Members in the plan, adults and children.")] = 5000,
     months: Annotated[int, typer.Option(min=1, max=120, help="Monthly deliveries to write.")] = 24,
     end: Annotated[str, typer.Option(callback=_month, help="Last delivery month, YYYY-MM.")] = "2025-11",
-    seed: Annotated[int, typer.Option(help="Same seed, same bytes.")] = 1,
+    seed: Annotated[int, typer.Option(min=0, help="Same seed, same bytes.")] = 1,
     defects: Annotated[float, typer.Option(min=0.0, max=0.2, help="Share of rows given a realistic defect.")] = 0.0,
 ) -> None:
     """Write a synthetic Medicaid plan: monthly deliveries in landing/, the hidden truth in truth/."""
-    from riskstrat.synth import PlanError, PlanSpec, generate_plan
-
     try:
         spec = PlanSpec(members=members, months=months, end=end, seed=seed, defect_rate=defects)
         with _progress() as report:
             summary = generate_plan(workspace, spec, progress=report)
-    except (PlanError, ValueError) as exc:
+    except RiskstratError as exc:
         _fail(str(exc))
     table = Table(title=f"Synthetic plan in {workspace}", show_lines=False)
     table.add_column("table")
@@ -108,13 +113,11 @@ def ingest(
     month: Annotated[str | None, typer.Option(help="Only this delivery month, YYYY-MM (default: every new one).")] = None,
 ) -> None:
     """Validate deliveries against the data contracts and load them into the lake."""
-    from riskstrat.ingest import IngestError, ingest_workspace
-
     try:
         settings = load_settings(workspace)
         with _progress() as report_progress:
             report = ingest_workspace(workspace, month=month, settings=settings, progress=report_progress)
-    except (SettingsError, IngestError) as exc:
+    except RiskstratError as exc:
         _fail(str(exc))
     if not report.tables:
         console.print(f"Nothing new to ingest: {len(report.skipped)} delivery month(s) already in the lake, unchanged.")
@@ -156,15 +159,11 @@ def train(
     promote: Annotated[bool, typer.Option("--promote", help="Make the new model the champion whatever the comparison says.")] = False,
 ) -> None:
     """Backtest, fit and register a model; promote it if it is not worse than the champion."""
-    from riskstrat.design import DesignError
-    from riskstrat.registry import RegistryError
-    from riskstrat.train import TrainError, train_model
-
     try:
         settings = load_settings(workspace)
         with _progress() as report:
             result = train_model(workspace, as_of, settings, progress=report, promote=promote)
-    except (SettingsError, DesignError, TrainError, RegistryError, FileNotFoundError, ValueError) as exc:
+    except RiskstratError as exc:
         _fail(str(exc))
     for line in result.summary_lines():
         console.print(line, highlight=False)
@@ -196,16 +195,11 @@ def score(
     model: Annotated[str | None, typer.Option(help="Model id (default: the champion).")] = None,
 ) -> None:
     """Score every enrolled child and publish outputs/YYYY-MM/."""
-    from riskstrat.programs import ProgramRulesError
-    from riskstrat.publish import PublishError
-    from riskstrat.registry import RegistryError
-    from riskstrat.score import ScoringError, score_month
-
     try:
         settings = load_settings(workspace)
         with _progress() as report:
             result = score_month(workspace, as_of, settings, model_id=model, progress=report)
-    except (SettingsError, RegistryError, ScoringError, ProgramRulesError, PublishError, FileNotFoundError, ValueError) as exc:
+    except RiskstratError as exc:
         _fail(str(exc))
     for line in result.summary_lines():
         console.print(line, highlight=False)
@@ -220,30 +214,23 @@ def monthly(
     month: Annotated[str, typer.Option(callback=_month, help="Delivery month to process, YYYY-MM.")] = ...,
 ) -> None:
     """Run the whole monthly job (ingest, retrain when due, score, publish) as a Prefect flow."""
-    import os
-    import sys
-
     # No server to set up: Prefect starts a temporary local API for this process (slow on a busy machine).
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     # One screen: the summary and the reason, not Prefect's log lines and tracebacks (the Prefect UI
     # keeps those for deployments; PREFECT_LOGGING_LEVEL=INFO shows them here).
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")
-    repo = Path(__file__).resolve().parents[2]
-    if not (repo / "flows" / "monthly.py").is_file():
-        _fail(f"{repo / 'flows'}: the Prefect flows are not there; run riskstrat from its source checkout")
-    if str(repo) not in sys.path:
-        sys.path.insert(0, str(repo))
-    from flows.monthly import monthly as monthly_flow
-    from flows.tasks import reporting
-    from riskstrat.monthly import MonthlyError, MonthlyRunFailed, MonthSummary
+    # Imported here, not at the top: Prefect takes seconds to import and reads its settings from
+    # the environment set just above; only this command needs it.
+    from riskstrat.flows.monthly import monthly as monthly_flow
+    from riskstrat.flows.tasks import reporting
 
     try:
         with _progress() as report, reporting(report):
             summary = MonthSummary.from_dict(monthly_flow(str(workspace), month))
     except MonthlyRunFailed as exc:
         summary = exc.summary
-    except (MonthlyError, SettingsError) as exc:
+    except RiskstratError as exc:
         _fail(escape(str(exc)))
     except Exception as exc:  # e.g. Prefect's temporary API did not start: still one line, not a traceback
         _fail(escape(f"the monthly flow for {month} could not run: {type(exc).__name__}: {' '.join(str(exc).split())}"))
@@ -258,7 +245,7 @@ def config(workspace: Workspace = Path(".")) -> None:
     """Show the settings in force for a workspace and what each one means."""
     try:
         settings = load_settings(workspace)
-    except SettingsError as exc:
+    except RiskstratError as exc:
         _fail(str(exc))
     table = Table(title=f"Settings for {workspace} (riskstrat.toml overrides these)")
     for column in ("key", "value", "meaning"):

@@ -1,19 +1,93 @@
-"""One validated settings model for a workspace.
+"""One validated settings model for a workspace, and the declared model specification it starts from.
 
 Every command reads ``riskstrat.toml`` from the workspace folder (if present) through
 :func:`load_settings`; every field has a default and a one-line meaning, so a plan can start
-with no file at all and ``riskstrat config`` shows what is in force.
+with no file at all and ``riskstrat config`` shows what is in force. The defaults of the model's
+outcome, horizon, look-back, hyperparameters and monthly capacity come from the model
+specification in the top-level ``models/`` folder (:func:`model_spec`).
 """
 
 from __future__ import annotations
 
 import tomllib
+from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Literal
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from riskstrat.core.errors import RiskstratError
+
 CONFIG_FILE = "riskstrat.toml"
+#: The model specification riskstrat trains (``models/<name>.yaml``, shipped as ``riskstrat.models``).
+DEFAULT_SPEC = "acute_event"
+
+
+class SettingsError(RiskstratError):
+    """riskstrat.toml or a model specification cannot be used; the message names the file and the key."""
+
+
+def _first_error(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+
+
+class Hyperparameters(BaseModel):
+    """How the booster is fitted (see ModelSettings for what each means)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    num_leaves: int
+    max_trees: int
+    learning_rate: float
+    early_stopping_rounds: int
+    min_child_samples: int
+
+
+class ModelSpec(BaseModel):
+    """A declared model: what it predicts, over which horizon and history, how it is fitted, how many are flagged."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    description: str
+    outcome: str
+    horizon_months: int
+    lookback_months: int
+    hyperparameters: Hyperparameters
+    capacity: int
+
+
+@cache
+def model_spec(name: str = DEFAULT_SPEC) -> ModelSpec:
+    """The model specification ``models/<name>.yaml``, checked (an error names the file and the field)."""
+    where = f"models/{name}.yaml"
+    path = resources.files("riskstrat.models").joinpath(f"{name}.yaml")
+    if not path.is_file():
+        raise SettingsError(f"{where}: no such model specification")
+    try:
+        spec = ModelSpec.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+        # The same bounds as a riskstrat.toml value: checked here so that the error names this file.
+        ModelSettings.model_validate({"outcome": spec.outcome, "horizon_months": spec.horizon_months,
+                                      "lookback_months": spec.lookback_months, **spec.hyperparameters.model_dump()})
+        ScoringSettings.model_validate({"capacity": spec.capacity})
+        return spec
+    except yaml.YAMLError as exc:
+        raise SettingsError(f"{where}: not valid YAML ({type(exc).__name__})") from None
+    except ValidationError as exc:
+        raise SettingsError(f"{where}: {_first_error(exc)}") from None
+
+
+def _spec(*path: str):
+    """A default read from the model specification (a pydantic ``default_factory``)."""
+    def value():
+        found = model_spec()
+        for key in path:
+            found = getattr(found, key)
+        return found
+    return value
 
 
 class _Section(BaseModel):
@@ -44,9 +118,12 @@ class IngestSettings(_Section):
 
 
 class ModelSettings(_Section):
-    outcome: str = Field("acute_event", description="Label the model predicts: acute_event, ed_2plus, ip_admit or high_cost.")
-    horizon_months: int = Field(6, ge=1, le=12, description="Months after the as-of month in which the outcome is observed.")
-    lookback_months: int = Field(12, ge=3, le=36, description="Months of history the features look back over.")
+    outcome: str = Field(default_factory=_spec("outcome"),
+                         description="Label the model predicts: acute_event, ed_2plus, ip_admit or high_cost.")
+    horizon_months: int = Field(default_factory=_spec("horizon_months"), ge=1, le=12,
+                                description="Months after the as-of month in which the outcome is observed.")
+    lookback_months: int = Field(default_factory=_spec("lookback_months"), ge=3, le=36,
+                                 description="Months of history the features look back over.")
     train_months: int = Field(12, ge=1, le=36, description="As-of months stacked into one training frame.")
     seed: int = Field(20261123, description="Seed for model fitting, so a retrain on the same data gives the same model.")
     runout_months: int = Field(
@@ -70,15 +147,19 @@ class ModelSettings(_Section):
     )
     test_share: float = Field(0.25, gt=0, lt=0.5, description="Share of children held for testing; never used on any other side.")
     num_leaves: int = Field(
-        7, ge=2, le=63,
+        default_factory=_spec("hyperparameters", "num_leaves"), ge=2, le=63,
         description="Leaves per tree: SHAP cost grows with leaves; 7 scored as well as 15 on 6k- and 50k-member synthetic plans.",
     )
-    max_trees: int = Field(300, ge=10, le=2000, description="Most boosting rounds; early stopping on the tuning children usually stops sooner.")
+    max_trees: int = Field(default_factory=_spec("hyperparameters", "max_trees"), ge=10, le=2000,
+                           description="Most boosting rounds; early stopping on the tuning children usually stops sooner.")
     learning_rate: float = Field(
-        0.05, gt=0, le=0.5, description="LightGBM shrinkage per tree; small enough that the tree count early stopping picks is not a coin toss."
+        default_factory=_spec("hyperparameters", "learning_rate"), gt=0, le=0.5,
+        description="LightGBM shrinkage per tree; small enough that the tree count early stopping picks is not a coin toss.",
     )
-    early_stopping_rounds: int = Field(30, ge=5, description="Stop when the tuning log-loss has not improved for this many trees.")
-    min_child_samples: int = Field(100, ge=1, description="Fewest children in a leaf, so leaves rest on enough events.")
+    early_stopping_rounds: int = Field(default_factory=_spec("hyperparameters", "early_stopping_rounds"), ge=5,
+                                       description="Stop when the tuning log-loss has not improved for this many trees.")
+    min_child_samples: int = Field(default_factory=_spec("hyperparameters", "min_child_samples"), ge=1,
+                                   description="Fewest children in a leaf, so leaves rest on enough events.")
     num_threads: int = Field(2, ge=1, description="Threads for LightGBM; fixed so a retrain gives the same bytes.")
     baseline_max_rows: int = Field(
         500_000, ge=1000, description="Training rows (a fixed random sample) the logistic-regression baseline is fitted on."
@@ -106,7 +187,8 @@ class ModelSettings(_Section):
 
 
 class ScoringSettings(_Section):
-    capacity: int = Field(200, ge=1, description="Children the outreach team can take on per month: the top this many are flagged.")
+    capacity: int = Field(default_factory=_spec("capacity"), ge=1,
+                          description="Children the outreach team can take on per month: the top this many are flagged.")
     threshold: float | None = Field(
         None, gt=0, lt=1, description="Also flag every child whose calibrated risk is at or above this, if set."
     )
@@ -160,10 +242,6 @@ class Settings(_Section):
     audit: AuditSettings = Field(default_factory=AuditSettings, description="Drift and fairness monitoring.")
 
 
-class SettingsError(ValueError):
-    """riskstrat.toml exists but cannot be used; the message names the file and the key."""
-
-
 def load_settings(workspace: Path) -> Settings:
     """Read ``workspace/riskstrat.toml`` if it exists, else return the defaults."""
     path = Path(workspace) / CONFIG_FILE
@@ -176,9 +254,7 @@ def load_settings(workspace: Path) -> Settings:
     try:
         return Settings.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise SettingsError(f"{path}: {where}: {first['msg']}") from None
+        raise SettingsError(f"{path}: {_first_error(exc)}") from None
 
 
 def describe_settings(settings: Settings) -> list[tuple[str, object, str]]:

@@ -14,10 +14,10 @@ def build_scored_plan(w: Path) -> Path:
     """A 1,500-member plan in ``w``, ingested, with a champion model and four scored months (two matured)."""
     from riskstrat.config import load_settings
     from riskstrat.ingest import ingest_workspace
-    from riskstrat.score import score_month
+    from riskstrat.model.train import train_model
+    from riskstrat.publish.month import score_month
     from riskstrat.synth.plan import generate_plan
     from riskstrat.synth.spec import PlanSpec
-    from riskstrat.train import train_model
 
     generate_plan(w, PlanSpec(members=1500, months=MONTHS, end=END, seed=8, defect_rate=0.0))
     (w / "riskstrat.toml").write_text(TOML)

@@ -10,8 +10,12 @@ import json
 import pandas as pd
 import pytest
 
-from riskstrat import registry
+from riskstrat import jobs as job
 from riskstrat.audit.fairness import GROUP_COLUMNS
+from riskstrat.audit.workspace import monitoring_history
+from riskstrat.config import AuditSettings, load_settings
+from riskstrat.model import registry
+from riskstrat.model.labels import build_labels
 
 pytestmark = pytest.mark.slow
 
@@ -98,35 +102,36 @@ def test_no_member_identifiers_in_the_audit_outputs(scored_plan, model):
 
 
 def test_the_champions_drift_decides_a_retrain(scored_plan, model):
-    from riskstrat import monthly as job
-    from riskstrat.audit.month import champion_drift
-    from riskstrat.config import AuditSettings, load_settings
-
     settings = load_settings(scored_plan)
-    calm = champion_drift(scored_plan, "2025-11", settings)
+    calm = job.champion_drift(scored_plan, "2025-11", settings)
     assert calm.model_id == model.model_id and "score PSI" in calm.reason
     strict = settings.model_copy(update={"audit": AuditSettings(retrain_score_psi=1e-9)})
-    check = champion_drift(scored_plan, "2025-11", strict)
+    check = job.champion_drift(scored_plan, "2025-11", strict)
     assert check.due
     plan = job.plan_train(scored_plan, "2025-11", strict, drift=check.reason)
     assert plan.run and "drift since champion" in plan.reason and "score PSI" in plan.reason
     off = settings.model_copy(update={"audit": AuditSettings(retrain_score_psi=1e-9, retrain_on_drift=False)})
-    assert champion_drift(scored_plan, "2025-11", off) is None  # drift may not retrain: nothing to build
+    assert job.champion_drift(scored_plan, "2025-11", off) is None  # drift may not retrain: nothing to build
 
 
 def test_a_judged_month_is_reused_only_while_its_scores_are_the_same(scored_plan, model):
-    from riskstrat.audit.workspace import monitoring_history
-    from riskstrat.config import load_settings
-
     settings = load_settings(scored_plan)
-    fresh, _ = monitoring_history(scored_plan, model, settings, known_month="2025-11")
+    labelled = []
+
+    def outcomes(month, runout_months, known_month):
+        labelled.append(month)
+        return build_labels(scored_plan, month, settings, runout_months=runout_months, known_month=known_month)[0]
+
+    fresh, _ = monitoring_history(scored_plan, model, settings, outcomes, known_month="2025-11")
+    assert len(labelled) == 2
     rows = fresh.astype(object).to_dict("records")
     marked = [dict(r, auroc=0.123) for r in rows]
-    reused, _ = monitoring_history(scored_plan, model, settings, known_month="2025-11", judged=marked)
-    assert list(reused["auroc"]) == [0.123, 0.123]  # taken from the earlier history, not rebuilt
+    labelled.clear()
+    reused, _ = monitoring_history(scored_plan, model, settings, outcomes, known_month="2025-11", judged=marked)
+    assert list(reused["auroc"]) == [0.123, 0.123] and labelled == []  # taken from the earlier history, not rebuilt
     for changed in ({"scores_sha256": "0" * 64}, {"deliveries": "a corrected delivery"}):
         stale = [dict(r, auroc=0.123, **changed) for r in rows]
-        rebuilt, _ = monitoring_history(scored_plan, model, settings, known_month="2025-11", judged=stale)
+        rebuilt, _ = monitoring_history(scored_plan, model, settings, outcomes, known_month="2025-11", judged=stale)
         assert list(rebuilt["auroc"]) == list(fresh["auroc"])
     published = json.loads((scored_plan / "outputs" / "2025-11" / "run.json").read_text())["audit"]["monitoring"]
     assert [r["scores_sha256"] for r in published] == list(fresh["scores_sha256"])

@@ -9,6 +9,7 @@ from sklearn.metrics import roc_auc_score
 
 from riskstrat.audit import monitoring as M
 from riskstrat.audit.fairness import wilson
+from riskstrat.core.months import MonthError
 
 
 def month_frames():
@@ -77,5 +78,5 @@ def test_bad_input_is_named():
     scores, outcomes = month_frames()
     with pytest.raises(ValueError, match="outcomes has no column 'ip_admit'"):
         M.month_metrics("2025-03", scores, outcomes, outcome="ip_admit")
-    with pytest.raises(ValueError, match="month"):
+    with pytest.raises(MonthError, match="month"):
         M.track(None, {**M.month_metrics("2025-03", scores, outcomes), "month": "March"})

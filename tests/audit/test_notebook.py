@@ -1,11 +1,9 @@
 """The audit notebook runs clean on a small synthetic plan taken through the real pipeline.
 
 synth -> ingest -> train -> score through the library (the stages the CLI calls), then
-``notebooks/audit.py`` is executed cell by cell with nbclient. While the scoring stage (issue 6)
-does not exist there is no ``outputs/YYYY-MM/`` to audit and the test is skipped, saying so.
+``notebooks/audit.py`` is executed cell by cell with nbclient.
 """
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -14,14 +12,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "notebooks" / "audit.py"
-UPSTREAM = ("riskstrat.synth.plan", "riskstrat.ingest", "riskstrat.train", "riskstrat.registry", "riskstrat.score")
-MISSING = [m for m in UPSTREAM if importlib.util.find_spec(m) is None]
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(bool(MISSING), reason=f"upstream stage not built yet ({', '.join(MISSING)}): "
-                                              "no scored month to audit; the notebook runs once it exists"),
-]
+pytestmark = pytest.mark.slow
 
 from auditplan import END  # noqa: E402
 

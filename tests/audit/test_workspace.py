@@ -3,11 +3,13 @@
 import json
 from datetime import date
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from riskstrat.audit import workspace as W
+from riskstrat.audit.workspace import AuditError
+from riskstrat.core.workspace import output_months
+from riskstrat.features import FeatureError
 
 
 def _eligibility(root, month: str) -> None:
@@ -21,7 +23,12 @@ def _eligibility(root, month: str) -> None:
         "enrollment_start_date": [date(2020, 1, 1), date(2024, 1, 1), date(2025, 1, 1), date(2010, 1, 1)],
         "aid_category": ["tanf", "foster_care", "chip", "ssi_disabled"],
         "zip_code": ["30303", "30303", "31201", None],
-    })
+        "subscriber_id": ["s1", "s1", "s2", "s3"],
+        "enrollment_end_date": [None, None, None, None],
+        "death_date": [None, None, None, None],
+        "source_file": "eligibility.csv",
+        "source_row": [1, 2, 3, 4],
+    }).astype({"enrollment_end_date": "datetime64[s]", "death_date": "datetime64[s]"})
     path = root / "lake" / "eligibility" / f"delivery_month={month}"
     path.mkdir(parents=True)
     rows.to_parquet(path / "part-0.parquet")
@@ -38,7 +45,7 @@ def test_month_groups_from_the_eligibility_snapshot(tmp_path):
     assert g.loc["c", "sex"] == "unknown" and g.loc["b", "race"] == "unknown"
     scored = W.month_groups(tmp_path, "2025-06", pd.DataFrame({"person_id": ["a", "b", "c"], "age": [9, 1, 18]}))
     assert list(scored["age_band"]) == ["6-11", "1-5", "18-20"]
-    with pytest.raises(ValueError, match="no snapshot delivered in 2025-07"):
+    with pytest.raises(FeatureError, match="no snapshot delivered in 2025-07"):
         W.month_groups(tmp_path, "2025-07")
 
 
@@ -48,24 +55,21 @@ def test_outputs_are_read_and_checked(tmp_path):
     pd.DataFrame({"person_id": ["a", "b"], "score": [0.2, 0.1], "flagged": [True, False],
                   "model_id": "m-2025-06-0000abcd"}).to_parquet(month / "scores.parquet")
     (tmp_path / "outputs" / "2025-05").mkdir()  # a month folder without scores is not a scored month
-    assert W.output_months(tmp_path) == ["2025-06"]
+    assert output_months(tmp_path) == ["2025-06"]
     scores = W.read_scores(tmp_path, "2025-06")
     assert scores["flagged"].tolist() == [1, 0]
     assert W.scoring_model_id(tmp_path, "2025-06", scores) == "m-2025-06-0000abcd"
     (month / "run.json").write_text(json.dumps({"model": {"model_id": "m-2025-06-1111abcd"}}))
     assert W.scoring_model_id(tmp_path, "2025-06") == "m-2025-06-1111abcd"
-    with pytest.raises(FileNotFoundError, match="explanations.parquet: missing"):
+    with pytest.raises(AuditError, match="explanations.parquet: missing"):
         W.read_explanations(tmp_path, "2025-06")
     pd.DataFrame({"person_id": ["a"], "feature": ["x"]}).to_parquet(month / "explanations.parquet")
-    with pytest.raises(ValueError, match="explanations.parquet: has no column feature_value, shap_value"):
+    with pytest.raises(AuditError, match="explanations.parquet: has no column feature_value, shap_value"):
         W.read_explanations(tmp_path, "2025-06")
 
 
-def test_shap_matrices_and_flags():
+def test_shap_matrices():
     long = pd.DataFrame({"person_id": ["a", "a", "b", "b"], "feature": ["x", "y", "x", "y"],
                          "feature_value": [1.0, 2.0, 3.0, 4.0], "shap_value": [0.1, 0.2, 0.3, 0.4]})
     values, features = W.shap_matrices(long, ["y", "x"])
     assert list(values.columns) == ["y", "x"] and values.loc["b", "x"] == 0.3 and features.loc["a", "y"] == 2.0
-    flags = W.flag_top([0.9, 0.1, 0.5, 0.8, 0.7, 0.2], ["m1", "m1", "m1", "m2", "m2", "m2"], 2)
-    assert flags.tolist() == [1, 0, 1, 1, 1, 0]
-    assert np.asarray(W.flag_top([0.5, 0.5, 0.5], ["m"] * 3, 2)).sum() == 2  # ties: exactly capacity

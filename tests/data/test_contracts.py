@@ -6,16 +6,16 @@ import json
 from pathlib import Path
 
 import jsonschema
+import open_data_contract_standard
 import pytest
 import yaml
 
-import open_data_contract_standard
-from riskstrat.contracts import (
-    DEFAULT_CONTRACTS_DIR,
+from riskstrat.ingest.contracts import (
     SEVERITIES,
     TABLES,
     ContractError,
     compile_suite,
+    default_contracts_dir,
     gx_columns,
     load_contract,
     load_contracts,
@@ -39,7 +39,7 @@ REQUIRED = {
 
 @pytest.mark.parametrize("table", TABLES)
 def test_contract_is_valid_odcs_v3(table):
-    doc = yaml.safe_load((DEFAULT_CONTRACTS_DIR / f"{table}.yaml").read_text())
+    doc = yaml.safe_load((default_contracts_dir() / f"{table}.yaml").read_text())
     errors = [e.message for e in jsonschema.Draft202012Validator(ODCS_SCHEMA).iter_errors(doc)]
     assert errors == []
     assert doc["kind"] == "DataContract" and doc["apiVersion"].startswith("v3")
@@ -100,7 +100,7 @@ def test_date_placeholders_take_the_delivery_month():
 
 
 def test_a_broken_contract_names_file_and_problem(tmp_path):
-    text = (DEFAULT_CONTRACTS_DIR / "sdoh_screening.yaml").read_text().replace("      severity: row", "      severity: fatal", 1)
+    text = (default_contracts_dir() / "sdoh_screening.yaml").read_text().replace("      severity: row", "      severity: fatal", 1)
     (tmp_path / "sdoh_screening.yaml").write_text(text)
     with pytest.raises(ContractError, match=r"sdoh_screening\.yaml.*severity 'fatal'"):
         load_contract("sdoh_screening", tmp_path)

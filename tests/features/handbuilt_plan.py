@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from handbuilt import Lake
 
-from riskstrat.design import months_between as months
+from riskstrat.core.months import months_between as months
 
 ALL = months("2024-01", "2025-12")
 AS_OF = "2025-06"

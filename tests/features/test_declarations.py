@@ -3,26 +3,32 @@
 from __future__ import annotations
 
 import re
+from importlib import resources
+from pathlib import Path
 
 import pytest
 import sqlglot
 from sqlglot import exp
 
-from riskstrat import features as F
-from riskstrat.codesets import load as load_codeset
+from riskstrat.features import build, concepts, reasons
+from riskstrat.features import declarations as F
+from riskstrat.features.catalogue import catalogue_markdown
+from riskstrat.features.codesets import load as load_codeset
 
-SQL_FILES = sorted(F.sql_dir().glob("*.sql"))
+REPO = Path(__file__).resolve().parents[2]
+CONCEPTS = Path(str(resources.files("riskstrat.features").joinpath("concepts")))
+SQL_FILES = sorted(CONCEPTS.glob("*.sql"))
 
 
 def test_committed_catalogue_is_what_the_declarations_generate():
-    committed = F.catalogue_path().read_text(encoding="utf-8")
-    assert committed == F.catalogue_markdown(), (
-        "docs/features.md is stale: run .venv/bin/python -c 'import riskstrat.features as f; f.write_catalogue()'"
+    committed = (REPO / "docs" / "features.md").read_text(encoding="utf-8")
+    assert committed == catalogue_markdown(), (
+        "docs/features.md is stale: run .venv/bin/python -m riskstrat.features.catalogue docs/features.md"
     )
 
 
 def test_catalogue_lists_every_feature_and_says_race_is_not_a_feature():
-    text = F.catalogue_markdown()
+    text = catalogue_markdown()
     for name in F.feature_names():
         assert f"`{name}`" in text
     assert "Race and ethnicity are never model inputs" in text
@@ -46,16 +52,16 @@ def test_catalogue_lists_every_feature_and_says_race_is_not_a_feature():
     ],
 )
 def test_reason_text_uses_the_members_value(name, value, expected):
-    assert F.reason_text(name, value) == expected
+    assert reasons.reason_text(name, value) == expected
 
 
 def test_every_feature_has_a_reason_for_any_value():
     for f in F.FEATURES:
         for value in (0, 1, 2.5, float("nan")):
-            text = F.reason_text(f.name, value)
+            text = reasons.reason_text(f.name, value)
             assert text and "{" not in text, (f.name, value, text)
     with pytest.raises(KeyError, match="no feature named"):
-        F.reason_text("not_a_feature", 1)
+        reasons.reason_text("not_a_feature", 1)
 
 
 def test_declarations_are_complete_and_consistent():
@@ -63,8 +69,8 @@ def test_declarations_are_complete_and_consistent():
     windowed_person_level = {f.concept for f in F.FEATURES if f.aggregate == "value" and f.window_months}
     for f in F.FEATURES:
         assert f.description.strip() and f.sources, f.name
-        assert (F.sql_dir() / f"{f.concept}.sql").exists(), f.name
-        assert set(f.sources) <= set(F.LAKE_TABLES), f.name
+        assert (CONCEPTS / f"{f.concept}.sql").exists(), f.name
+        assert set(f.sources) <= set(F.SOURCE_TABLES), f.name
         if f.codeset:
             groups = set(load_codeset(f.codeset)["group"])
             for group in (f.group or "").split(","):
@@ -72,14 +78,14 @@ def test_declarations_are_complete_and_consistent():
     # one-row-per-child concepts read the whole data window: their declared window must say so
     for f in F.FEATURES:
         if f.concept in windowed_person_level and f.window_months:
-            assert f.window_months == F.data_window_months(), f.name
+            assert f.window_months == concepts.data_window_months(), f.name
     assert F.get_feature("ed_visits_6m").monotone == 1
 
 
 def test_a_bad_declaration_is_refused():
-    with pytest.raises(ValueError, match="aggregate"):
+    with pytest.raises(F.DeclarationError, match="aggregate"):
         F.Feature("x", "f", "ed_visits", "median", description="d", reason="r", kind="count", sources=("ed_visit",))
-    with pytest.raises(ValueError, match="window 12"):
+    with pytest.raises(F.DeclarationError, match="window 12"):
         F.Feature("x", "f", "ed_visits", "trend", window_months=6, description="d", reason="r", kind="rate",
                   sources=("ed_visit",))
 
@@ -106,12 +112,12 @@ def test_sql_file_opens_with_its_rule_and_transpiles_to_spark(path):
 
 
 def test_generated_feature_sql_transpiles_to_spark():
-    spark = sqlglot.transpile(F.feature_sql(), read="duckdb", write="spark", error_level=sqlglot.ErrorLevel.RAISE)
+    spark = sqlglot.transpile(build.feature_sql(), read="duckdb", write="spark", error_level=sqlglot.ErrorLevel.RAISE)
     assert "agg_ed_visits" in spark[0]
 
 
 def test_concept_order_puts_what_is_read_first():
-    order = F.concept_order(["bh_ed_followup"])
+    order = concepts.concept_order(["bh_ed_followup"])
     assert order.index("medical_claims") < order.index("diagnoses") < order.index("bh_ed_visits")
     assert order.index("bh_outpatient_visits") < order.index("bh_ed_followup") == len(order) - 1
 
@@ -119,3 +125,35 @@ def test_concept_order_puts_what_is_read_first():
 def test_catalogue_hash_is_stable_and_short():
     assert F.catalogue_hash() == F.catalogue_hash()
     assert len(F.catalogue_hash()) == 16
+
+
+def _declarations_file(**changes) -> str:
+    """The shipped declarations.yaml with the first feature's fields changed (None removes one)."""
+    text = resources.files("riskstrat.features").joinpath(F.DECLARATIONS_FILE).read_text(encoding="utf-8")
+    first = text.index("  - name: age_years\n")
+    end = text.index("  - name:", first + 1)
+    entry = text[first:end]
+    for key, value in changes.items():
+        entry = re.sub(rf"(?m)^    {key}: .*\n", "", entry)
+        if value is not None:
+            entry += f"    {key}: {value}\n"
+    return text[:first] + entry + text[end:]
+
+
+def test_the_shipped_declarations_read_back_as_the_features_in_force():
+    titles, features = F.read_declarations(_declarations_file())
+    assert features == F.FEATURES and titles == F.FAMILY_TITLES
+    assert len(features) == len({f.name for f in features}) == 79
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"aggregate": "median"}, "feature age_years: aggregate 'median'"),
+    ({"colour": "red"}, "feature age_years: unknown field\\(s\\) colour"),
+    ({"family": "nowhere"}, "feature age_years: family 'nowhere' is not listed"),
+    ({"kind": None}, "feature age_years: .*kind"),
+    ({"sources": "[claims_table]"}, "feature age_years: sources"),
+    ({"name": "sex_female"}, "declared more than once: sex_female"),
+])
+def test_a_bad_declarations_file_is_refused_naming_the_file_the_feature_and_the_field(changes, message):
+    with pytest.raises(F.DeclarationError, match=rf"^features.yaml: {message}"):
+        F.read_declarations(_declarations_file(**changes), where="features.yaml")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
-from riskstrat.features import build_features, feature_names
 from handbuilt_plan import AS_OF
+
+from riskstrat.core.months import MonthError
+from riskstrat.features import FeatureError, build_features, feature_names
 
 
 def test_table_has_person_id_then_every_declared_feature(features):
@@ -140,7 +141,7 @@ def test_same_answer_from_a_connection(full_lake, features):
 
 
 def test_refuses_a_month_without_its_snapshot(full_lake):
-    with pytest.raises(ValueError, match="no eligibility snapshot delivered in 2027-01"):
+    with pytest.raises(FeatureError, match="no eligibility snapshot delivered in 2027-01"):
         build_features(full_lake, "2027-01")
-    with pytest.raises(ValueError, match="YYYY-MM"):
+    with pytest.raises(MonthError, match="YYYY-MM"):
         build_features(full_lake, "2025-6")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from riskstrat.features import feature_names
-from riskstrat.labels import build_labels, build_training_frame
+from riskstrat.model.labels import LabelError, build_labels, build_training_frame
 
 T = "2025-03"  # outcome window 2025-04 .. 2025-09, run-out to 2025-12
 
@@ -67,9 +67,9 @@ def test_leaver_with_the_outcome_is_kept(full_lake, labels):
 
 
 def test_refuses_months_that_have_not_matured(full_lake):
-    with pytest.raises(ValueError, match="has not matured.*through 2026-01"):
+    with pytest.raises(LabelError, match="has not matured.*through 2026-01"):
         build_training_frame(full_lake, ["2025-03", "2025-04"])
-    with pytest.raises(ValueError, match="unknown outcome"):
+    with pytest.raises(LabelError, match="unknown outcome"):
         build_training_frame(full_lake, ["2025-03"], outcome="death")
     # with no run-out the outcome window alone must be in the lake
     build_labels(full_lake, "2025-06", runout_months=0)
@@ -78,9 +78,9 @@ def test_refuses_months_that_have_not_matured(full_lake):
 def test_labels_see_only_deliveries_known_at_the_cut(full_lake):
     # The lake runs to 2025-12; labels "known in 2025-08" must behave as if it ended there,
     # which is what keeps a model trained as of 2025-08 from learning later deliveries.
-    with pytest.raises(ValueError, match="has not matured.*through 2025-08"):
+    with pytest.raises(LabelError, match="has not matured.*through 2025-08"):
         build_labels(full_lake, T, runout_months=0, known_month="2025-08")
     known, _ = build_labels(full_lake, T, runout_months=0, known_month="2025-09")
     assert known.set_index("person_id").loc["P_ED", "ed_visits"] == 4
-    with pytest.raises(ValueError, match="deliveries through 2025-12"):
+    with pytest.raises(LabelError, match="deliveries through 2025-12"):
         build_labels(full_lake, T, known_month="2026-02")

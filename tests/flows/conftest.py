@@ -1,16 +1,10 @@
-"""One Prefect test harness per session (each costs a local API server), and the flows importable."""
+"""One Prefect test harness per session (each costs a local API server)."""
 
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))  # flows/ sits beside src/, not inside the package
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 

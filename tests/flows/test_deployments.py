@@ -39,10 +39,7 @@ def test_monthly_runs_on_the_default_schedule_and_the_rest_on_demand(project):
 
 
 def test_serve_takes_the_cron_from_the_workspace(tmp_path):
-    import sys
-
-    sys.path.insert(0, str(REPO))
-    from flows.serve import deployments
+    from riskstrat.flows.serve import deployments
 
     (tmp_path / "riskstrat.toml").write_text('[schedule]\ncron = "30 7 6 * *"\ntimezone = "America/Chicago"\n')
     monthly = next(d for d in deployments(str(tmp_path)) if d.name == "monthly")
@@ -58,15 +55,12 @@ def test_the_server_books_the_monthly_runs_at_six_on_the_fifth(prefect_harness, 
     Caught a real break: with SQLAlchemy 2.1 the server's scheduler fails on every pass, so a
     deployed cron would never start a run (hence the ``sqlalchemy<2.1`` pin in pyproject.toml).
     """
-    import sys
     from datetime import timedelta
     from zoneinfo import ZoneInfo
 
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
-
-    sys.path.insert(0, str(REPO))
-    from flows.serve import deployments
+    from riskstrat.flows.serve import deployments
 
     monthly = next(d for d in deployments(str(tmp_path)) if d.name == "monthly")
     deployment_id = monthly.apply()

@@ -8,13 +8,12 @@ import pytest
 from ingest_helpers import PLAN, copy_plan, snapshot
 from typer.testing import CliRunner
 
-import riskstrat.ingest as ingest_mod
-import riskstrat.lake as lake_mod
+import riskstrat.ingest.run as ingest_mod
+import riskstrat.ingest.transaction as txn_mod
 from riskstrat.cli import app
 from riskstrat.config import IngestSettings
 from riskstrat.ingest import IngestError, ingest_workspace
-from riskstrat.lake import STAGING, recover
-
+from riskstrat.ingest.transaction import STAGING, recover
 
 FAST = IngestSettings(data_docs=False)
 
@@ -39,7 +38,7 @@ def _fresh(january, tmp_path):
 
 
 def _fail_on_call(monkeypatch, k):
-    real = lake_mod._replace
+    real = txn_mod._replace
     calls = {"n": 0}
 
     def flaky(src, dst):
@@ -48,7 +47,7 @@ def _fail_on_call(monkeypatch, k):
             raise Boom(f"injected failure at move {k}")
         real(src, dst)
 
-    monkeypatch.setattr(lake_mod, "_replace", flaky)
+    monkeypatch.setattr(txn_mod, "_replace", flaky)
     return calls
 
 
@@ -86,8 +85,8 @@ def test_a_crash_mid_commit_is_rolled_back_by_the_next_run(january, tmp_path, mo
     before = snapshot(ws)
     _fail_on_call(monkeypatch, 6)
     # the process dies: no rollback, no clean-up
-    monkeypatch.setattr(lake_mod, "_rollback", lambda workspace, root: None)
-    monkeypatch.setattr(lake_mod.Transaction, "abort", lambda self: None)
+    monkeypatch.setattr(txn_mod, "_rollback", lambda workspace, root: None)
+    monkeypatch.setattr(txn_mod.Transaction, "abort", lambda self: None)
     with pytest.raises(Boom):
         ingest_workspace(ws, month="2025-02", settings=FAST)
     assert snapshot(ws) != before  # half a month is lying around ...

@@ -156,7 +156,7 @@ def test_row_hashes_stay_what_earlier_ingests_wrote(clean_plan):
     month ingested before it in twice unless those months are ingested again from landing/."""
     import pyarrow.parquet as pq
 
-    from riskstrat.lake import partition_path
+    from riskstrat.core.workspace import partition_path
 
     ws, _ = clean_plan
     pinned = {  # (table, month) -> row_hash of the file's first row; pharmacy 2025-02 arrives as Parquet

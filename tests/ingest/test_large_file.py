@@ -11,8 +11,8 @@ import pyarrow.parquet as pq
 from ingest_helpers import PLAN, copy_plan, read_csv_rows, write_csv_rows
 
 from riskstrat.config import IngestSettings
+from riskstrat.core.workspace import partition_path
 from riskstrat.ingest import ingest_workspace
-from riskstrat.lake import partition_path
 
 MONTH = "2025-02"
 #: ~50 MB of medical claims: more than one of DuckDB's 32 MB CSV buffers, so both threads read a part

@@ -9,15 +9,15 @@ from defect_rules import KIND_TO_RULES
 
 from riskstrat.config import IngestSettings
 from riskstrat.ingest import ingest_workspace
+from riskstrat.synth import PlanSpec, defects, generate_plan
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def plan(tmp_path_factory):
-    synth = pytest.importorskip("riskstrat.synth")
     ws = tmp_path_factory.mktemp("synthetic")
-    synth.generate_plan(ws, synth.PlanSpec(members=800, months=3, end="2025-11", seed=5, defect_rate=0.01))
+    generate_plan(ws, PlanSpec(members=800, months=3, end="2025-11", seed=5, defect_rate=0.01))
     report = ingest_workspace(ws, settings=IngestSettings(data_docs=False))
     con = duckdb.connect()
     truth = con.execute(f"SELECT \"table\", delivery_month, file, row, \"column\", kind "
@@ -32,8 +32,7 @@ def plan(tmp_path_factory):
 
 
 def test_the_mapping_covers_every_defect_kind():
-    synth = pytest.importorskip("riskstrat.synth.defects")
-    assert set(synth.KINDS) == set(KIND_TO_RULES)
+    assert set(defects.KINDS) == set(KIND_TO_RULES)
 
 
 def test_the_plan_has_defects_of_many_kinds(plan):

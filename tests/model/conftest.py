@@ -8,8 +8,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from synthetic_frame import DECLARATIONS, make_frame  # noqa: E402
 
 from riskstrat.config import Settings  # noqa: E402
-from riskstrat.design import StudyDesign  # noqa: E402
-from riskstrat.train import fit_and_register  # noqa: E402
+from riskstrat.model.design import StudyDesign  # noqa: E402
+from riskstrat.model.train import fit_and_register  # noqa: E402
 
 AS_OF = "2025-11"
 

@@ -10,15 +10,24 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from riskstrat.design import add_months
+from riskstrat.core.months import add_months
+from riskstrat.features import Feature, get_feature
 
+
+def _test_only(name: str, description: str, monotone: int = 0) -> Feature:
+    """A declaration for a column only this frame has (declared like any feature, never shipped)."""
+    return Feature(name, "demographics", "population", "value", column=name, description=description,
+                   reason=f"{name} {{value}}", kind="count", sources=("eligibility",), monotone=monotone)
+
+
+#: What the model is trained on: four declared features and two that only this frame has.
 DECLARATIONS = [
-    {"name": "ed_visits_12m", "description": "{value} ED visits in the last 12 months", "window": "12 months", "direction": 1},
-    {"name": "ip_admits_12m", "description": "{value} inpatient admissions in the last 12 months", "window": "12 months", "direction": 1},
-    {"name": "bh_condition_groups_12m", "description": "behavioural-health diagnosis in the last 12 months", "window": "12 months", "direction": 1},
-    {"name": "chronic_conditions", "description": "{value} chronic condition groups", "window": "24 months", "direction": 1},
-    {"name": "age_years", "description": "age {value}", "window": "as of", "direction": 0},
-    {"name": "noise_score", "description": "a number unrelated to risk", "window": "as of", "direction": 0},
+    get_feature("ed_visits_12m"),
+    get_feature("ip_admits_12m"),
+    get_feature("bh_condition_groups_12m"),
+    _test_only("chronic_conditions", "Chronic condition groups.", monotone=1),
+    get_feature("age_years"),
+    _test_only("noise_score", "A number unrelated to risk."),
 ]
 
 

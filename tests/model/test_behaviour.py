@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from riskstrat import registry
+from riskstrat.model import registry
 
 
 def _test_rows(plan, design, n=400):

@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 
-from riskstrat import evaluate as ev
-from riskstrat.train import PlattCalibrator, TrainError
+from riskstrat.audit import performance as ev
+from riskstrat.model.calibration import PlattCalibrator
+from riskstrat.model.matrix import TrainError
 
 
 def test_platt_recovers_known_probabilities_in_bins():

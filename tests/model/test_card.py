@@ -1,6 +1,6 @@
 import re
 
-from riskstrat import card
+from riskstrat.model import card
 
 
 def _headings(markdown: str) -> list[tuple[int, str]]:

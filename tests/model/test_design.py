@@ -1,7 +1,8 @@
 import pytest
 
 from riskstrat.config import ModelSettings
-from riskstrat.design import DesignError, StudyDesign, add_months, months_between
+from riskstrat.core.months import MonthError, add_months, months_between
+from riskstrat.model.design import DesignError, StudyDesign
 
 
 def test_months_are_laid_back_from_the_as_of_month_and_all_matured():
@@ -36,7 +37,7 @@ def test_design_is_checked_on_creation():
         StudyDesign.from_dict({**fields, "test_months": ["2025-04", "2025-06"]})
     with pytest.raises(DesignError, match="outcome"):
         StudyDesign.from_dict({**fields, "outcome": "cost"})
-    with pytest.raises(DesignError, match="as_of"):
+    with pytest.raises(MonthError, match="as_of"):
         StudyDesign.from_dict({**fields, "as_of": "2025-13"})
 
 

@@ -1,15 +1,15 @@
 import json
 
-import pytest
 from synthetic_frame import DECLARATIONS
 
-from riskstrat import registry
-from riskstrat.design import StudyDesign
-from riskstrat.train import decide_promotion, fit_and_register
+from riskstrat.model import registry
+from riskstrat.model.design import StudyDesign
+from riskstrat.model.evaluation import decide_promotion
+from riskstrat.model.train import fit_and_register
 
 # A challenger that only sees age and noise is clearly worse than one with the utilisation features;
 # its test rows still hold every column, so the champion can be scored on them.
-WEAK = [d for d in DECLARATIONS if d["name"] in {"age_years", "noise_score"}]
+WEAK = [d for d in DECLARATIONS if d.name in {"age_years", "noise_score"}]
 
 
 def test_the_rule_itself():

@@ -4,8 +4,8 @@ import shutil
 import numpy as np
 import pytest
 
-from riskstrat import registry
-from riskstrat.design import StudyDesign
+from riskstrat.model import registry
+from riskstrat.model.design import StudyDesign
 
 
 def test_round_trip_gives_the_same_scores(trained, plan, design):
@@ -81,7 +81,7 @@ def test_missing_file_and_missing_champion_are_named(trained, tmp_path):
 def test_registering_the_same_training_twice_is_deterministic(trained, plan, settings, design, tmp_path):
     from synthetic_frame import DECLARATIONS
 
-    from riskstrat.train import fit_and_register
+    from riskstrat.model.train import fit_and_register
 
     workspace, result = trained
     frame, truth = plan

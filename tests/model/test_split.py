@@ -2,7 +2,8 @@ import pandas as pd
 import pytest
 
 from riskstrat.config import ModelSettings
-from riskstrat.train import SIDES, TrainError, collect_training_frame, split_frame
+from riskstrat.model.matrix import TrainError
+from riskstrat.model.train import SIDES, collect_training_frame, split_frame
 
 
 def test_no_future_rows_and_sides_in_time_order(plan, design, settings):

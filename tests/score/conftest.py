@@ -13,8 +13,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from scorekit import AS_OF, build_workspace, training_frame  # noqa: E402
 
 from riskstrat.config import ModelSettings, Settings  # noqa: E402
-from riskstrat.design import StudyDesign  # noqa: E402
 from riskstrat.features import FEATURES  # noqa: E402
+from riskstrat.model.design import StudyDesign  # noqa: E402
 
 TRAIN_AS_OF = AS_OF
 
@@ -22,8 +22,8 @@ TRAIN_AS_OF = AS_OF
 @pytest.fixture(scope="session")
 def model_workspace(tmp_path_factory) -> Path:
     """A workspace whose registry holds a champion trained on the design's as-of months (3 to train) of 1,000 children."""
-    from riskstrat.registry import load_model
-    from riskstrat.train import fit_and_register
+    from riskstrat.model.registry import load_model
+    from riskstrat.model.train import fit_and_register
 
     # Few, shallow trees: the tests need a real booster and calibrator, not a good model.
     settings = Settings(model=ModelSettings(max_trees=60, num_leaves=7, min_child_samples=40, train_months=3))
@@ -37,7 +37,7 @@ def model_workspace(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def model(model_workspace):
-    from riskstrat.registry import load_model
+    from riskstrat.model.registry import load_model
 
     return load_model(model_workspace)
 

@@ -12,8 +12,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from riskstrat.contracts import load_contract
 from riskstrat.features import feature_names
+from riskstrat.ingest.contracts import load_contract
 from riskstrat.synth.frames import feature_frame
 
 
@@ -113,7 +113,7 @@ def write_ledger(root: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from riskstrat.ingest import DELIVERY_COLUMNS
+    from riskstrat.ingest.ledger import DELIVERY_COLUMNS
 
     counts = {t: len(r) for t, r in lake_rows().items()}
     rows = [{

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 from scorekit import feature_frame
 
-from riskstrat import explain
 from riskstrat.features import reason_text
+from riskstrat.scoring import explain
 
 
 def test_base_plus_shap_equals_raw_score_for_every_child(model):

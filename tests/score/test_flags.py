@@ -7,7 +7,9 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from riskstrat.score import TIERS, household_keys, household_order, rank_scores, select_flags, suppression
+from riskstrat.scoring.flags import TIERS, rank_scores, select_flags
+from riskstrat.scoring.households import household_keys, household_order
+from riskstrat.scoring.suppression import suppression
 
 AS_OF = date(2025, 6, 30)
 

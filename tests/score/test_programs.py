@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from riskstrat.features import feature_names
-from riskstrat.programs import ProgramRulesError, load_programs
+from riskstrat.scoring.programs import ProgramRulesError, load_programs
 
 
 def children(**overrides) -> pd.DataFrame:

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from scorekit import AS_OF, lake_rows, write_lake_table
 
-from riskstrat import publish
 from riskstrat.config import load_settings
-from riskstrat.score import score_month
+from riskstrat.publish import outputs as publish
+from riskstrat.publish.month import score_month
 
 
 def month_files(folder: Path) -> dict[str, bytes]:
@@ -41,7 +41,7 @@ def test_a_failed_rerun_keeps_the_published_month(workspace, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("report failed (injected)")
 
-    monkeypatch.setattr("riskstrat.report.render_report", broken)
+    monkeypatch.setattr("riskstrat.publish.report.render_report", broken)
     with pytest.raises(RuntimeError, match="injected"):
         score_month(workspace, AS_OF, load_settings(workspace))
     assert month_files(good.out_dir) == before
@@ -106,7 +106,7 @@ def test_a_run_killed_mid_swap_is_recovered_by_the_next(workspace, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("report failed (injected)")
 
-    monkeypatch.setattr("riskstrat.report.render_report", broken)
+    monkeypatch.setattr("riskstrat.publish.report.render_report", broken)
     with pytest.raises(RuntimeError, match="injected"):
         score_month(workspace, AS_OF, load_settings(workspace))
     assert month_files(outputs / AS_OF) == before

@@ -13,11 +13,12 @@ import pandas as pd
 import pytest
 from scorekit import AS_OF, MALICIOUS, build_workspace
 
-from riskstrat import publish
 from riskstrat.config import load_settings
 from riskstrat.features import build_features
-from riskstrat.registry import load_model
-from riskstrat.score import score_month
+from riskstrat.model.registry import load_model
+from riskstrat.publish import outputs as publish
+from riskstrat.publish.month import score_month
+from riskstrat.scoring.flags import ScoringError
 
 
 @pytest.fixture(scope="module")
@@ -174,8 +175,8 @@ def test_a_feature_table_built_for_another_month_is_refused(published):
     ws, _ = published
     table = build_features(ws, AS_OF)
     earlier = f"{int(AS_OF[:4]) - 1}{AS_OF[4:]}"
-    with pytest.raises(ValueError, match=f"built for {AS_OF}, not {earlier}"):
+    with pytest.raises(ScoringError, match=f"built for {AS_OF}, not {earlier}"):
         score_month(ws, earlier, load_settings(ws), features=table)
     table.attrs.clear()  # not from build_features: nothing says which month it describes
-    with pytest.raises(ValueError, match="no month build_features recorded"):
+    with pytest.raises(ScoringError, match="no month build_features recorded"):
         score_month(ws, AS_OF, load_settings(ws), features=table)

@@ -9,7 +9,6 @@ import pyarrow.parquet as pq
 import pytest
 import simple_icd_10_cm as icd
 
-
 KINDS = {"invalid_icd", "truncated_icd", "impossible_date", "negative_paid", "duplicate_line", "unknown_person",
          "malformed_number", "missing_required", "bad_npi", "bad_ndc", "bad_enum", "resent_rows"}
 

@@ -11,7 +11,6 @@ import pytest
 import simple_icd_10_cm as icd
 
 
-
 @pytest.fixture(scope="module")
 def deliveries(sf, plan):
     """{month: {table: (file, header, rows, delimiter)}} for the clean plan."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pyarrow.parquet as pq
 
-from riskstrat import codesets
+from riskstrat.features import codesets
 
 
 def _truth(plan, name):

@@ -13,7 +13,7 @@ import re
 import pytest
 import simple_icd_10_cm as icd
 
-import riskstrat.codesets as cs
+import riskstrat.features.codesets as cs
 
 BASE_COLUMNS = ["code", "match", "group", "description"]
 EXTRA_COLUMNS = {
@@ -50,7 +50,7 @@ def _system_of_rows(name: str):
 
 def test_catalog_lists_exactly_the_csv_files():
     shipped = {
-        p.name for p in importlib.resources.files("riskstrat.codesets").iterdir()
+        p.name for p in importlib.resources.files("riskstrat.features.codesets").iterdir()
         if p.name.endswith(".csv")
     }
     listed = [entry["file"] for entry in ENTRIES]

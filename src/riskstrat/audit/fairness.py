@@ -24,7 +24,6 @@ table — an interval that wide cannot support a judgement, but a reader must se
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,6 +31,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy.stats import binomtest, norm
+
+from riskstrat.audit.performance import calibration_table
+from riskstrat.core.plots import figure as new_figure
+from riskstrat.core.plots import svg_of
 
 # The attributes every fairness table reports, in this order (issue 8; HTI-1 attribute 22).
 GROUP_COLUMNS: tuple[str, ...] = ("race", "ethnicity", "sex", "age_band", "aid_category", "region")
@@ -272,8 +275,6 @@ def group_calibration(
     Fewer bins than the plan-wide curve (5, not 10) because each group holds a fraction of the
     children and the outcome is rare.
     """
-    from riskstrat.evaluate import calibration_table
-
     _check_columns(frame, [score, outcome, attribute])
     parts = []
     for group, rows in frame.groupby(frame[attribute].astype("string").fillna(UNKNOWN), sort=True):
@@ -517,48 +518,30 @@ def describe_need_gaps(check: NeedCheck, confidence: float = CONFIDENCE) -> list
     return out
 
 
-def svg_of(fig) -> str:
-    """A matplotlib figure as an inline SVG string, byte-identical across runs (no date, fixed ids)."""
-    import matplotlib
-
-    buf = io.StringIO()
-    with matplotlib.rc_context({"svg.hashsalt": "riskstrat", "svg.fonttype": "none"}):
-        fig.savefig(buf, format="svg", metadata={"Date": None}, bbox_inches="tight")
-    svg = buf.getvalue()
-    return svg[svg.index("<svg"):]
-
-
 def need_plot_svg(check: NeedCheck, measure: str | None = None, max_groups: int = 6) -> str:
     """Mean need against mean score per bin, one line per group (largest first) with interval bars; inline SVG.
 
     Lines that lie above the reference group's line are the Obermeyer pattern: more need at the
     same score.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     measure = measure or check.measures[0]
     t = check.table[check.table["measure"] == measure]
     sizes = t.groupby("group")["n"].sum().sort_values(ascending=False, kind="mergesort")
     groups = [check.reference] + [g for g in sizes.index if g != check.reference][: max_groups - 1]
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    try:
-        for g in groups:
-            rows = t[(t["group"] == g) & (t["n"] >= 2)].sort_values("bin")
-            err = np.vstack([rows["mean"] - rows["lo"], rows["hi"] - rows["mean"]])
-            style = {"linewidth": 2.4} if g == check.reference else {"linewidth": 1.4}
-            ax.errorbar(rows["mean_score"], rows["mean"], yerr=err, marker="o", markersize=3, capsize=2,
-                        label=f"{g}{' (reference)' if g == check.reference else ''}", **style)
-        ax.set_xlabel("mean score in the score bin")
-        ax.set_ylabel(f"mean {measure}")
-        ax.set_title(f"Need at equal score by {_ATTRIBUTE_WORDS.get(check.attribute, check.attribute)}")
-        ax.legend(fontsize=8)
-        ax.grid(alpha=0.3)
-        return svg_of(fig)
-    finally:
-        plt.close(fig)
+    fig = new_figure(figsize=(6.4, 4.2))
+    ax = fig.add_subplot()
+    for g in groups:
+        rows = t[(t["group"] == g) & (t["n"] >= 2)].sort_values("bin")
+        err = np.vstack([rows["mean"] - rows["lo"], rows["hi"] - rows["mean"]])
+        style = {"linewidth": 2.4} if g == check.reference else {"linewidth": 1.4}
+        ax.errorbar(rows["mean_score"], rows["mean"], yerr=err, marker="o", markersize=3, capsize=2,
+                    label=f"{g}{' (reference)' if g == check.reference else ''}", **style)
+    ax.set_xlabel("mean score in the score bin")
+    ax.set_ylabel(f"mean {measure}")
+    ax.set_title(f"Need at equal score by {_ATTRIBUTE_WORDS.get(check.attribute, check.attribute)}")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return svg_of(fig, tight=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -607,32 +590,25 @@ def fairness_plot_svg(table: pd.DataFrame, metrics: Sequence[str] = ("flag_rate"
 
     Groups marked ``too_small`` are left off the plot (they are in the table, marked).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     t = table[(table["group"] != ALL) & ~table["too_small"]]
     if attributes is not None:
         t = t[t["attribute"].isin(attributes)]
     labels = [f"{_ATTRIBUTE_WORDS.get(a, a)}: {g}" for a, g in zip(t["attribute"], t["group"])]
     y = np.arange(len(t))[::-1]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics) + 2.2, 0.24 * len(t) + 1.2), sharey=True,
-                             squeeze=False)
-    try:
-        for ax, metric in zip(axes[0], metrics):
-            value = t[metric].to_numpy(dtype=float)
-            err = np.vstack([value - t[f"{metric}_lo"].to_numpy(dtype=float), t[f"{metric}_hi"].to_numpy(dtype=float) - value])
-            ax.errorbar(value, y, xerr=np.nan_to_num(err), fmt="o", markersize=3, capsize=2)
-            plan = table.loc[table["group"] == ALL, metric]
-            reference = 1.0 if metric == "oe_ratio" else (float(plan.iloc[0]) if len(plan) else math.nan)
-            if np.isfinite(reference):
-                ax.axvline(reference, color="grey", linestyle="--", linewidth=0.8)
-            ax.set_title(_PLOT_METRICS.get(metric, metric), fontsize=9)
-            ax.grid(alpha=0.3)
-            ax.tick_params(labelsize=7)
-        axes[0][0].set_yticks(y, labels)
-        fig.tight_layout()
-        return svg_of(fig)
-    finally:
-        plt.close(fig)
+    fig = new_figure(figsize=(3.2 * len(metrics) + 2.2, 0.24 * len(t) + 1.2))
+    axes = fig.subplots(1, len(metrics), sharey=True, squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        value = t[metric].to_numpy(dtype=float)
+        err = np.vstack([value - t[f"{metric}_lo"].to_numpy(dtype=float), t[f"{metric}_hi"].to_numpy(dtype=float) - value])
+        ax.errorbar(value, y, xerr=np.nan_to_num(err), fmt="o", markersize=3, capsize=2)
+        plan = table.loc[table["group"] == ALL, metric]
+        reference = 1.0 if metric == "oe_ratio" else (float(plan.iloc[0]) if len(plan) else math.nan)
+        if np.isfinite(reference):
+            ax.axvline(reference, color="grey", linestyle="--", linewidth=0.8)
+        ax.set_title(_PLOT_METRICS.get(metric, metric), fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.tick_params(labelsize=7)
+    axes[0][0].set_yticks(y, labels)
+    fig.tight_layout()
+    return svg_of(fig, tight=True)
+

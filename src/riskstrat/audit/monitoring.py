@@ -20,8 +20,10 @@ import numpy as np
 import pandas as pd
 
 from riskstrat.audit.fairness import CONFIDENCE, mean_interval, wilson
-from riskstrat.design import add_months, check_month
-from riskstrat.evaluate import auroc, expected_calibration_error
+from riskstrat.audit.performance import auroc, expected_calibration_error
+from riskstrat.core.months import add_months, check_month
+from riskstrat.core.plots import figure as new_figure
+from riskstrat.core.plots import svg_of
 
 HISTORY_COLUMNS = [
     "month", "n", "events", "prevalence", "mean_predicted", "citl", "citl_lo", "citl_hi", "oe_ratio",
@@ -137,28 +139,20 @@ def track(history: pd.DataFrame | None, row: dict | pd.DataFrame) -> pd.DataFram
 
 def monitoring_plot_svg(history: pd.DataFrame) -> str:
     """AUROC, PPV of flags (with interval) and observed/expected over the judged months; inline SVG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from riskstrat.audit.fairness import svg_of
-
     h = history.sort_values("month")
-    fig, axes = plt.subplots(1, 3, figsize=(10, 3.2))
-    try:
-        axes[0].plot(h["month"], h["auroc"], marker="o")
-        axes[0].set_title("realised AUROC")
-        axes[1].errorbar(h["month"], h["ppv"], yerr=np.vstack([h["ppv"] - h["ppv_lo"], h["ppv_hi"] - h["ppv"]]),
-                         marker="o", capsize=2)
-        axes[1].set_title("PPV of flags")
-        axes[2].plot(h["month"], h["oe_ratio"], marker="o")
-        axes[2].axhline(1.0, color="grey", linewidth=0.8)
-        axes[2].set_title("observed / expected")
-        for ax in axes:
-            ax.tick_params(axis="x", labelrotation=45, labelsize=7)
-            ax.grid(alpha=0.3)
-        fig.tight_layout()
-        return svg_of(fig)
-    finally:
-        plt.close(fig)
+    fig = new_figure(figsize=(10, 3.2))
+    axes = fig.subplots(1, 3)
+    axes[0].plot(h["month"], h["auroc"], marker="o")
+    axes[0].set_title("realised AUROC")
+    axes[1].errorbar(h["month"], h["ppv"], yerr=np.vstack([h["ppv"] - h["ppv_lo"], h["ppv_hi"] - h["ppv"]]),
+                     marker="o", capsize=2)
+    axes[1].set_title("PPV of flags")
+    axes[2].plot(h["month"], h["oe_ratio"], marker="o")
+    axes[2].axhline(1.0, color="grey", linewidth=0.8)
+    axes[2].set_title("observed / expected")
+    for ax in axes:
+        ax.tick_params(axis="x", labelrotation=45, labelsize=7)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return svg_of(fig, tight=True)
+

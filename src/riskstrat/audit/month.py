@@ -2,9 +2,10 @@
 
 Two callers:
 
-- the monthly job, **before training** (:func:`champion_drift`): PSI of this month's features
-  and of the champion's score against the champion's training data (``drift_reference.json``);
-  :func:`drift_decision` says whether that shift calls for a retrain (``audit.retrain_*``);
+- the monthly job, **before training** (``riskstrat.jobs.monthly.champion_drift``): PSI of this
+  month's features and of the champion's score against the champion's training data
+  (:func:`training_drift`, from ``drift_reference.json``); :func:`drift_decision` says whether
+  that shift calls for a retrain (``audit.retrain_*``);
 - scoring, **before publishing** (:func:`month_audit`): PSI of every model feature and the score
   against the scoring model's training data and against last month; each group's share and
   flag rate (outcomes are not known yet); and the monitoring history of every published month
@@ -13,15 +14,14 @@ Two callers:
 
 Last month is compared through the bins and shares stored in its run.json (``audit.profile``,
 :func:`month_profile`), not by rebuilding its features. Nothing here holds member-level rows
-beyond the call (the results are per column, per group and per month), except the feature
-table :func:`champion_drift` hands back for its caller to score the month with.
+beyond the call (the results are per column, per group and per month).
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +31,9 @@ from riskstrat.audit.drift import Bands, BinProfile, drift_warnings, profile, ps
 from riskstrat.audit.fairness import fairness_table, largest_gaps
 from riskstrat.audit.monitoring import first_matured_month
 from riskstrat.audit.training import SCORE, reference_profiles
+from riskstrat.audit.workspace import Outcomes, monitoring_history, month_groups
+from riskstrat.core.months import add_months
+from riskstrat.core.workspace import output_dir
 
 
 def bands(settings) -> Bands:
@@ -73,43 +76,6 @@ def drift_decision(table: pd.DataFrame, settings) -> tuple[bool, str]:
     return bool(due), facts
 
 
-@dataclass
-class DriftCheck:
-    """The champion's drift before training: the decision and the sentence with its numbers.
-
-    ``features`` is the month's feature table the check was computed on, so that scoring the same
-    month can use it instead of building it again (20-40 s at state scale). It lives only as
-    long as the caller keeps it: never written anywhere, and left out of repr and comparisons.
-    """
-
-    model_id: str
-    due: bool
-    reason: str
-    features: pd.DataFrame | None = field(default=None, repr=False, compare=False)
-
-
-def champion_drift(workspace: Path | str, month: str, settings) -> DriftCheck | None:
-    """PSI of ``month``'s features and the champion's score against its training data; None when there is nothing to compare.
-
-    There is nothing to compare without a champion, or with a champion registered before drift
-    references were stored; and nothing to decide when drift may not trigger a retrain
-    (``audit.retrain_on_drift`` off), so the month's features are not built for it.
-    """
-    from riskstrat import registry
-    from riskstrat.features import build_features
-
-    if not settings.audit.retrain_on_drift:
-        return None
-    champion = registry.champion_id(Path(workspace))
-    if champion is None:
-        return None
-    model = registry.load_model(Path(workspace), champion)
-    if not model.drift_reference:
-        return None
-    features = build_features(workspace, month, settings)
-    table = training_drift(model, scored_frame(model, features, model.predict_proba(features)), settings)
-    due, reason = drift_decision(table, settings)
-    return DriftCheck(model.model_id, due, reason, features)
 
 
 def month_profile(current: pd.DataFrame) -> dict:
@@ -124,10 +90,8 @@ def previous_audit(workspace: Path | str, month: str) -> tuple[dict, str | None]
     damaged after publishing; the second case comes with a sentence for the report, because the
     month is then compared with training only and its matured months are judged again.
     """
-    from riskstrat.design import add_months
-
     previous = add_months(month, -1)
-    path = Path(workspace) / "outputs" / previous / "run.json"
+    path = output_dir(workspace, previous) / "run.json"
     if not path.is_file():
         return {}, None
     try:
@@ -166,14 +130,13 @@ class MonthAudit:
 
 
 def month_audit(workspace: Path | str, as_of: str, model, features: pd.DataFrame, scores: pd.DataFrame,
-                settings) -> MonthAudit:
+                settings, outcomes: Outcomes) -> MonthAudit:
     """Drift against training and last month, fairness of the month's flags, and the monitoring history.
 
     ``features`` is the month's feature table and ``scores`` the scores table about to be
-    published (person_id, score, flagged, age).
+    published (person_id, score, flagged, age); ``outcomes`` labels a matured month
+    (:data:`riskstrat.audit.workspace.Outcomes`).
     """
-    from riskstrat.audit.workspace import month_groups, monitoring_history
-
     scored = features[["person_id"]].merge(scores[["person_id", "score", "flagged", "age"]], on="person_id", how="left")
     current = scored_frame(model, features, scored["score"])
     notes, parts = [], []
@@ -197,7 +160,8 @@ def month_audit(workspace: Path | str, as_of: str, model, features: pd.DataFrame
     frame = scored[["person_id", "score", "flagged"]].merge(groups, on="person_id", how="left")
     frame["flagged"] = frame["flagged"].fillna(False).astype(int)
     fairness = fairness_table(frame, outcome=None)
-    history, _ = monitoring_history(workspace, model, settings, known_month=as_of, judged=before.get("monitoring"))
+    history, _ = monitoring_history(workspace, model, settings, outcomes, known_month=as_of,
+                                    judged=before.get("monitoring"))
     runout = max(settings.model.runout_months, model.design.runout_months)
     monitoring_note = (f"Months scored up to {first_matured_month(as_of, settings.model.horizon_months, runout)} "
                        f"have matured ({settings.model.horizon_months} outcome months and {runout} of run-out known by {as_of}).")

@@ -1,6 +1,6 @@
 """What a model carries from training for the audit: fairness on its test months, and a drift reference.
 
-Both are computed once, when the model is fitted (``riskstrat.train.fit_and_register``), and
+Both are computed once, when the model is fitted (``riskstrat.model.train.fit_and_register``), and
 stored in its registry folder beside the card, so the card, the monthly report and the audit
 notebook read them instead of rebuilding the training data:
 
@@ -36,6 +36,9 @@ from riskstrat.audit.fairness import (
     largest_gaps,
     need_at_equal_score,
 )
+from riskstrat.audit.workspace import month_groups
+from riskstrat.core.ranking import pick_top
+from riskstrat.features import FeatureError
 
 SCORE = "score"
 # Need a score ought to track (Obermeyer et al.): the realised outcome first, then chronic illness.
@@ -49,14 +52,12 @@ def row_groups(workspace: Path | str, rows: pd.DataFrame) -> tuple[pd.DataFrame 
     The age band is the feature ``age_years`` where the model has it (the age the child was
     scored at), else the age at the end of the month.
     """
-    from riskstrat.audit.workspace import month_groups
-
     parts = []
     for month, part in rows.groupby("as_of", sort=True):
         ages = part[["person_id", "age_years"]].rename(columns={"age_years": "age"}) if "age_years" in part else None
         try:
             groups = month_groups(workspace, str(month), ages)
-        except ValueError as exc:
+        except FeatureError as exc:
             return None, f"no groups for the test months: {exc}"
         parts.append(groups.assign(as_of=str(month)))
     return pd.concat(parts, ignore_index=True), "groups from each test month's eligibility snapshot in the lake"
@@ -82,8 +83,6 @@ def held_out_fairness(
     probability and ``outcome`` their 0/1 label; ``groups`` is :func:`row_groups`'s frame or
     None. ``capacity`` is how many children per test month are flagged.
     """
-    from riskstrat.audit.workspace import flag_top
-
     months = sorted(set(rows["as_of"].astype(str)))
     head = {"months": months, "capacity_per_month": int(capacity), "label": label, "note": note}
     if groups is None:
@@ -91,7 +90,7 @@ def held_out_fairness(
     frame = rows[["person_id", "as_of"]].assign(
         person_id=rows["person_id"].astype("string"), as_of=rows["as_of"].astype(str),
         score=np.asarray(score, dtype=float), outcome=np.asarray(outcome, dtype=int),
-        flagged=flag_top(score, rows["as_of"].astype(str).to_numpy(), capacity))
+        flagged=pick_top(score, rows["person_id"], capacity, groups=rows["as_of"].astype(str)).astype(int))
     frame = frame.merge(groups, on=["person_id", "as_of"], how="left")
     for column in GROUP_COLUMNS:
         frame[column] = frame[column].fillna("unknown")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from riskstrat import codesets
+from riskstrat.features import codesets
 from riskstrat.synth import clinical as cl
 
 

@@ -66,6 +66,8 @@ SCHEMA = pa.schema([("table", pa.string()), ("delivery_month", pa.string()), ("f
 
 
 def _nonbillable_category(code: str | None) -> bool:
+    # Imported here: simple-icd-10-cm parses its code table on import (seconds), and only a plan
+    # with defects needs it.
     import simple_icd_10_cm as icd
 
     if not code or len(code.replace(".", "")) <= 3:

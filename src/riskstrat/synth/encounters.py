@@ -15,6 +15,7 @@ import numpy as np
 
 from riskstrat.synth import reference as ref
 from riskstrat.synth.codes import Codes
+from riskstrat.synth.latent import ED_BH, ED_OTHER, IP_MED, IP_PSY
 from riskstrat.synth.providers import Providers
 
 PROFESSIONAL, INSTITUTIONAL = 0, 1
@@ -300,8 +301,6 @@ def outpatient(mo: Month, tr: PersonTraits, codes: Codes, prov: Providers, cb: C
 
 def acute(mo: Month, ev_person, ev_kind, ev_day, tr: PersonTraits, codes: Codes, prov: Providers, cb: ClaimBuilder) -> dict:
     """ED visits and inpatient stays of enrolled persons: claims, and ADT rows for the ED."""
-    from riskstrat.synth.latent import ED_BH, ED_OTHER, IP_MED, IP_PSY
-
     rng = mo.rng
     hosp_w = np.linspace(2.0, 0.6, len(prov.hospitals))
     adt = []

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import json
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from riskstrat.core.errors import RiskstratError
+from riskstrat.core.progress import Progress
 from riskstrat.synth import clinical as cl
 from riskstrat.synth import defects as df
 from riskstrat.synth import encounters as enc
@@ -30,10 +32,8 @@ from riskstrat.synth.population import Population, assign_aid, build_population
 from riskstrat.synth.providers import build_providers
 from riskstrat.synth.spec import LEAD_IN_MONTHS, PlanSpec, PlanSummary
 
-Progress = Callable[[str, int, int], None]
 
-
-class PlanError(ValueError):
+class PlanError(RiskstratError):
     """The plan cannot be written (the message says why, in one line)."""
 
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+from riskstrat.core.months import is_month
 
 # Claims paid in the first delivery month were incurred up to a quarter earlier, so the
 # simulation starts this many months before the first delivery.
@@ -29,7 +28,7 @@ class PlanSpec(BaseModel):
     @field_validator("end")
     @classmethod
     def _month(cls, value: str) -> str:
-        if not _MONTH.match(value):
+        if not is_month(value):
             raise ValueError(f"end={value!r} is not a month in YYYY-MM form")
         return value
 

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from riskstrat.synth import reference as ref
 from riskstrat.synth.codes import Codes, Vocab
-from riskstrat.synth.population import Population, FOSTER
+from riskstrat.synth.population import FOSTER, Population
 from riskstrat.synth.providers import Providers
 
 TABLES = ("eligibility", "medical_claim", "pharmacy_claim", "ed_visit", "care_management", "sdoh_screening")
@@ -230,7 +230,6 @@ def pharmacy_claims(d: dict, pop: Population, codes: Codes, prov: Providers) -> 
 
 def ed_visits(d: dict, pop: Population, codes: Codes, prov: Providers) -> pa.Table:
     """The ed_visit table of inputs.md from ADT message columns."""
-    n = len(d["visit"])
     b = codes.book
     names = [h[0] for h in ref.HOSPITALS]
     complaints = [c for group in ref.CHIEF_COMPLAINTS for c in group]

@@ -1,0 +1,112 @@
+"""Content hashes: what a delivery, a lake, a model or an output was made from.
+
+One digest format everywhere: sha256 in hex. :func:`lake_fingerprint` is the lake as a
+training run, a scoring run or the monthly job reads it (every partition delivered up to a
+month), and :func:`code_fingerprint` is the code that computed an output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from functools import cache
+from importlib import resources
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from riskstrat.core import workspace as layout
+
+
+def sha256_file(path: Path | str) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MiB blocks so a large extract never sits in memory."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fingerprint(value: Any) -> str:
+    """sha256 of ``value`` as canonical JSON: equal inputs, equal fingerprint, whatever the dict order."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def lake_fingerprint(workspace: Path | str, up_to_month: str) -> dict:
+    """Every lake partition delivered up to ``up_to_month``: its sha256 and rows, and one digest over all.
+
+    Ingest writes the same bytes for the same delivery, so equal digests mean equal inputs. Paths
+    are relative to the workspace; the digest is over the ``path sha256`` lines in path order.
+    """
+    workspace = Path(workspace)
+    partitions = {
+        path.relative_to(workspace).as_posix(): {"sha256": sha256_file(path), "rows": pq.read_metadata(path).num_rows}
+        for path in layout.lake_partitions(workspace, up_to_month)
+    }
+    digest = hashlib.sha256("\n".join(f"{k} {v['sha256']}" for k, v in partitions.items()).encode()).hexdigest()
+    return {"digest": digest, "partitions": partitions}
+
+
+# What decides an output: the package's code, SQL, code sets, declarations, templates and the
+# contracts, model specifications and flows shipped inside it.
+_CODE_SUFFIXES = (".py", ".sql", ".csv", ".yaml", ".yml", ".json", ".html", ".md")
+
+
+# Packages whose files are shipped beside the library's code: walked under their own names, so an
+# editable install (where they live outside src/) and a wheel give the same digest.
+_SHIPPED = ("data_contracts", "models", "flows")
+
+
+def _files_under(package: str) -> list[tuple[str, Any]]:
+    found, stack = [], [(resources.files(package), f"{package.replace('.', '/')}/")]
+    while stack:
+        folder, prefix = stack.pop()
+        for entry in folder.iterdir():
+            if entry.is_dir():
+                top_shipped = package == "riskstrat" and entry.name in _SHIPPED
+                if entry.name != "__pycache__" and not top_shipped:
+                    stack.append((entry, f"{prefix}{entry.name}/"))
+            elif Path(entry.name).suffix in _CODE_SUFFIXES:
+                found.append((f"{prefix}{entry.name}", entry))
+    return found
+
+
+@cache
+def _package_digest() -> str:
+    digest = hashlib.sha256()
+    files = _files_under("riskstrat") + [f for name in _SHIPPED for f in _files_under(f"riskstrat.{name}")]
+    for name, entry in sorted(files, key=lambda f: f[0]):
+        digest.update(name.encode())
+        digest.update(hashlib.sha256(entry.read_bytes()).hexdigest().encode())
+    return digest.hexdigest()
+
+
+def _git(here: Path) -> tuple[str | None, bool | None]:
+    """The commit of a source checkout and whether it has edits; (None, None) for an installed wheel."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
+        if commit.returncode != 0:
+            return None, None
+        status = subprocess.run(["git", "status", "--porcelain", "--", "."], cwd=here, capture_output=True, text=True,
+                                timeout=5)
+        return commit.stdout.strip(), (bool(status.stdout.strip()) if status.returncode == 0 else None)
+    except (OSError, subprocess.SubprocessError):
+        return None, None
+
+
+@cache
+def code_fingerprint() -> dict:
+    """The code that computes: package version, a digest over every file that decides an output, and the
+    git commit (and whether it had edits) when riskstrat runs from a source checkout.
+
+    A git commit alone would miss uncommitted edits and an installed wheel has none; a version
+    number is not bumped for every change; the files themselves are what decide the outputs.
+    Cached: the code does not change while a process runs.
+    """
+    commit, dirty = _git(Path(str(resources.files("riskstrat"))))
+    return {"package": "riskstrat", "version": version("riskstrat"), "digest": _package_digest(),
+            "git_commit": commit, "git_dirty": dirty, "lightgbm": version("lightgbm")}

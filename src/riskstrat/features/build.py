@@ -1,0 +1,243 @@
+"""The feature table: the declared features of every child at an as-of month, generated from the declarations.
+
+What was known at T: claims delivered by T and paid by the last day of T (final-claim rule
+applied to those only), with services by then; ADT messages delivered by T and sent by then;
+screenings delivered by T; eligibility from the snapshot delivered in T (the span that
+describes the child at T: ``concepts/eligibility_at_as_of.sql``). Race and ethnicity are never
+features; they are kept for fairness audits only.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from riskstrat.config import Settings
+from riskstrat.core.errors import RiskstratError
+from riskstrat.core.months import add_months, check_month
+from riskstrat.core.sql import identifier, scalar
+from riskstrat.features.concepts import (
+    concept_columns,
+    concept_has_dates,
+    data_window_months,
+    materialise,
+    register_codesets,
+    set_params,
+)
+from riskstrat.features.declarations import FEATURES, Feature
+from riskstrat.ingest.contracts import load_contract
+from riskstrat.lake import connect
+
+
+class FeatureError(RiskstratError):
+    """Features cannot be built for a month; the message names the month and what is missing."""
+
+DUCKDB_MEMORY_LIMIT = "2500MB"
+
+def open_workspace(workspace_or_connection) -> duckdb.DuckDBPyConnection:
+    """A connection of our own with the lake's views; a given connection is shared, not altered.
+
+    Given a workspace, the views come from :func:`riskstrat.lake.connect`. Given a connection
+    (with those views), a cursor on it keeps our temp tables out of the caller's session.
+    """
+    if isinstance(workspace_or_connection, duckdb.DuckDBPyConnection):
+        return workspace_or_connection.cursor()
+    con = connect(Path(workspace_or_connection))
+    # The stage's budget is 4 GB for the whole process; DuckDB spills to disk past this.
+    con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+    # Concept tables are sets: keeping row order would only cost memory and time.
+    con.execute("SET preserve_insertion_order = false")
+    con.execute(f"SET temp_directory = '{Path(tempfile.gettempdir()) / 'riskstrat-duckdb'}'")
+    return con
+
+def _window_condition(f: Feature, window: int | None = None) -> list[str]:
+    """The SQL conditions an event must meet to count for a feature: window, code set, group, flag.
+
+    The code set and group filter only concepts that carry them (``codeset`` / ``grp``
+    columns); elsewhere they document which code set the concept's rule joins to.
+    """
+    conds = []
+    columns = concept_columns(f.concept)
+    w = window or f.window_months
+    if w and "event_date" in columns:
+        conds.append(f"e.event_date >= p.start_{w}m")
+    if f.group and "grp" in columns and f.aggregate != "value":
+        groups = f.group.split(",")
+        if len(groups) == 1:
+            conds.append(f"e.grp = '{groups[0]}'")
+        else:
+            conds.append("e.grp IN (" + ", ".join(f"'{g}'" for g in groups) + ")")
+    if f.codeset and "codeset" in columns:
+        conds.append(f"e.codeset = '{f.codeset}'")
+    if f.flag:
+        conds.append(f"e.{f.flag} = 1")
+    return conds
+
+def _case(conds: list[str], then: str, otherwise: str = "0") -> str:
+    if not conds:
+        return then
+    return f"CASE WHEN {' AND '.join(conds)} THEN {then} ELSE {otherwise} END"
+
+def _concept_expressions(f: Feature) -> list[tuple[str, str]]:
+    """(column, expression) pairs a feature needs in its concept's per-child aggregate."""
+    a = f.aggregate
+    if a == "count":
+        return [(f.name, f"SUM({_case(_window_condition(f), '1')})")]
+    if a == "days":
+        return [(f.name, f"COUNT(DISTINCT {_case(_window_condition(f), 'e.event_date', 'NULL')})")]
+    if a in ("any", "none"):
+        return [(f.name, f"MAX({_case(_window_condition(f), '1')})")]
+    if a == "sum":
+        return [(f.name, f"SUM({_case(_window_condition(f), 'e.value')})")]
+    if a == "distinct_groups":
+        return [(f.name, f"COUNT(DISTINCT {_case(_window_condition(f), 'e.grp', 'NULL')})")]
+    if a == "trend":
+        recent = _window_condition(f, 3)
+        prior = _window_condition(f) + ["e.event_date < p.start_3m"]
+        return [(f.name, f"SUM({_case(recent, '1')}) / 3.0 - SUM({_case(prior, '1')}) / 9.0")]
+    if a in ("pmpm", "pmpm_trend"):
+        return [(f"{f.name}__recent", f"SUM({_case(_window_condition(f, 3), 'e.value')})"),
+                (f"{f.name}__prior", f"SUM({_case(_window_condition(f) + ['e.event_date < p.start_3m'], 'e.value')})")]
+    if a == "value":
+        return [(f.name, f"MAX(e.{f.column})")]
+    raise AssertionError(a)
+
+def feature_sql() -> str:
+    """The one SELECT that turns the materialised concepts into the feature table (generated)."""
+    by_concept: dict[str, list[tuple[str, str]]] = {}
+    for f in FEATURES:
+        by_concept.setdefault(f.concept, []).extend(_concept_expressions(f))
+    needs_enrolment = any(f.aggregate in ("pmpm", "pmpm_trend") for f in FEATURES)
+    if needs_enrolment:
+        by_concept.setdefault("enrolled_months", []).extend([
+            ("months__recent", "SUM(CASE WHEN e.event_date >= p.start_3m THEN 1 ELSE 0 END)"),
+            ("months__prior", "SUM(CASE WHEN e.event_date >= p.start_12m AND e.event_date < p.start_3m "
+                              "THEN 1 ELSE 0 END)"),
+        ])
+    ctes = []
+    for concept, exprs in by_concept.items():
+        dated = concept_has_dates(concept)
+        where = "\n    WHERE e.event_date <= p.as_of_date" if dated else ""
+        cols = ",\n        ".join(f"{expr} AS {col}" for col, expr in exprs)
+        ctes.append(
+            f"agg_{concept} AS (\n    SELECT\n        e.person_id,\n        {cols}\n"
+            f"    FROM {concept} AS e\n    CROSS JOIN params AS p{where}\n    GROUP BY e.person_id\n)"
+        )
+    selects = []
+    for f in FEATURES:
+        src = f"agg_{f.concept}"
+        if f.aggregate in ("pmpm", "pmpm_trend"):
+            m = "agg_enrolled_months"
+            recent = f"COALESCE({src}.{f.name}__recent, 0) / NULLIF({m}.months__recent, 0)"
+            prior = f"COALESCE({src}.{f.name}__prior, 0) / NULLIF({m}.months__prior, 0)"
+            total = (f"(COALESCE({src}.{f.name}__recent, 0) + COALESCE({src}.{f.name}__prior, 0)) "
+                     f"/ NULLIF({m}.months__recent + {m}.months__prior, 0)")
+            expr = total if f.aggregate == "pmpm" else f"{recent} - {prior}"
+        elif f.aggregate == "none":
+            expr = f"1 - COALESCE({src}.{f.name}, 0)"
+        elif f.missing is not None:
+            expr = f"COALESCE({src}.{f.name}, {f.missing})"
+        else:
+            expr = f"{src}.{f.name}"
+        selects.append(f"CAST({expr} AS DOUBLE) AS {f.name}")
+    joins = "\n".join(f"LEFT JOIN agg_{c} ON pop.person_id = agg_{c}.person_id" for c in by_concept)
+    return (
+        "WITH " + ",\n".join(ctes) + "\nSELECT\n    pop.person_id,\n    " + ",\n    ".join(selects)
+        + f"\nFROM population AS pop\n{joins}\nORDER BY pop.person_id"
+    )
+
+def feature_concepts() -> list[str]:
+    """The SQL concepts the declared features need, so a build materialises only those."""
+    wanted = {f.concept for f in FEATURES} | {"population"}
+    if any(f.aggregate in ("pmpm", "pmpm_trend") for f in FEATURES):
+        wanted.add("enrolled_months")
+    return sorted(wanted)
+
+def prepare_as_of(con: duckdb.DuckDBPyConnection, as_of: str) -> None:
+    """Parameters for features at ``as_of``: known at T, looking back over the data window."""
+    set_params(con, as_of=as_of, known_month=as_of,
+               first_month=add_months(as_of, -(data_window_months() - 1)), last_month=as_of)
+
+def population_attrition(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int]]:
+    """How many people each population step kept, after :func:`prepare_as_of` and materialising."""
+    row = con.execute(
+        """
+        SELECT
+            COUNT(*),
+            SUM(enrolled),
+            SUM(CASE WHEN enrolled = 1 AND alive = 1 THEN 1 ELSE 0 END),
+            SUM(CASE WHEN enrolled = 1 AND alive = 1 AND age_years BETWEEN 0 AND 20 THEN 1 ELSE 0 END)
+        FROM eligibility_at_as_of
+        """
+    ).fetchall()[0]
+    steps = ("people in the eligibility snapshot of the as-of month", "enrolled on the last day of the month",
+             "alive on that day", "aged 0-20 on that day (the scored population)")
+    return [(step, int(n or 0)) for step, n in zip(steps, row, strict=True)]
+
+def _check_snapshot(con: duckdb.DuckDBPyConnection, as_of: str) -> None:
+    found = scalar(con, "SELECT COUNT(*) FROM eligibility WHERE delivery_month = ?", [as_of])
+    if not found:
+        raise FeatureError(
+            f"no eligibility snapshot delivered in {as_of}: features for a month need that month's delivery "
+            "ingested into the lake"
+        )
+
+def build_features(workspace_or_connection, as_of: str, settings: Settings | None = None) -> pd.DataFrame:
+    """The feature table for as-of month ``as_of``: one row per child in the population, sorted by person_id.
+
+    Columns: ``person_id`` then :func:`feature_names`. Only what the plan knew by the end of
+    ``as_of`` is read (see the module docstring); adding later deliveries changes nothing.
+    """
+    check_month(as_of, "as_of")
+    settings = settings or Settings()
+    if settings.model.lookback_months < data_window_months():
+        raise FeatureError(
+            f"model.lookback_months = {settings.model.lookback_months} is shorter than the longest feature "
+            f"window ({data_window_months()} months)"
+        )
+    con = open_workspace(workspace_or_connection)
+    try:
+        _check_snapshot(con, as_of)
+        register_codesets(con)
+        prepare_as_of(con, as_of)
+        materialise(con, feature_concepts())
+        frame = con.execute(feature_sql()).df()
+    finally:
+        con.close()  # our own connection, or our cursor on the caller's (theirs stays open)
+    frame["person_id"] = frame["person_id"].astype("string")
+    frame = frame.reset_index(drop=True)
+    # a stage handed this table instead of building it (scoring, after the drift check) can
+    # then refuse one built for another month
+    frame.attrs["as_of"] = as_of
+    return frame
+
+
+def eligibility_at(workspace_or_connection, as_of: str, columns: list[str]) -> pd.DataFrame:
+    """Every person of ``as_of``'s eligibility snapshot, described by the span that describes them at T.
+
+    The span is chosen by the one rule, ``concepts/eligibility_at_as_of.sql`` (the one the features
+    use); the result has person_id, enrolled, alive, age_years and the eligibility ``columns`` of
+    that span, one row per person, sorted by person_id. Scoring reads contact details and the
+    audit reads fairness groups through this, so all three describe a child by the same row.
+    """
+    check_month(as_of, "as_of")
+    known = set(load_contract("eligibility").column_names)
+    unknown = [c for c in columns if c not in known]
+    if unknown:
+        raise FeatureError(f"eligibility has no column(s) {', '.join(unknown)}")
+    picked = ", ".join(f"e.{identifier(c)}" for c in columns if c not in ("person_id",))
+    con = open_workspace(workspace_or_connection)
+    try:
+        prepare_as_of(con, as_of)
+        materialise(con, ["eligibility_at_as_of"])
+        return con.execute(
+            f"SELECT s.person_id, s.enrolled, s.alive, s.age_years{', ' + picked if picked else ''} "
+            "FROM eligibility_at_as_of AS s JOIN eligibility AS e "
+            "ON e.delivery_month = ? AND e.source_file = s.span_file AND e.source_row = s.span_row "
+            "ORDER BY s.person_id", [as_of]
+        ).df()
+    finally:
+        con.close()  # our own connection, or our cursor on the caller's (theirs stays open)

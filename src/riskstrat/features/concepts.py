@@ -1,0 +1,176 @@
+"""The clinical concepts: ``concepts/<concept>.sql``, one rule per file, materialised in dependency order.
+
+Each file opens with its rule in plain English. A concept yields events (``person_id,
+event_date`` and perhaps a group, flag or amount) or one row per child. The SQL reads the lake's
+views, the code sets (``codeset_<name>`` tables) and two small tables: ``params`` (the as-of
+month, what was known by when, the windows) and ``calendar`` (the months of the window), so the
+same concept serves features (known at T, looking back) and labels (known later, looking forward).
+Which concepts a concept reads is found by parsing its SQL, so the files stay the truth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import cache
+from importlib import resources
+
+import duckdb
+import pandas as pd
+import sqlglot
+from sqlglot import exp
+
+from riskstrat.core.months import add_months, month_end, month_start, months_between
+from riskstrat.core.sql import first_row
+from riskstrat.features import codesets
+from riskstrat.features.declarations import FEATURES
+from riskstrat.lake import final_claims_sql
+
+# Code sets the concept SQL joins to, each registered as table codeset_<name>.
+CODESETS = (
+    "icd10cm_behavioral_health",
+    "icd10cm_suicide_self_harm",
+    "icd10cm_maltreatment",
+    "icd10cm_sdoh",
+    "pmca_icd10",
+    "icd10cm_chronic_conditions",
+    "icd10cm_routine",
+    "utilization_codes",
+    "atc_drug_classes",
+    "ndc_products",
+)
+
+
+def _concept_files():
+    return resources.files("riskstrat.features").joinpath("concepts")
+
+
+@cache
+def concept_sql(concept: str) -> str:
+    """The SQL of ``concepts/<concept>.sql``."""
+    path = _concept_files().joinpath(f"{concept}.sql")
+    if not path.is_file():
+        raise FileNotFoundError(f"no concept file features/concepts/{concept}.sql")
+    return path.read_text(encoding="utf-8")
+
+
+@cache
+def _concept_names() -> frozenset[str]:
+    return frozenset(p.name.removesuffix(".sql") for p in _concept_files().iterdir() if p.name.endswith(".sql")) - HELPERS
+
+@cache
+def concept_dependencies(concept: str) -> frozenset[str]:
+    """The other concepts a concept's SQL reads (found by parsing it, so the files stay the truth)."""
+    tree = sqlglot.parse_one(concept_sql(concept), read="duckdb")
+    ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
+    tables = {t.name for t in tree.find_all(exp.Table)}
+    return frozenset((tables - ctes) & (_concept_names() - {concept}))
+
+def concept_order(wanted: Iterable[str]) -> list[str]:
+    """The wanted concepts and everything they read, each after what it reads."""
+    order: list[str] = []
+    visiting: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in order:
+            return
+        if name in visiting:
+            raise ValueError(f"concept {name} depends on itself")
+        visiting.add(name)
+        for dep in sorted(concept_dependencies(name)):
+            visit(dep)
+        visiting.discard(name)
+        order.append(name)
+
+    for name in wanted:
+        visit(name)
+    return order
+
+def data_window_months() -> int:
+    """The longest look-back any feature declares: how much history a build must read."""
+    return max(f.window_months or 0 for f in FEATURES)
+
+def _windows() -> list[int]:
+    return sorted({f.window_months for f in FEATURES if f.window_months} | {3})
+
+def set_params(con: duckdb.DuckDBPyConnection, *, as_of: str, known_month: str, first_month: str,
+               last_month: str) -> None:
+    """Write the one-row ``params`` table and the ``calendar`` of months the concept SQL reads.
+
+    ``as_of`` names the population (eligibility snapshot) and the end of feature windows;
+    ``known_month`` is the last delivery (and its last day the last paid/sent date) the SQL may
+    see; services from the first day of ``first_month`` to the last of ``last_month`` are read.
+    """
+    row = {
+        "as_of_month": as_of,
+        "as_of_date": month_end(as_of),
+        "known_month": known_month,
+        "known_date": month_end(known_month),
+        "window_start": month_start(first_month),
+        "window_end": month_end(last_month),
+    }
+    for w in _windows():
+        row[f"start_{w}m"] = month_start(add_months(as_of, -(w - 1)))
+    params = pd.DataFrame([row])
+    months = [{"month_key": m, "month_start": month_start(m), "month_end": month_end(m), "month_index": i}
+              for i, m in enumerate(months_between(first_month, last_month))]
+    _replace_table(con, "params", params)
+    _replace_table(con, "calendar", pd.DataFrame(months))
+
+def _replace_table(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> None:
+    con.register("_riskstrat_frame", frame)
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM _riskstrat_frame")
+    finally:
+        con.unregister("_riskstrat_frame")
+
+def register_codesets(con: duckdb.DuckDBPyConnection) -> None:
+    """Load every code set the concept SQL joins to as table ``codeset_<name>`` (``group`` → ``grp``)."""
+    for name in CODESETS:
+        frame = codesets.load(name).rename(columns={"group": "grp"})
+        _replace_table(con, f"codeset_{name}", frame)
+
+# Concepts read final claims under these names: the lake's final-claim rule
+# (riskstrat.lake.final_claims_sql), run as of the knowledge month over the claims that can
+# matter for the window (<table>_window.sql), inlined as CTEs so nothing but the concept's own
+# rows is materialised. The window is written into the rule where it reads the table rather
+# than as a CTE of its own: the rule reads it twice (a few columns to pick each claim's version,
+# then the lines), and DuckDB materialises a CTE read twice, every column of every line.
+FINAL_CLAIMS = {"final_medical_claim": "medical_claim", "final_pharmacy_claim": "pharmacy_claim"}
+
+HELPERS = frozenset(f"{table}_window" for table in FINAL_CLAIMS.values())
+
+@cache
+def _tables_read(concept: str) -> frozenset[str]:
+    return frozenset(t.name for t in sqlglot.parse_one(concept_sql(concept), read="duckdb").find_all(exp.Table))
+
+def concept_statement(concept: str) -> tuple[str, bool]:
+    """The SELECT that builds a concept, and whether it needs the final-claim parameters."""
+    sql = concept_sql(concept)
+    finals = sorted(FINAL_CLAIMS.keys() & _tables_read(concept))
+    if not finals:
+        return sql, False
+    ctes = []
+    for alias in finals:
+        table = FINAL_CLAIMS[alias]
+        ctes.append(f"{alias} AS (\n{final_claims_sql(table, lines=concept_sql(table + '_window'))}\n)")
+    return "WITH " + ",\n".join(ctes) + f"\nSELECT * FROM (\n{sql}\n) AS concept", True
+
+def materialise(con: duckdb.DuckDBPyConnection, concepts: Iterable[str]) -> None:
+    """Create each concept (and what it reads) as a temp table, in dependency order."""
+    known_month, known_date = first_row(con, "SELECT known_month, known_date FROM params")
+    for name in concept_order(concepts):
+        sql, needs_params = concept_statement(name)
+        if needs_params:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}",
+                        {"as_of_month": known_month, "as_of": known_date})
+        else:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+
+@cache
+def concept_columns(concept: str) -> frozenset[str]:
+    """The columns a concept yields (its SELECT list, parsed from the SQL file)."""
+    return frozenset(sqlglot.parse_one(concept_sql(concept), read="duckdb").named_selects)
+
+def concept_has_dates(concept: str) -> bool:
+    """Whether a concept yields dated events (``event_date``) rather than one row per child."""
+    return "event_date" in concept_columns(concept)

@@ -1,0 +1,213 @@
+"""What the monthly job runs: whether to retrain, whether a month's delivery may be scored, which steps are due."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from riskstrat.audit.month import drift_decision, scored_frame, training_drift
+from riskstrat.config import Settings
+from riskstrat.core.months import months_apart
+from riskstrat.core.workspace import LANDING, VALIDATION, landing_months, output_dir
+from riskstrat.features import build_features
+from riskstrat.ingest import read_deliveries
+from riskstrat.ingest.contracts import TABLES, load_contracts
+from riskstrat.jobs.errors import DeliveryRefused, MonthlyError
+from riskstrat.jobs.steps import score_inputs, step_is_current, step_record, train_inputs
+from riskstrat.model import registry
+
+
+@dataclass(frozen=True)
+class RetrainDecision:
+    """Whether to retrain, the reason in one sentence, and the champion it was judged against."""
+
+    due: bool
+    reason: str
+    champion: str | None = None
+    champion_as_of: str | None = None
+
+def retrain_decision(month: str, champion: str | None, champion_as_of: str | None, every_months: int,
+                     drift: str | None = None) -> RetrainDecision:
+    """Whether to retrain before scoring ``month``, and why, in one sentence.
+
+    Retrain when there is no champion, when the champion's as-of month is ``every_months`` or
+    more months before ``month``, or when ``drift`` — the numbers of a drift that calls for a
+    retrain (:func:`riskstrat.audit.month.drift_decision`), None when there is none — says the
+    population moved. A champion newer than the month being run is kept: retraining on less data
+    than it saw would only make a worse model.
+    """
+    if champion is None or champion_as_of is None:
+        return RetrainDecision(True, "no champion model yet")
+    age = months_apart(champion_as_of, month)
+    if age < 0:
+        return RetrainDecision(False, f"champion {champion} (as of {champion_as_of}) is newer than {month}; kept",
+                               champion, champion_as_of)
+    if drift:
+        return RetrainDecision(True, f"drift since champion {champion} (as of {champion_as_of}): {drift}",
+                               champion, champion_as_of)
+    if age >= every_months:
+        return RetrainDecision(True, f"champion {champion} is {age} months old (retrain every {every_months})",
+                               champion, champion_as_of)
+    return RetrainDecision(False, f"champion {champion} is {age} month{'s' if age != 1 else ''} old "
+                                  f"(retrain every {every_months})", champion, champion_as_of)
+
+def retrain_due(workspace: Path | str, month: str, settings: Settings, drift: str | None = None) -> RetrainDecision:
+    """:func:`retrain_decision` for the workspace's current champion and ``schedule.retrain_every_months``."""
+    champion = registry.champion_id(Path(workspace))
+    as_of = registry.load_model(Path(workspace), champion).design.as_of if champion else None
+    return retrain_decision(month, champion, as_of, settings.schedule.retrain_every_months, drift)
+
+
+@dataclass
+class DriftCheck:
+    """The champion's drift before training: the decision and the sentence with its numbers.
+
+    ``features`` is the month's feature table the check was computed on, so that scoring the same
+    month can use it instead of building it again (20-40 s at state scale). It lives only as
+    long as the caller keeps it: never written anywhere, and left out of repr and comparisons.
+    """
+
+    model_id: str
+    due: bool
+    reason: str
+    features: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+
+
+def champion_drift(workspace: Path | str, month: str, settings) -> DriftCheck | None:
+    """PSI of ``month``'s features and the champion's score against its training data; None when there is nothing to compare.
+
+    There is nothing to compare without a champion, or with a champion registered before drift
+    references were stored; and nothing to decide when drift may not trigger a retrain
+    (``audit.retrain_on_drift`` off), so the month's features are not built for it.
+    """
+    if not settings.audit.retrain_on_drift:
+        return None
+    champion = registry.champion_id(Path(workspace))
+    if champion is None:
+        return None
+    model = registry.load_model(Path(workspace), champion)
+    if not model.drift_reference:
+        return None
+    features = build_features(workspace, month, settings)
+    table = training_drift(model, scored_frame(model, features, model.predict_proba(features)), settings)
+    due, reason = drift_decision(table, settings)
+    return DriftCheck(model.model_id, due, reason, features)
+
+
+
+
+def months_to_ingest(workspace: Path | str, month: str) -> list[str]:
+    """Landing months up to and including ``month``, oldest first (a month's run never reads later deliveries)."""
+    return [m for m in landing_months(workspace) if m <= month]
+
+def delivery_problems(workspace: Path | str, month: str, settings: Settings) -> list[str]:
+    """One line per table of ``month``'s delivery that was refused, failed, or is missing but required.
+
+    Read from the lake's delivery ledger rather than from one ingest report, so a rerun that
+    skips an unchanged delivery still stops on the same reason.
+    """
+    if not (Path(workspace) / LANDING / month).is_dir():
+        return [f"{Path(workspace) / LANDING / month}: no delivery for {month}"]
+    rows = [r for r in read_deliveries(workspace) if r["delivery_month"] == month]
+    problems = []
+    for r in rows:
+        if r["status"] in ("refused", "failed"):
+            problems.append(f"landing/{month}/{r['file']}: {r['status']} [{r['rule']}] {r['message']}")
+    delivered = {r["table"] for r in rows}
+    contracts = load_contracts(settings.ingest.contracts_dir)
+    for table in TABLES:
+        if table not in delivered and not contracts[table].optional:
+            problems.append(f"landing/{month}: no {table} file, which every delivery must have")
+    return problems
+
+def ledger_counts(workspace: Path | str, months: Iterable[str]) -> list[dict]:
+    """Per table and delivery month: status, rows in, accepted, quarantined (no member data)."""
+    wanted = set(months)
+    keep = ("delivery_month", "table", "status", "rows_in", "rows_accepted", "rows_quarantined", "rows_warned", "rule")
+    return [{k: r.get(k) for k in keep} for r in read_deliveries(workspace) if r["delivery_month"] in wanted]
+
+def data_docs_index(workspace: Path | str, month: str) -> Path | None:
+    """The Great Expectations Data Docs page of the month's validation, if ingest built one."""
+    root = Path(workspace) / VALIDATION / month
+    pages = sorted(root.rglob("index.html")) if root.is_dir() else []
+    return pages[0] if pages else None
+
+def transient(exc: BaseException) -> bool:
+    """Whether retrying may help: file-system and I/O hiccups yes; bad data, settings or code no.
+
+    A missing file stays missing, and a refused delivery stays refused until someone redelivers,
+    so those fail at once with their reason instead of after minutes of back-off.
+    """
+    if isinstance(exc, (FileNotFoundError, NotADirectoryError, IsADirectoryError, MonthlyError)):
+        return False
+    if isinstance(exc, (OSError, TimeoutError)):
+        return True
+    return isinstance(exc, duckdb.IOException)
+
+def latest_month(workspace: Path | str) -> str:
+    """The newest delivery month in ``landing/`` (what a scheduled run processes by default)."""
+    months = landing_months(workspace)
+    if not months:
+        raise MonthlyError(f"{Path(workspace) / LANDING}: no delivery folders (landing/YYYY-MM/)")
+    return months[-1]
+
+def ingest_batches(workspace: Path | str, month: str) -> list[str | None]:
+    """The ``month`` arguments of the ingest calls a run of ``month`` makes, in order.
+
+    Ingest is idempotent per month, but each call reloads the earlier months, so when ``month``
+    is the newest delivery (the scheduled case) one call ingests everything new at once; an
+    older month is brought up one month at a time so that no later delivery is read.
+    """
+    every = landing_months(workspace)
+    if not every or month not in every:
+        return [month]  # ingest names the missing folder
+    if every[-1] == month:
+        return [None]
+    return [m for m in every if m <= month]
+
+def check_delivery(workspace: Path | str, month: str, settings: Settings) -> None:
+    """Raise :class:`DeliveryRefused` with the delivery's reason when ``month`` cannot be scored."""
+    problems = delivery_problems(workspace, month, settings)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise DeliveryRefused(f"delivery {month} refused: {problems[0]}{more}")
+
+@dataclass(frozen=True)
+class StepPlan:
+    """Whether a step runs, why, and the fingerprint of its inputs to record when it finishes."""
+
+    step: str
+    run: bool
+    reason: str
+    inputs: str = ""
+    outputs: tuple[Path, ...] = ()
+    model_id: str | None = None
+
+def plan_train(workspace: Path | str, month: str, settings: Settings, drift: str | None = None) -> StepPlan:
+    """Train when retraining is due and no finished training read the same inputs.
+
+    ``drift`` only decides *whether* to train; what training reads (and so whether an identical
+    training already ran) is the lake, the model settings and the code, as without drift.
+    """
+    decision = retrain_due(workspace, month, settings, drift)
+    if not decision.due:
+        return StepPlan("train", False, decision.reason, model_id=decision.champion)
+    inputs = train_inputs(workspace, month, settings)
+    if step_is_current(workspace, month, "train", inputs):
+        before = (step_record(workspace, month, "train") or {}).get("detail", {})
+        return StepPlan("train", False, f"already trained on the same data ({before.get('decision', 'no change')})",
+                        inputs, model_id=decision.champion)
+    return StepPlan("train", True, decision.reason, inputs, model_id=decision.champion)
+
+def plan_score(workspace: Path | str, month: str, settings: Settings, model_id: str | None = None) -> StepPlan:
+    """Score unless ``outputs/month`` was published from the same lake, model, settings and code, and is untouched."""
+    model_id = model_id or registry.champion_id(Path(workspace))
+    inputs = score_inputs(workspace, month, settings, model_id)
+    out = (output_dir(workspace, month),)
+    if step_is_current(workspace, month, "score", inputs):
+        return StepPlan("score", False, "outputs unchanged: same lake, model, settings and code", inputs, out, model_id)
+    return StepPlan("score", True, f"scoring with {model_id}", inputs, out, model_id)

@@ -1,0 +1,72 @@
+"""The baselines a model must beat, on the same test rows: a plan's hand rule, and logistic regression."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from riskstrat.config import ModelSettings
+from riskstrat.model.matrix import ModelFeature, TrainError, feature_matrix
+
+LABEL = "label"
+
+@dataclass
+class RulesBaseline:
+    """A plan's case-finding by hand: prior ED or inpatient use AND a behavioural-health diagnosis.
+
+    Children meeting the rule rank first, then by total prior use; its probability is the event
+    rate of its group (meets / does not) in the calibration months.
+    """
+
+    use_features: tuple[str, ...]
+    bh_features: tuple[str, ...]
+    rate_meets_: float | None = None
+    rate_other_: float | None = None
+
+    def _parts(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        missing = [f for f in (*self.use_features, *self.bh_features) if f not in frame.columns]
+        if missing:
+            raise TrainError(
+                f"rules baseline: feature(s) {', '.join(missing)} are not declared; set model.rules_use_features "
+                f"and model.rules_bh_features in riskstrat.toml to declared feature names"
+            )
+        use = frame[list(self.use_features)].apply(pd.to_numeric).fillna(0).clip(lower=0).sum(axis=1).to_numpy(float)
+        bh = (frame[list(self.bh_features)].apply(pd.to_numeric).fillna(0) > 0).any(axis=1).to_numpy()
+        return use, (use > 0) & bh
+
+    def score(self, frame: pd.DataFrame) -> np.ndarray:
+        use, meets = self._parts(frame)
+        return meets * 1e6 + use
+
+    def fit(self, frame: pd.DataFrame, y) -> "RulesBaseline":
+        _, meets = self._parts(frame)
+        y = np.asarray(y, dtype=float)
+        self.rate_meets_ = float(y[meets].mean()) if meets.any() else float(y.mean())
+        self.rate_other_ = float(y[~meets].mean()) if (~meets).any() else float(y.mean())
+        return self
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        _, meets = self._parts(frame)
+        return np.where(meets, self.rate_meets_, self.rate_other_)
+
+def fit_logistic(train: pd.DataFrame, specs: list[ModelFeature], settings: ModelSettings, label: str = LABEL):
+    """Logistic regression on the same features, median-imputed and scaled; fitted on :func:`baseline_sample`."""
+    train = baseline_sample(train, settings)
+    numeric = [("num", make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler()),
+                [s.name for s in specs])]
+    pipe = Pipeline([("prep", ColumnTransformer(numeric)), ("lr", LogisticRegression(max_iter=2000))])
+    pipe.fit(feature_matrix(train, specs), train[label].to_numpy(int))
+    return pipe
+
+def baseline_sample(train: pd.DataFrame, settings: ModelSettings) -> pd.DataFrame:
+    """The fixed random sample of training rows the logistic baseline (and the drift reference) use."""
+    if len(train) > settings.baseline_max_rows:
+        return train.sample(n=settings.baseline_max_rows, random_state=settings.seed)
+    return train

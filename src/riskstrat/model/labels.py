@@ -1,0 +1,176 @@
+"""Outcome labels for as-of month T, observed in T+1 … T+H (H = ``model.horizon_months``, 6).
+
+The outcome window is read with everything the lake knows later (the run-out): claims and ADT
+messages delivered up to the latest delivery, through the same concept SQL the features use
+(``ed_visits``, ``bh_ed_visits``, ``inpatient_stays``, ``paid_amounts``), so an ED visit means
+the same thing as a label and as a feature.
+
+Outcomes (:data:`OUTCOMES`): ``acute_event`` (default) = any inpatient admission, any
+behavioural-health ED visit, or 2+ ED visits; ``ed_2plus``; ``ip_admit``; ``high_cost`` = in
+the top 5% of paid amount in the window among the as-of population (and paid > 0).
+
+Children who leave the plan in the window (disenrolment or death; read from each month's own
+eligibility snapshot): kept when the outcome was observed before they left, dropped otherwise
+— their follow-up is incomplete, so "no event" would be a guess. This is the
+``includeAllOutcomes`` choice of OHDSI PatientLevelPrediction. Every step is counted in the
+attrition table.
+
+A month is *matured* when the lake holds deliveries through T + H + run-out (default 3 months,
+the claims lag of inputs.md); :func:`build_training_frame` refuses months that are not.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import duckdb
+import pandas as pd
+
+from riskstrat.config import Settings
+from riskstrat.core.errors import RiskstratError
+from riskstrat.core.months import add_months, check_month
+from riskstrat.features import build_features, feature_names
+from riskstrat.features.build import open_workspace, population_attrition
+from riskstrat.features.concepts import concept_sql, materialise, register_codesets, set_params
+from riskstrat.lake import latest_delivery
+
+OUTCOMES = {
+    "acute_event": "any inpatient admission, any behavioural-health ED visit, or 2 or more ED visits",
+    "ed_2plus": "2 or more ED visits",
+    "ip_admit": "any inpatient admission",
+    "high_cost": "paid amount in the top 5% of the as-of population (and more than 0)",
+}
+HIGH_COST_QUANTILE = 0.95
+
+
+class LabelError(RiskstratError):
+    """Outcomes cannot be labelled as asked; the message names the month or outcome and why."""
+
+DEFAULT_RUNOUT_MONTHS = 3
+
+
+class TrainingFrame(NamedTuple):
+    """Stacked as-of months: ``frame`` (person_id, as_of, features…, label) and its ``attrition``
+    (as_of, step, children). A tuple, so ``frame, attrition = build_training_frame(...)`` works."""
+
+    frame: pd.DataFrame
+    attrition: pd.DataFrame
+
+
+def _known_month(con: duckdb.DuckDBPyConnection, known_month: str | None) -> str:
+    latest = latest_delivery(con)
+    if known_month is None:
+        return latest
+    check_month(known_month, "known_month")
+    if known_month > latest:
+        raise LabelError(f"outcomes known through {known_month} were asked for; the lake has deliveries through {latest}")
+    return known_month
+
+
+def check_matured(as_of: str, latest: str, horizon: int, runout_months: int) -> None:
+    """Refuse an as-of month whose outcome window and claims run-out are not yet delivered."""
+    needed = add_months(as_of, horizon + runout_months)
+    if needed > latest:
+        raise LabelError(
+            f"as-of month {as_of} has not matured: its {horizon}-month outcome window plus {runout_months} "
+            f"months of run-out needs deliveries through {needed}, the lake has them through {latest}"
+        )
+
+
+def _labels(outcomes: pd.DataFrame) -> pd.DataFrame:
+    o = outcomes
+    paid_cut = o["paid"].quantile(HIGH_COST_QUANTILE) if len(o) else 0.0
+    return pd.DataFrame({
+        "acute_event": ((o["ip_admits"] >= 1) | (o["bh_ed_visits"] >= 1) | (o["ed_visits"] >= 2)).astype("int8"),
+        "ed_2plus": (o["ed_visits"] >= 2).astype("int8"),
+        "ip_admit": (o["ip_admits"] >= 1).astype("int8"),
+        "high_cost": ((o["paid"] >= paid_cut) & (o["paid"] > 0)).astype("int8"),
+    }, index=o.index)
+
+
+def build_labels(workspace_or_connection, as_of: str, settings: Settings | None = None, *,
+                 runout_months: int = DEFAULT_RUNOUT_MONTHS,
+                 known_month: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Outcomes for the as-of population of ``as_of``: (labels, attrition).
+
+    ``known_month`` is the last delivery the outcomes may use (default: the lake's latest). A
+    model trained "as of" a month passes that month, so a backtest never learns from
+    deliveries that arrived after it.
+
+    ``labels``: one row per child of the population (before attrition) with the counts in the
+    window (ed_visits, bh_ed_visits, ip_admits, paid), ``months_observed`` and a 0/1 column per
+    outcome of :data:`OUTCOMES`. ``attrition``: the population steps (step, children).
+    """
+    check_month(as_of, "as_of")
+    settings = settings or Settings()
+    horizon = settings.model.horizon_months
+    con = open_workspace(workspace_or_connection)
+    try:
+        latest = _known_month(con, known_month)
+        check_matured(as_of, latest, horizon, runout_months)
+        register_codesets(con)
+        set_params(con, as_of=as_of, known_month=latest, first_month=add_months(as_of, 1),
+                   last_month=add_months(as_of, horizon))
+        materialise(con, ["outcomes"])
+        outcomes = con.execute(concept_sql("outcomes") + "\nORDER BY person_id").df()
+        attrition = pd.DataFrame(population_attrition(con), columns=["step", "children"])
+    finally:
+        con.close()  # our own connection, or our cursor on the caller's (theirs stays open)
+    outcomes["person_id"] = outcomes["person_id"].astype("string")
+    outcomes = pd.concat([outcomes, _labels(outcomes)], axis=1)
+    return outcomes.reset_index(drop=True), attrition
+
+
+def apply_follow_up_rule(labels: pd.DataFrame, outcome: str, horizon: int) -> tuple[pd.DataFrame, list[tuple[str, int]]]:
+    """Keep children followed the whole window, or who had the outcome before leaving; count each step."""
+    full = labels["months_observed"] >= horizon
+    event = labels[outcome] == 1
+    kept = labels[full | event]
+    steps = [
+        (f"covered all {horizon} outcome months", int(full.sum())),
+        ("left the plan in the window after the outcome (kept)", int((~full & event).sum())),
+        ("left the plan in the window without the outcome (dropped: follow-up incomplete)", int((~full & ~event).sum())),
+        ("children in the training frame for this month", len(kept)),
+    ]
+    return kept, steps
+
+
+def build_training_frame(workspace, as_of_months: list[str], outcome: str = "acute_event",
+                         settings: Settings | None = None, *,
+                         runout_months: int = DEFAULT_RUNOUT_MONTHS,
+                         known_month: str | None = None) -> TrainingFrame:
+    """Stack as-of months: columns person_id, as_of, the features (declaration order), label.
+
+    Refuses (ValueError) an unknown outcome, a malformed month, or a month whose outcome window
+    and run-out are not yet in the lake — before building anything.
+    """
+    if outcome not in OUTCOMES:
+        raise LabelError(f"unknown outcome {outcome!r}; choose one of {', '.join(OUTCOMES)}")
+    if not as_of_months:
+        raise LabelError("no as-of months given")
+    settings = settings or Settings()
+    horizon = settings.model.horizon_months
+    months = [check_month(m, "as_of") for m in as_of_months]
+    if len(set(months)) != len(months):
+        raise LabelError("an as-of month is listed twice")
+    con = open_workspace(workspace)
+    try:
+        latest = _known_month(con, known_month)
+        for month in months:
+            check_matured(month, latest, horizon, runout_months)
+        frames, attrition = [], []
+        for month in sorted(months):
+            features = build_features(con, month, settings)
+            labels, population_steps = build_labels(con, month, settings, runout_months=runout_months,
+                                                    known_month=latest)
+            kept, follow_steps = apply_follow_up_rule(labels, outcome, horizon)
+            frame = features.merge(kept[["person_id", outcome]], on="person_id", how="inner")
+            frame.insert(1, "as_of", month)
+            frames.append(frame.rename(columns={outcome: "label"}))
+            for step, n in list(population_steps.itertuples(index=False)) + follow_steps:
+                attrition.append({"as_of": month, "step": step, "children": n})
+    finally:
+        con.close()
+    stacked = pd.concat(frames, ignore_index=True)
+    stacked = stacked[["person_id", "as_of", *feature_names(), "label"]]
+    return TrainingFrame(frame=stacked, attrition=pd.DataFrame(attrition))

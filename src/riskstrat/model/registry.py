@@ -1,0 +1,301 @@
+"""The model registry: ``W/models/<model_id>/`` folders and the ``champion.json`` pointer.
+
+A model folder holds only text a reviewer can open — nothing here is ever pickled or unpickled::
+
+    model.txt          the LightGBM booster in its own text format
+    calibrator.json    Platt slope and intercept on the booster's raw log-odds
+    features.json      the features in model order (name, description, window, monotone direction,
+                       kind, categories) and the hash of the feature declarations
+    design.json        the study design (months of each side, label definition) and attrition
+    data.json          sha256 of every lake partition the training read
+    model.json         id, code version, LightGBM parameters, settings in force
+    metrics.json       every metric of the model, the baselines and (synthetic plans) the oracle
+    fairness.json      fairness by group on the test months and the Obermeyer check (riskstrat.audit.training)
+    drift_reference.json  binned distribution of each feature and the score on the training rows
+    card.md, card.html the model card; calibration.svg, lift.svg, fairness.svg and need_*.svg its plots
+    checksums.json     sha256 of every file above, verified on every load
+
+The model id is ``m-<as-of>-<8 hex>``, the hex taken from the content of the files that decide
+its predictions, so the same training gives the same id and a changed model a new one; loading
+re-derives it, so a model whose files and checksums were both rewritten is still refused.
+A folder is written under a temporary name and renamed into place: it is complete or absent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from riskstrat.core.errors import RiskstratError
+from riskstrat.core.files import staged_folder, write_atomic
+from riskstrat.core.workspace import MODELS
+from riskstrat.model import card
+from riskstrat.model.calibration import PlattCalibrator
+from riskstrat.model.design import StudyDesign
+from riskstrat.model.matrix import ModelFeature, TrainError, feature_matrix
+
+CHAMPION = "champion.json"
+CHECKSUMS = "checksums.json"
+# The files whose content decides what a model predicts; the model id is derived from them.
+_IDENTITY_FILES = ("model.txt", "calibrator.json", "features.json", "design.json")
+
+
+class RegistryError(RiskstratError):
+    """A model folder is missing, incomplete or altered; the message names the model and the file."""
+
+
+@dataclass
+class ModelBundle:
+    """Everything a training run hands the registry."""
+
+    booster: lgb.Booster
+    calibrator: PlattCalibrator
+    features: list[ModelFeature]
+    declarations_hash: str
+    catalogue_hash: str | None
+    design: StudyDesign
+    attrition: pd.DataFrame
+    metrics: dict
+    data_hashes: dict
+    code: dict
+    params: dict
+    settings: dict
+    synthetic: bool
+    # What the audit needs later (riskstrat.audit.training); not identity: they never change a prediction.
+    fairness: dict | None = None
+    drift_reference: dict | None = None
+
+
+def _dumps(obj) -> bytes:
+    return (json.dumps(_clean(obj), indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _clean(obj):
+    """JSON has no NaN: write it as null, and numpy scalars as plain numbers."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _model_id(as_of: str, files: dict[str, bytes]) -> str:
+    digest = hashlib.sha256()
+    for name in _IDENTITY_FILES:
+        digest.update(name.encode() + b"\0" + _sha256(files[name]).encode() + b"\n")
+    return f"m-{as_of}-{digest.hexdigest()[:8]}"
+
+
+def _bundle_files(bundle: ModelBundle) -> dict[str, bytes]:
+    design = bundle.design.to_dict()
+    return {
+        "model.txt": bundle.booster.model_to_string().encode("utf-8"),
+        "calibrator.json": _dumps(bundle.calibrator.to_dict()),
+        "features.json": _dumps({
+            "declarations_hash": bundle.declarations_hash,
+            "catalogue_hash": bundle.catalogue_hash,
+            "features": [f.to_dict() for f in bundle.features],
+        }),
+        "design.json": _dumps(design),
+    }
+
+
+def register(workspace: Path, bundle: ModelBundle) -> Path:
+    """Write the model folder (atomically) and return its path; registering the same model twice is a no-op."""
+    models = Path(workspace) / MODELS
+    files = _bundle_files(bundle)
+    model_id = _model_id(bundle.design.as_of, files)
+    final = models / model_id
+    if final.exists():
+        verify(final)
+        return final
+    files["data.json"] = _dumps(bundle.data_hashes)
+    files["metrics.json"] = _dumps(bundle.metrics)
+    files["attrition.json"] = _dumps(bundle.attrition.to_dict(orient="records"))
+    for name, audit in (("fairness.json", bundle.fairness), ("drift_reference.json", bundle.drift_reference)):
+        if audit is not None:
+            files[name] = _dumps(audit)
+    manifest = {
+        "model_id": model_id,
+        "as_of": bundle.design.as_of,
+        "synthetic": bundle.synthetic,
+        "code": bundle.code,
+        "lightgbm_params": bundle.params,
+        "trees": bundle.booster.current_iteration(),
+        "settings": bundle.settings,
+        "format": {"booster": "LightGBM text (model.txt)", "calibrator": "JSON", "pickle": "never"},
+    }
+    files["model.json"] = _dumps(manifest)
+    rendered = card.build_card(card.CardFacts(
+        model_id=model_id,
+        design=bundle.design,
+        features=[f.to_dict() for f in bundle.features],
+        declarations_hash=bundle.catalogue_hash or bundle.declarations_hash,
+        metrics=bundle.metrics,
+        attrition=bundle.attrition,
+        data_hashes=bundle.data_hashes,
+        code=bundle.code,
+        params=bundle.params,
+        trees=manifest["trees"],
+        synthetic=bundle.synthetic,
+        calibrator=bundle.calibrator.to_dict(),
+        fairness=bundle.fairness,
+        drift_reference=bundle.drift_reference,
+    ))
+    files.update({name: text.encode("utf-8") for name, text in rendered.files().items()})
+    files[CHECKSUMS] = _dumps({name: _sha256(data) for name, data in sorted(files.items())})
+    with staged_folder(final) as tmp:
+        for name, data in files.items():
+            (tmp / name).write_bytes(data)
+    return final
+
+
+def verify(model_dir: Path) -> dict[str, bytes]:
+    """Read every file listed in ``checksums.json`` and check its sha256; return the verified bytes.
+
+    Callers parse these bytes, never re-read the file, so what is used is what was checked.
+    """
+    model_dir = Path(model_dir)
+    sums_path = model_dir / CHECKSUMS
+    if not sums_path.exists():
+        raise RegistryError(f"{sums_path}: missing; the model folder is incomplete")
+    try:
+        sums = json.loads(sums_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise RegistryError(f"{sums_path}: not valid JSON") from None
+    verified: dict[str, bytes] = {}
+    for name in (*_IDENTITY_FILES, "metrics.json", "model.json"):
+        if name not in sums:
+            raise RegistryError(f"{sums_path}: lists no checksum for {name}")
+    for name, expected in sums.items():
+        path = model_dir / name
+        if not path.exists():
+            raise RegistryError(f"{path}: missing from the model folder")
+        data = path.read_bytes()
+        if _sha256(data) != expected:
+            raise RegistryError(f"{path}: checksum does not match checksums.json; the file was altered, refusing to load")
+        verified[name] = data
+    as_of = model_dir.name.split("-", 1)[1].rsplit("-", 1)[0] if model_dir.name.count("-") >= 3 else ""
+    if _model_id(as_of, verified) != model_dir.name:
+        raise RegistryError(f"{model_dir}: content does not match its model id; the folder was altered or renamed, refusing to load")
+    return verified
+
+
+@dataclass
+class RegisteredModel:
+    """A verified model from the registry: booster, calibrator, feature list and design.
+
+    ``predict_proba`` gives calibrated probabilities; ``raw_score`` the booster's log-odds, which
+    ``booster.predict(model.matrix(frame), pred_contrib=True)`` decomposes exactly.
+    """
+
+    model_id: str
+    path: Path
+    booster: lgb.Booster
+    calibrator: PlattCalibrator
+    features: list[ModelFeature]
+    design: StudyDesign
+    metrics: dict
+    manifest: dict
+    declarations_hash: str = ""
+    extra: dict = field(default_factory=dict)
+    fairness: dict | None = None
+    drift_reference: dict | None = None
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+    def matrix(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The booster's input for ``frame``: the model's features, in order, typed as at training."""
+        return feature_matrix(frame, self.features)
+
+    def raw_score(self, frame: pd.DataFrame) -> np.ndarray:
+        """The booster's raw log-odds per row (what SHAP values add up to)."""
+        return self.booster.predict(self.matrix(frame), raw_score=True)
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """Calibrated probability of the outcome per row."""
+        return self.calibrator.predict(self.raw_score(frame))
+
+
+def load_model(workspace: Path, model_id: str | None = None) -> RegisteredModel:
+    """Load a model (the champion by default) after verifying every checksum; never unpickles."""
+    models = Path(workspace) / MODELS
+    if model_id is None:
+        model_id = champion_id(workspace)
+        if model_id is None:
+            raise RegistryError(f"{models / CHAMPION}: no champion model yet; run `riskstrat train` first")
+    model_dir = models / model_id
+    if not model_dir.is_dir():
+        raise RegistryError(f"{model_dir}: no such model in the registry")
+    files = verify(model_dir)
+    try:
+        booster = lgb.Booster(model_str=files["model.txt"].decode("utf-8"))
+        calibrator = PlattCalibrator.from_dict(json.loads(files["calibrator.json"]))
+        feats = json.loads(files["features.json"])
+        features = [ModelFeature.from_dict(f) for f in feats["features"]]
+        design = StudyDesign.from_dict(json.loads(files["design.json"]))
+        metrics = json.loads(files["metrics.json"])
+        manifest = json.loads(files["model.json"])
+        # Models registered before the audit files existed have neither; they load, unaudited.
+        fairness = json.loads(files["fairness.json"]) if "fairness.json" in files else None
+        reference = json.loads(files["drift_reference.json"]) if "drift_reference.json" in files else None
+    except (TrainError, ValueError, KeyError, TypeError, lgb.basic.LightGBMError) as exc:
+        raise RegistryError(f"{model_dir}: cannot be read ({exc})") from None
+    if booster.feature_name() != [f.name for f in features]:
+        raise RegistryError(f"{model_dir / 'features.json'}: feature list does not match model.txt")
+    return RegisteredModel(
+        model_id=model_id, path=model_dir, booster=booster, calibrator=calibrator, features=features,
+        design=design, metrics=metrics, manifest=manifest, declarations_hash=feats.get("declarations_hash", ""),
+        fairness=fairness, drift_reference=reference,
+    )
+
+
+def champion_id(workspace: Path) -> str | None:
+    """The id in ``models/champion.json``, or None when no model has been promoted."""
+    path = Path(workspace) / MODELS / CHAMPION
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))["model_id"]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        raise RegistryError(f"{path}: not a champion pointer (expected JSON with model_id)") from None
+
+
+def set_champion(workspace: Path, model_id: str, reason: str) -> None:
+    """Point ``champion.json`` at ``model_id`` (atomically), keeping the history of promotions."""
+    models = Path(workspace) / MODELS
+    if not (models / model_id).is_dir():
+        raise RegistryError(f"{models / model_id}: no such model in the registry")
+    path = models / CHAMPION
+    history = []
+    if path.exists():
+        try:
+            old = json.loads(path.read_text(encoding="utf-8"))
+            history = old.get("history", [])
+        except json.JSONDecodeError:
+            history = []
+    history.append({"model_id": model_id, "reason": reason})
+    write_atomic(path, _dumps({"model_id": model_id, "reason": reason, "history": history}))
+
+
+def list_models(workspace: Path) -> list[str]:
+    """Registered model ids, oldest as-of first."""
+    models = Path(workspace) / MODELS
+    return sorted(p.name for p in models.glob("m-*") if p.is_dir()) if models.is_dir() else []

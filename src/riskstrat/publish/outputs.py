@@ -1,0 +1,166 @@
+"""Write one scoring month to ``outputs/YYYY-MM/``: complete or absent, and the same bytes on a rerun.
+
+The month is built in a hidden folder beside its final place and swapped in only when every
+file is written (:func:`riskstrat.core.files.staged_folder`), so no reader ever sees half a
+month, and re-publishing a month keeps the old one until the new one is whole.
+
+Reproducible bytes: Parquet and CSV carry no times; the XLSX's document dates are the last day of
+the month scored; the report's SVG plots use a fixed id salt and no date. Only run.json's
+``timings`` differ between two runs of the same month.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from riskstrat.config import Settings
+from riskstrat.core.errors import RiskstratError
+from riskstrat.core.files import staged_folder
+from riskstrat.core.fingerprint import code_fingerprint, lake_fingerprint, sha256_file
+from riskstrat.core.months import add_months
+from riskstrat.core.progress import Progress, tick
+from riskstrat.core.workspace import deliveries_path, output_dir
+from riskstrat.publish import report
+from riskstrat.publish.worklist_files import write_worklist_csv, write_worklist_xlsx
+from riskstrat.scoring.month import MonthInputs, MonthScores
+
+FILES = ("scores.parquet", "explanations.parquet", "worklist.csv", "worklist.xlsx", "report.html", "run.json")
+
+SCORES_SCHEMA = pa.schema([
+    ("as_of", pa.string()), ("person_id", pa.string()), ("member_id", pa.string()), ("household_id", pa.string()),
+    ("age", pa.int64()), ("score", pa.float64()), ("percentile", pa.float64()), ("tier", pa.string()),
+    ("rank", pa.int64()), ("flagged", pa.bool_()), ("flag_reason", pa.string()), ("flagged_last_month", pa.bool_()),
+    ("program_match", pa.string()), ("program_ids", pa.string()), ("program_reason", pa.string()),
+    ("suppressed", pa.bool_()), ("suppression", pa.string()), ("suppression_reason", pa.string()),
+    ("top_reasons", pa.list_(pa.string())), ("reason_features", pa.list_(pa.string())), ("model_id", pa.string()),
+])
+
+EXPLANATIONS_SCHEMA = pa.schema([
+    ("person_id", pa.string()), ("feature", pa.string()), ("feature_value", pa.float64()),
+    ("shap_value", pa.float64()), ("base_value", pa.float64()),
+])
+
+class PublishError(RiskstratError):
+    """The month could not be published; the previous state of outputs/ is kept."""
+
+def _to_table(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
+    arrays = []
+    for f in schema:
+        col = frame[f.name]
+        if pa.types.is_list(f.type):
+            values = [list(v) if isinstance(v, (list, tuple, np.ndarray)) else None for v in col]
+            arrays.append(pa.array(values, type=f.type))
+        else:
+            arrays.append(pa.array(col, type=f.type, from_pandas=True))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+def write_scores(scores: pd.DataFrame, path: Path) -> None:
+    """scores.parquet with a fixed schema, so a month with no flags still has typed list columns."""
+    pq.write_table(_to_table(scores, SCORES_SCHEMA), path, compression="zstd")
+
+def write_explanations(explanations: pd.DataFrame, path: Path) -> None:
+    """explanations.parquet: one row per flagged child and model feature, with the base value."""
+    table = pa.Table.from_pandas(explanations[[f.name for f in EXPLANATIONS_SCHEMA]], schema=EXPLANATIONS_SCHEMA,
+                                 preserve_index=False)
+    pq.write_table(table.replace_schema_metadata(None), path, compression="zstd")
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, (dt.date, dt.datetime)):
+        return obj.isoformat()
+    if isinstance(obj, Path):
+        return obj.as_posix()
+    raise TypeError(f"not JSON: {type(obj).__name__}")
+
+def lake_inputs(workspace: Path, as_of: str) -> dict:
+    """Every lake partition a month's scoring may read (delivery month up to T), and the ingest ledger."""
+    out = lake_fingerprint(workspace, as_of)
+    ledger = deliveries_path(workspace)
+    if ledger.exists():
+        out["deliveries_ledger"] = {"path": ledger.relative_to(workspace).as_posix(), "sha256": sha256_file(ledger)}
+    return out
+
+
+def run_manifest(workspace: Path, month: MonthScores, inputs: MonthInputs, settings: Settings, outputs: dict[str, str],
+                 timings: dict) -> dict:
+    """run.json: inputs and their hashes, model, code, rows in and out, output hashes, timings."""
+    workspace = Path(workspace)
+    model = inputs.model
+    model_path = getattr(model, "path", None)
+    model_files = {}
+    if model_path is not None and (Path(model_path) / "checksums.json").exists():
+        model_files = json.loads((Path(model_path) / "checksums.json").read_text(encoding="utf-8"))
+    prev_path = output_dir(workspace, add_months(month.as_of, -1)) / "scores.parquet"
+    c = month.counts
+    return {
+        "as_of": month.as_of,
+        "model": {
+            "model_id": month.model_id,
+            "path": Path(model_path).relative_to(workspace).as_posix() if model_path and Path(model_path).is_relative_to(workspace) else None,
+            "checksums": model_files,
+        },
+        "code": code_fingerprint(),
+        "settings": {"scoring": settings.scoring.model_dump()},
+        "inputs": {
+            "lake": lake_inputs(workspace, month.as_of),
+            "eligibility_snapshot": month.as_of,
+            "care_management_snapshot": inputs.inputs.get("care_management_snapshot"),
+            "previous_scores": {"path": prev_path.relative_to(workspace).as_posix(), "sha256": sha256_file(prev_path)}
+            if prev_path.exists() else None,
+            "programs": {"path": Path(month.programs.source).name, "sha256": month.programs.sha256},
+        },
+        "rows": {
+            "population_attrition": [{"step": s, "people": n} for s, n in inputs.attrition],
+            "feature_rows_in": int(len(inputs.features)),
+            "scored": c["scored"],
+            "suppressed": c["suppressed"],
+            "flagged": c["flagged"],
+            "worklist_rows": c["worklist_rows"],
+            "households_on_worklist": c["households"],
+            "explanation_rows": c["explanation_rows"],
+        },
+        "counts": month.counts,
+        "audit": month.audit.manifest() if month.audit is not None else None,
+        "outputs": outputs,
+        "timings": timings,
+    }
+
+def _write_all(folder: Path, workspace: Path, month: MonthScores, inputs: MonthInputs, settings: Settings, timings: dict,
+               progress: Progress | None) -> None:
+    steps = [
+        ("scores.parquet", lambda p: write_scores(month.scores, p)),
+        ("explanations.parquet", lambda p: write_explanations(month.explanations, p)),
+        ("worklist.csv", lambda p: write_worklist_csv(month.worklist, p)),
+        ("worklist.xlsx", lambda p: write_worklist_xlsx(month.worklist, p, month.as_of)),
+        ("report.html", lambda p: p.write_text(report.render_report(month, inputs, settings), encoding="utf-8")),
+    ]
+    outputs = {}
+    for i, (name, write) in enumerate(steps):
+        t0 = time.perf_counter()
+        write(folder / name)
+        outputs[name] = sha256_file(folder / name)
+        timings[f"write_{name}"] = round(time.perf_counter() - t0, 3)
+        tick(progress, "publishing", i + 1, len(steps) + 1)
+    manifest = run_manifest(workspace, month, inputs, settings, outputs, timings)
+    (folder / "run.json").write_text(
+        json.dumps(manifest, indent=2, sort_keys=True, default=_json_default, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    tick(progress, "publishing", len(steps) + 1, len(steps) + 1)
+
+def publish_month(workspace: Path, month: MonthScores, inputs: MonthInputs, settings: Settings, timings: dict,
+                  progress: Progress | None = None) -> Path:
+    """Write ``outputs/<month>/`` atomically; returns its path. On failure nothing of this run remains."""
+    workspace = Path(workspace)
+    final = output_dir(workspace, month.as_of)
+    with staged_folder(final) as tmp:
+        _write_all(tmp, workspace, month, inputs, settings, timings, progress)
+    return final

@@ -1,0 +1,69 @@
+"""Suppression: children already served, or who said no recently, are kept off the worklist.
+
+Only what :data:`SUPPRESSING` declares suppresses: ``enrolled`` while it lasts, ``declined`` and
+``unable_to_reach`` for ``scoring.suppress_days`` after their date. A pending ``referred`` does
+not, so a referral nobody acted on cannot hide a child; ``discharged`` ends an enrolment.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+
+#: care_management statuses that keep a child off the worklist, and how long (None = while it lasts).
+WHILE_IT_LASTS, FOR_SUPPRESS_DAYS = "while it lasts", "for scoring.suppress_days"
+#: care_management statuses that keep a child off the worklist: for how long, and the reason's words.
+#: A status that lasts (an enrolment) ends when a later status of the same programme replaces it.
+SUPPRESSING = {
+    "enrolled": (WHILE_IT_LASTS, "enrolled in {program} (since {date})"),
+    "declined": (FOR_SUPPRESS_DAYS, "declined {program} on {date}"),
+    "unable_to_reach": (FOR_SUPPRESS_DAYS, "could not be reached for {program} on {date}"),
+}
+
+# Which status wins when one programme has several on the same day: the most decisive one.
+_STATUS_ORDER = {"discharged": 0, "referred": 1, "unable_to_reach": 2, "declined": 3, "enrolled": 4}
+
+def suppression(person_ids, care_management: pd.DataFrame, as_of_date: date, suppress_days: int) -> pd.DataFrame:
+    """Per person: suppressed (bool), suppression (a status of :data:`SUPPRESSING`) and a reason.
+
+    ``care_management`` is the snapshot known at T (person_id, program, status, status_date). Per
+    programme the latest status counts, and suppresses as :data:`SUPPRESSING` says: while it lasts,
+    or for ``suppress_days`` after its date. Several programmes: a lasting status wins, then the
+    most recent.
+    """
+    out = pd.DataFrame({"person_id": pd.array(person_ids, dtype="string")})
+    out["suppressed"] = False
+    out["suppression"] = pd.array([None] * len(out), dtype="string")
+    out["suppression_reason"] = pd.array([None] * len(out), dtype="string")
+    if care_management is None or care_management.empty:
+        return out
+    cm = care_management[["person_id", "program", "status", "status_date"]].copy()
+    cm["person_id"] = cm["person_id"].astype("string")
+    cm["status"] = cm["status"].astype("string").str.lower()
+    cm["status_date"] = pd.to_datetime(cm["status_date"]).dt.date
+    cm = cm[cm["status_date"].notna() & (cm["status_date"] <= as_of_date)]
+    cm["_order"] = cm["status"].map(_STATUS_ORDER).fillna(-1)
+    cm = cm.sort_values(["person_id", "program", "status_date", "_order"], kind="stable")
+    latest = cm.groupby(["person_id", "program"], sort=False, dropna=False).tail(1)
+    age_days = latest["status_date"].map(lambda d: (as_of_date - d).days)
+    lasting = [status for status, (how_long, _) in SUPPRESSING.items() if how_long == WHILE_IT_LASTS]
+    timed = [status for status, (how_long, _) in SUPPRESSING.items() if how_long == FOR_SUPPRESS_DAYS]
+    active = latest["status"].isin(lasting) | (latest["status"].isin(timed) & (age_days <= suppress_days))
+    hits = latest[active.fillna(False).to_numpy(dtype=bool)].copy()
+    if hits.empty:
+        return out
+    hits["_lasting"] = hits["status"].isin(lasting).astype(int)
+    hits = hits.sort_values(["person_id", "_lasting", "status_date", "program"], ascending=[True, False, False, True],
+                            kind="stable").groupby("person_id", sort=False).head(1)
+    hits["reason"] = [
+        SUPPRESSING[s][1].format(program=str(p).replace("_", " "), date=d.isoformat())
+        for s, p, d in zip(hits["status"], hits["program"], hits["status_date"], strict=True)
+    ]
+    by_person = hits.set_index("person_id")
+    matched = out["person_id"].isin(by_person.index).to_numpy(dtype=bool)
+    keys = out.loc[matched, "person_id"]
+    out.loc[matched, "suppressed"] = True
+    out.loc[matched, "suppression"] = by_person.loc[keys, "status"].to_numpy()
+    out.loc[matched, "suppression_reason"] = by_person.loc[keys, "reason"].to_numpy()
+    return out
