@@ -1,0 +1,99 @@
+"""riskstrat installed from its wheel, run far from its source checkout, as a new user would.
+
+The wheel is built from this checkout and installed with its pinned dependencies into a fresh
+virtual environment in a temporary folder; there, with no path leading back to the checkout,
+synth -> ingest -> train -> score -> monthly run on a small plan through the installed
+``riskstrat`` command. Slow (a virtual environment and a Prefect flow run), so it runs once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+END, TRAIN_AS_OF, MONTHLY = "2025-11", "2025-09", "2025-10"
+# The smallest design the stages accept (as tests/flows/test_monthly_flow.py explains).
+SETTINGS = """
+[model]
+horizon_months = 3
+runout_months = 0
+train_months = 2
+min_train_months = 2
+tune_months = 1
+calibration_months = 1
+test_months = 1
+tune_share = 0.2
+calibration_share = 0.2
+test_share = 0.3
+max_trees = 60
+min_child_samples = 20
+
+[scoring]
+capacity = 25
+"""
+
+
+def _run(args: list[str], cwd: Path, env: dict, timeout: int = 900) -> str:
+    done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, f"{' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> tuple[Path, dict]:
+    """(the fresh environment's bin folder, the environment to run in), riskstrat installed from its wheel."""
+    root = tmp_path_factory.mktemp("installed")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV", "PREFECT_"))}
+    env.update(PREFECT_HOME=str(root / "prefect"), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(root / "dist"), str(REPO)],
+         root, env)
+    (wheel,) = (root / "dist").glob("riskstrat-*.whl")
+    _run([sys.executable, "-m", "venv", str(root / "venv")], root, env)
+    bin_dir = root / "venv" / "bin"
+    _run([str(bin_dir / "python"), "-m", "pip", "install", "--quiet", "-c", str(REPO / "constraints.txt"), str(wheel)],
+         root, env, timeout=1800)
+    return bin_dir, env
+
+
+def test_the_installed_package_is_the_wheel_and_carries_contracts_models_and_flows(installed, tmp_path):
+    bin_dir, env = installed
+    code = ("import json, importlib.resources as r, riskstrat, riskstrat.flows.monthly; "
+            "print(json.dumps({'file': riskstrat.__file__, "
+            "'contracts': sorted(p.name for p in r.files('riskstrat.data_contracts').iterdir() if p.name.endswith('.yaml')), "
+            "'models': sorted(p.name for p in r.files('riskstrat.models').iterdir() if p.name.endswith('.yaml')), "
+            "'concepts': len([p for p in r.files('riskstrat.features').joinpath('concepts').iterdir()])}))")
+    found = json.loads(_run([str(bin_dir / "python"), "-c", code], tmp_path, env))
+    assert Path(found["file"]).is_relative_to(bin_dir.parent), found["file"]
+    assert not Path(found["file"]).is_relative_to(REPO)
+    assert found["contracts"] == sorted(f"{t}.yaml" for t in ("eligibility", "medical_claim", "pharmacy_claim", "ed_visit",
+                                                              "care_management", "sdoh_screening"))
+    assert found["models"] == ["acute_event.yaml"]
+    assert found["concepts"] > 30
+
+
+def test_synth_ingest_train_score_and_monthly_run_from_the_wheel(installed, tmp_path):
+    bin_dir, env = installed
+    riskstrat = str(bin_dir / "riskstrat")
+    ws = tmp_path / "plan"
+    _run([riskstrat, "synth", "--workspace", str(ws), "--members", "2500", "--months", "21", "--end", END,
+          "--seed", "4", "--defects", "0.002"], tmp_path, env)
+    (ws / "riskstrat.toml").write_text(SETTINGS, encoding="utf-8")
+    ingested = _run([riskstrat, "ingest", "--workspace", str(ws)], tmp_path, env)
+    assert "21 month(s) ingested" in ingested
+    trained = _run([riskstrat, "train", "--workspace", str(ws), "--as-of", TRAIN_AS_OF], tmp_path, env)
+    assert "champion" in trained
+    scored = _run([riskstrat, "score", "--workspace", str(ws), "--as-of", TRAIN_AS_OF], tmp_path, env)
+    assert "Scored" in scored and (ws / "outputs" / TRAIN_AS_OF / "worklist.xlsx").is_file()
+    monthly = _run([riskstrat, "monthly", "--workspace", str(ws), "--month", MONTHLY], tmp_path, env)
+    assert f"riskstrat monthly {MONTHLY}: done" in monthly
+    run = json.loads((ws / "outputs" / MONTHLY / "run.json").read_text(encoding="utf-8"))
+    assert run["code"]["git_commit"] is None and len(run["code"]["digest"]) == 64  # the wheel, not a checkout
+    assert run["rows"]["flagged"] == 25
