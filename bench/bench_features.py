@@ -23,10 +23,10 @@ from pathlib import Path
 
 import duckdb
 
-ROOT = Path(__file__).resolve().parents[1]
+from riskstrat.core.months import add_months
+from riskstrat.features import build_features, codesets, feature_names
 
-from riskstrat.features import build_features, codesets, feature_names  # noqa: E402
-from riskstrat.model.design import add_months  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 CHILDREN = 500_000
 MONTHS = 36

@@ -1,7 +1,7 @@
 """Benchmark: score + explain + publish one month for 500k children (target: 60 s, 4 GB).
 
 When ``bench/work/plan500k`` (or ``bench/work/plan``) holds an ingested lake and a champion
-model, this runs :func:`riskstrat.score.score_month` on it and reports the time without the
+model, this runs :func:`riskstrat.publish.month.score_month` on it and reports the time without the
 feature build (``bench_features.py`` measures that) as well as the total. Otherwise it builds a
 synthetic month of the same shape — 500k children with every declared feature, households of
 one to four siblings, contact details, a care-management snapshot, last ED visits, last month's
@@ -23,11 +23,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from riskstrat.config import ScoringSettings, Settings
+from riskstrat.features import FEATURES, feature_names
+from riskstrat.synth.frames import feature_frame
+
 ROOT = Path(__file__).resolve().parents[1]
 
-from riskstrat.config import ScoringSettings, Settings  # noqa: E402
-from riskstrat.features import FEATURES, feature_names  # noqa: E402
-from riskstrat.synth.frames import feature_frame  # noqa: E402
 
 CHILDREN = 500_000
 AS_OF = "2025-11"

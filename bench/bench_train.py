@@ -1,7 +1,7 @@
 """Benchmark: train on 12 stacked as-of months of a 500k-child plan (target: 5 minutes, 4 GB).
 
 When ``bench/work/plan`` holds an ingested plan (as-of 2025-11), this is
-``riskstrat.train.train_model`` on it, features and labels built from the lake. Otherwise the same path runs from
+``riskstrat.model.train.train_model`` on it, features and labels built from the lake. Otherwise the same path runs from
 the month-by-month collection onwards — collect, split, fit, calibrate, baselines, evaluate,
 register with card — on a generated frame of the same shape (500k children a month, every
 declared feature, float64 as the features stage returns it, a ~5% outcome), and the JSON says so.
@@ -21,13 +21,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
-
-from riskstrat.config import Settings  # noqa: E402
-from riskstrat.model.design import StudyDesign  # noqa: E402
+from riskstrat.config import Settings
+from riskstrat.features import FEATURES
+from riskstrat.model.design import StudyDesign
 from riskstrat.model.matrix import TrainError
-from riskstrat.model.train import train_from_builder, train_model  # noqa: E402
+from riskstrat.model.train import train_from_builder, train_model
 
+ROOT = Path(__file__).resolve().parents[1]
 # `bench_train.py 100000` runs a smaller plan (to profile on a busy machine); the target is for 500k.
 CHILDREN = int(sys.argv[1]) if len(sys.argv) > 1 else 500_000
 AS_OF = "2025-11"
@@ -35,21 +35,12 @@ TARGET_SECONDS = 300
 PLAN = ROOT / "bench" / "work" / "plan"
 
 
-def declarations() -> list:
-    try:
-        from riskstrat.features import FEATURES
-
-        return list(FEATURES)
-    except ImportError:
-        return [{"name": f"feature_{i:02d}", "direction": 1} for i in range(70)]
-
-
 def synthetic_month_builder(decls: list, seed: int = 11):
     """A function month -> frame: every child, every declared feature, with lasting per-child risk."""
     rng = np.random.default_rng(seed)
     latent = rng.normal(0, 1, CHILDREN)
     ids = pd.array([f"P{i:08d}" for i in range(CHILDREN)], dtype="string")
-    names = [d.name if hasattr(d, "name") else d["name"] for d in decls]
+    names = [d.name for d in decls]
     loadings = rng.uniform(0, 0.8, len(names))
     timer = {"seconds": 0.0}
 
@@ -103,7 +94,7 @@ def main() -> None:
     if result is None:
         workspace = ROOT / "bench" / "work" / f"train_synthetic_{CHILDREN}"
         shutil.rmtree(workspace, ignore_errors=True)
-        decls = declarations()
+        decls = list(FEATURES)
         design = StudyDesign.from_settings(AS_OF, settings.model)
         build, timer = synthetic_month_builder(decls)
         started = time.perf_counter()

@@ -3,7 +3,7 @@
     .venv/bin/python bench/floor_ingest.py [--processes 2]
 
 Every delivery file of the benchmark plan (``bench/work/plan500k``, made by ``bench_synth.py``)
-is read, typed by ingest's own SQL (:func:`riskstrat.ingest.typed_select`) and written as its
+is read, typed by ingest's own SQL (:func:`riskstrat.ingest.read.typed_select`) and written as its
 lake partition in one COPY. Nothing else: no checks, no Great Expectations, no quarantine, no
 state from month to month, no ledger, no atomic commit. The months are shared out among
 ``--processes`` processes run at once, so the cores are as busy as DuckDB can keep them.
@@ -25,9 +25,11 @@ from pathlib import Path
 
 import duckdb
 
-from riskstrat import ingest
 from riskstrat.config import IngestSettings
+from riskstrat.core.workspace import landing_months
 from riskstrat.ingest.contracts import load_contracts
+from riskstrat.ingest.read import find_delivery_files, raw_source, typed_select
+from riskstrat.ingest.run import PARQUET
 
 WORK = Path(__file__).resolve().parent / "work"
 
@@ -38,12 +40,12 @@ def type_and_write(months: list[str], plan: Path, scratch: Path) -> float:
     contracts = load_contracts(settings.contracts_dir)
     con = duckdb.connect(config={"threads": settings.threads, "memory_limit": settings.memory_limit})
     for month in months:
-        files, _ = ingest.find_delivery_files(plan / "landing" / month)
+        files, _ = find_delivery_files(plan / "landing" / month)
         for table, path in files.items():
-            source, present = ingest.raw_source(con, path)
-            select = ingest.typed_select(contracts[table], source, present, path)
+            source, present = raw_source(con, path)
+            select = typed_select(contracts[table], source, present, path)
             target = scratch / f"{table}-{month}.parquet"
-            con.execute(f"COPY ({select}) TO '{target}' ({ingest.PARQUET})")
+            con.execute(f"COPY ({select}) TO '{target}' ({PARQUET})")
     con.close()
     return time.process_time()
 
@@ -54,7 +56,7 @@ def main() -> None:
     parser.add_argument("--plan", type=Path, default=WORK / "plan500k")
     parser.add_argument("--scratch", type=Path, default=WORK / "floor_ingest")
     args = parser.parse_args()
-    months = ingest.landing_months(args.plan)
+    months = landing_months(args.plan)
     shutil.rmtree(args.scratch, ignore_errors=True)
     args.scratch.mkdir(parents=True)
     shares = [months[i :: args.processes] for i in range(args.processes)]

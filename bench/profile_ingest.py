@@ -21,13 +21,15 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from riskstrat import ingest
 from riskstrat.config import IngestSettings
+from riskstrat.ingest import run
+from riskstrat.ingest.checks import billable_icd10cm
 from riskstrat.ingest.contracts import Contract
+from riskstrat.ingest.validate import Validator
 
 WORK = Path(__file__).resolve().parent / "work"
 #: the ingest functions that make up a table's ingest, in the order they run
-PHASES = ("build_typed", "build_checks", "_gx_frame", "validate", "_ingest_table")
+PHASES = ("build_typed", "build_checks", "gx_frame", "validate", "_ingest_table")
 
 
 def timed(totals: dict, phase: str, fn):
@@ -50,15 +52,15 @@ def profile(plan: Path, months: list[str], scratch: Path) -> None:
     (scratch / "landing").mkdir(parents=True)
     for m in months:
         os.symlink((plan / "landing" / m).resolve(), scratch / "landing" / m)
-    ingest.billable_icd10cm()  # the code list and Great Expectations' import are one-off costs
+    billable_icd10cm()  # the code list and Great Expectations' import are one-off costs
     import great_expectations  # noqa: F401
 
     totals: dict = defaultdict(lambda: [0.0, 0.0])
     for name in PHASES:
-        owner = ingest._Validator if name == "validate" else ingest
+        owner = Validator if name == "validate" else run
         setattr(owner, name, timed(totals, name, getattr(owner, name)))
     c0, w0 = time.process_time(), time.perf_counter()
-    report = ingest.ingest_workspace(scratch, settings=IngestSettings())
+    report = run.ingest_workspace(scratch, settings=IngestSettings())
     cpu, wall = time.process_time() - c0, time.perf_counter() - w0
     n = len(months)
     print(f"ingest: {cpu / n:.2f} CPU s, {wall / n:.2f} s wall per month; {report.totals()['rows_in'] / n:,.0f} rows a month")
