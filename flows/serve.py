@@ -1,6 +1,6 @@
 """Serve riskstrat's flows from this process, with the monthly cron taken from the workspace's settings.
 
-    python -m flows.serve --workspace demo
+    python -m riskstrat.flows.serve --workspace demo
 
 The no-work-pool alternative to ``prefect.yaml``: the monthly deployment runs on
 ``schedule.cron`` in ``schedule.timezone`` (riskstrat.toml), train, score and ingest on demand.

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsed
 from rich.progress import Progress as ProgressBars
 from rich.table import Table
 
-from riskstrat.config import describe_settings, load_settings
+from riskstrat.config import Settings, describe_settings, load_settings
 from riskstrat.core.errors import RiskstratError
 from riskstrat.core.months import is_month
 from riskstrat.core.progress import Progress
@@ -47,9 +47,11 @@ _LOG_WIDTH = None if sys.stdout.isatty() else 200
 console = Console(width=_LOG_WIDTH)
 err_console = Console(stderr=True, width=_LOG_WIDTH)
 
+T = TypeVar("T")
 Workspace = Annotated[
     Path, typer.Option("--workspace", "-w", help="Workspace folder (default: the current folder).", file_okay=False)
 ]
+
 
 def _month(value: str) -> str:
     if not is_month(value):
@@ -57,7 +59,7 @@ def _month(value: str) -> str:
     return value
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(1)
 
@@ -79,6 +81,22 @@ def _progress() -> Iterator[Progress]:
         yield report
 
 
+def _settings(workspace: Path) -> Settings:
+    try:
+        return load_settings(workspace)
+    except RiskstratError as exc:
+        _fail(str(exc))
+
+
+def _run(step: Callable[..., T], *args, **kwargs) -> T:
+    """Call a library step with the progress bars drawn; its one-line error is the command's failure."""
+    try:
+        with _progress() as progress:
+            return step(*args, progress=progress, **kwargs)
+    except RiskstratError as exc:
+        _fail(str(exc))
+
+
 @app.command()
 def synth(
     workspace: Workspace = Path("."),
@@ -89,12 +107,8 @@ def synth(
     defects: Annotated[float, typer.Option(min=0.0, max=0.2, help="Share of rows given a realistic defect.")] = 0.0,
 ) -> None:
     """Write a synthetic Medicaid plan: monthly deliveries in landing/, the hidden truth in truth/."""
-    try:
-        spec = PlanSpec(members=members, months=months, end=end, seed=seed, defect_rate=defects)
-        with _progress() as report:
-            summary = generate_plan(workspace, spec, progress=report)
-    except RiskstratError as exc:
-        _fail(str(exc))
+    spec = PlanSpec(members=members, months=months, end=end, seed=seed, defect_rate=defects)
+    summary = _run(generate_plan, workspace, spec)
     table = Table(title=f"Synthetic plan in {workspace}", show_lines=False)
     table.add_column("table")
     table.add_column("rows delivered", justify="right")
@@ -113,12 +127,7 @@ def ingest(
     month: Annotated[str | None, typer.Option(help="Only this delivery month, YYYY-MM (default: every new one).")] = None,
 ) -> None:
     """Validate deliveries against the data contracts and load them into the lake."""
-    try:
-        settings = load_settings(workspace)
-        with _progress() as report_progress:
-            report = ingest_workspace(workspace, month=month, settings=settings, progress=report_progress)
-    except RiskstratError as exc:
-        _fail(str(exc))
+    report = _run(ingest_workspace, workspace, month=month, settings=_settings(workspace))
     if not report.tables:
         console.print(f"Nothing new to ingest: {len(report.skipped)} delivery month(s) already in the lake, unchanged.")
         return
@@ -159,12 +168,7 @@ def train(
     promote: Annotated[bool, typer.Option("--promote", help="Make the new model the champion whatever the comparison says.")] = False,
 ) -> None:
     """Backtest, fit and register a model; promote it if it is not worse than the champion."""
-    try:
-        settings = load_settings(workspace)
-        with _progress() as report:
-            result = train_model(workspace, as_of, settings, progress=report, promote=promote)
-    except RiskstratError as exc:
-        _fail(str(exc))
+    result = _run(train_model, workspace, as_of, _settings(workspace), promote=promote)
     for line in result.summary_lines():
         console.print(line, highlight=False)
     table = Table(title="Test months: " + ", ".join(result.design.test_months))
@@ -195,12 +199,7 @@ def score(
     model: Annotated[str | None, typer.Option(help="Model id (default: the champion).")] = None,
 ) -> None:
     """Score every enrolled child and publish outputs/YYYY-MM/."""
-    try:
-        settings = load_settings(workspace)
-        with _progress() as report:
-            result = score_month(workspace, as_of, settings, model_id=model, progress=report)
-    except RiskstratError as exc:
-        _fail(str(exc))
+    result = _run(score_month, workspace, as_of, _settings(workspace), model_id=model)
     for line in result.summary_lines():
         console.print(line, highlight=False)
     console.print(f"Worklist: {result.worklist_xlsx}  (also {result.worklist_csv.name})", highlight=False)
@@ -243,10 +242,7 @@ def monthly(
 @app.command()
 def config(workspace: Workspace = Path(".")) -> None:
     """Show the settings in force for a workspace and what each one means."""
-    try:
-        settings = load_settings(workspace)
-    except RiskstratError as exc:
-        _fail(str(exc))
+    settings = _settings(workspace)
     table = Table(title=f"Settings for {workspace} (riskstrat.toml overrides these)")
     for column in ("key", "value", "meaning"):
         table.add_column(column)

@@ -21,29 +21,6 @@ END = "2025-11"
 FIRST, SECOND = "2025-09", "2025-10"  # months 19 and 20 of the plan: enough history to train on
 PUBLISHED = ("scores.parquet", "explanations.parquet", "worklist.csv", "worklist.xlsx", "report.html", "run.json")
 
-# The smallest design the stages accept: a 12-month look-back (the longest feature window), a
-# 3-month outcome, 2 training months and one each to tune, calibrate and test, with larger held-out
-# shares so each side has events; a 21-month plan can then train as of its 19th month.
-SETTINGS = """
-[model]
-lookback_months = 12
-horizon_months = 3
-runout_months = 0
-train_months = 2
-min_train_months = 2
-tune_months = 1
-calibration_months = 1
-test_months = 1
-tune_share = 0.2
-calibration_share = 0.2
-test_share = 0.3
-max_trees = 60
-min_child_samples = 20
-
-[scoring]
-capacity = 25
-"""
-
 
 def _artifacts(state):
     from prefect.client.orchestration import get_client
@@ -77,12 +54,12 @@ def _tree(workspace: Path) -> dict:
 
 
 @pytest.fixture(scope="session")
-def plan(tmp_path_factory) -> Path:
+def plan(tmp_path_factory, smallest_design) -> Path:
     from riskstrat.synth import PlanSpec, generate_plan
 
     workspace = tmp_path_factory.mktemp("monthly")
     generate_plan(workspace, PlanSpec(members=3000, months=21, end=END, seed=11, defect_rate=0.002))
-    (workspace / "riskstrat.toml").write_text(SETTINGS)
+    (workspace / "riskstrat.toml").write_text(smallest_design)
     return workspace
 
 

@@ -18,6 +18,7 @@ from riskstrat.config import Settings
 
 # --- retraining ---------------------------------------------------------------------------------
 
+
 def test_no_champion_means_train():
     d = job.retrain_decision("2025-11", None, None, every_months=3)
     assert d.due and "no champion" in d.reason

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,25 +21,6 @@ pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 END, TRAIN_AS_OF, MONTHLY = "2025-11", "2025-09", "2025-10"
-# The smallest design the stages accept (as tests/flows/test_monthly_flow.py explains).
-SETTINGS = """
-[model]
-horizon_months = 3
-runout_months = 0
-train_months = 2
-min_train_months = 2
-tune_months = 1
-calibration_months = 1
-test_months = 1
-tune_share = 0.2
-calibration_share = 0.2
-test_share = 0.3
-max_trees = 60
-min_child_samples = 20
-
-[scoring]
-capacity = 25
-"""
 
 
 def _run(args: list[str], cwd: Path, env: dict, timeout: int = 900) -> str:
@@ -53,7 +35,14 @@ def installed(tmp_path_factory) -> tuple[Path, dict]:
     root = tmp_path_factory.mktemp("installed")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV", "PREFECT_"))}
     env.update(PREFECT_HOME=str(root / "prefect"), PREFECT_SERVER_ANALYTICS_ENABLED="false")
-    _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(root / "dist"), str(REPO)],
+    # Built from a copy of what git tracks: setuptools writes build/ beside the sources, and the
+    # checkout must stay as it is (and untracked files must not slip into the wheel).
+    source = root / "source"
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True).stdout
+    for name in filter(None, tracked.decode().split("\0")):
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, source / name)
+    _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(root / "dist"), str(source)],
          root, env)
     (wheel,) = (root / "dist").glob("riskstrat-*.whl")
     _run([sys.executable, "-m", "venv", str(root / "venv")], root, env)
@@ -79,13 +68,13 @@ def test_the_installed_package_is_the_wheel_and_carries_contracts_models_and_flo
     assert found["concepts"] > 30
 
 
-def test_synth_ingest_train_score_and_monthly_run_from_the_wheel(installed, tmp_path):
+def test_synth_ingest_train_score_and_monthly_run_from_the_wheel(installed, tmp_path, smallest_design):
     bin_dir, env = installed
     riskstrat = str(bin_dir / "riskstrat")
     ws = tmp_path / "plan"
     _run([riskstrat, "synth", "--workspace", str(ws), "--members", "2500", "--months", "21", "--end", END,
           "--seed", "4", "--defects", "0.002"], tmp_path, env)
-    (ws / "riskstrat.toml").write_text(SETTINGS, encoding="utf-8")
+    (ws / "riskstrat.toml").write_text(smallest_design, encoding="utf-8")
     ingested = _run([riskstrat, "ingest", "--workspace", str(ws)], tmp_path, env)
     assert "21 month(s) ingested" in ingested
     trained = _run([riskstrat, "train", "--workspace", str(ws), "--as-of", TRAIN_AS_OF], tmp_path, env)

@@ -294,20 +294,22 @@ _ATTRIBUTE_WORDS = {"race": "race", "ethnicity": "ethnicity", "sex": "sex", "age
                     "aid_category": "aid category", "region": "region"}
 
 
+#: How a group of each attribute is said; {words} is the group's name, {attribute} the attribute's.
+_GROUP_WORDS = {
+    "age_band": "children aged {words}",
+    "region": "children in {words}",
+    "sex": "{words} children",
+    "aid_category": "{words} children (aid category)",
+}
+
+
 def describe_group(attribute: str, group: str) -> str:
     """A group as a reader says it: "foster care children", "children aged 12-17", "children in ZIP3 303"."""
-    words = str(group).replace("_", " ")
+    attribute_words = _ATTRIBUTE_WORDS.get(attribute, attribute)
     if group == UNKNOWN:
-        return f"children with unknown {_ATTRIBUTE_WORDS.get(attribute, attribute)}"
-    if attribute == "age_band":
-        return f"children aged {words}"
-    if attribute == "region":
-        return f"children in {words}"
-    if attribute == "sex":
-        return f"{words} children"
-    if attribute == "aid_category":
-        return f"{words} children (aid category)"
-    return f"{words} children ({_ATTRIBUTE_WORDS.get(attribute, attribute)})"
+        return f"children with unknown {attribute_words}"
+    template = _GROUP_WORDS.get(attribute, "{words} children ({attribute})")
+    return template.format(words=str(group).replace("_", " "), attribute=attribute_words)
 
 
 def _pct(x: float) -> str:

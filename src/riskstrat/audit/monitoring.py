@@ -8,7 +8,7 @@ error, calibration-in-the-large, observed/expected) and the PPV of the month's f
 proportion with its Wilson interval. :func:`track` keeps one row per month in a tidy history, so
 the report can plot each metric over time.
 
-The metric primitives are :mod:`riskstrat.evaluate`'s (AUROC with ties counted half, ECE over
+The metric primitives are :mod:`riskstrat.audit.performance`'s (AUROC with ties counted half, ECE over
 equal-count bins), so the monitored numbers mean exactly what the model card's do.
 """
 
@@ -48,7 +48,7 @@ def join_outcomes(scores: pd.DataFrame, outcomes: pd.DataFrame, outcome: str = "
     """Scores of one month with their realised outcome, by ``person_id``; (joined rows, scored children without one).
 
     Children with no outcome row (they left the plan before the outcome could be observed, see
-    :mod:`riskstrat.labels`) are dropped and counted — never scored as "no event".
+    :mod:`riskstrat.model.labels`) are dropped and counted — never scored as "no event".
     """
     for name, frame, cols in (("scores", scores, ["person_id", "score", "flagged"]), ("outcomes", outcomes, ["person_id", outcome])):
         missing = [c for c in cols if c not in frame]

@@ -2,7 +2,7 @@
 
 Two callers:
 
-- the monthly job, **before training** (``riskstrat.jobs.monthly.champion_drift``): PSI of this
+- the monthly job, **before training** (``riskstrat.jobs.champion_drift``): PSI of this
   month's features and of the champion's score against the champion's training data
   (:func:`training_drift`, from ``drift_reference.json``); :func:`drift_decision` says whether
   that shift calls for a retrain (``audit.retrain_*``);
@@ -74,8 +74,6 @@ def drift_decision(table: pd.DataFrame, settings) -> tuple[bool, str]:
              f"{over} of {len(features)} features at or above PSI {a.psi_alert:g} (retrain at {a.retrain_feature_share:.0%})")
     due = a.retrain_on_drift and (score_psi >= a.retrain_score_psi or share >= a.retrain_feature_share)
     return bool(due), facts
-
-
 
 
 def month_profile(current: pd.DataFrame) -> dict:

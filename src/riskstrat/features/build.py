@@ -35,7 +35,9 @@ from riskstrat.lake import connect
 class FeatureError(RiskstratError):
     """Features cannot be built for a month; the message names the month and what is missing."""
 
+
 DUCKDB_MEMORY_LIMIT = "2500MB"
+
 
 def open_workspace(workspace_or_connection) -> duckdb.DuckDBPyConnection:
     """A connection of our own with the lake's views; a given connection is shared, not altered.
@@ -52,6 +54,7 @@ def open_workspace(workspace_or_connection) -> duckdb.DuckDBPyConnection:
     con.execute("SET preserve_insertion_order = false")
     con.execute(f"SET temp_directory = '{Path(tempfile.gettempdir()) / 'riskstrat-duckdb'}'")
     return con
+
 
 def _window_condition(f: Feature, window: int | None = None) -> list[str]:
     """The SQL conditions an event must meet to count for a feature: window, code set, group, flag.
@@ -76,10 +79,12 @@ def _window_condition(f: Feature, window: int | None = None) -> list[str]:
         conds.append(f"e.{f.flag} = 1")
     return conds
 
+
 def _case(conds: list[str], then: str, otherwise: str = "0") -> str:
     if not conds:
         return then
     return f"CASE WHEN {' AND '.join(conds)} THEN {then} ELSE {otherwise} END"
+
 
 def _concept_expressions(f: Feature) -> list[tuple[str, str]]:
     """(column, expression) pairs a feature needs in its concept's per-child aggregate."""
@@ -104,6 +109,7 @@ def _concept_expressions(f: Feature) -> list[tuple[str, str]]:
     if a == "value":
         return [(f.name, f"MAX(e.{f.column})")]
     raise AssertionError(a)
+
 
 def feature_sql() -> str:
     """The one SELECT that turns the materialised concepts into the feature table (generated)."""
@@ -149,6 +155,7 @@ def feature_sql() -> str:
         + f"\nFROM population AS pop\n{joins}\nORDER BY pop.person_id"
     )
 
+
 def feature_concepts() -> list[str]:
     """The SQL concepts the declared features need, so a build materialises only those."""
     wanted = {f.concept for f in FEATURES} | {"population"}
@@ -156,10 +163,12 @@ def feature_concepts() -> list[str]:
         wanted.add("enrolled_months")
     return sorted(wanted)
 
+
 def prepare_as_of(con: duckdb.DuckDBPyConnection, as_of: str) -> None:
     """Parameters for features at ``as_of``: known at T, looking back over the data window."""
     set_params(con, as_of=as_of, known_month=as_of,
                first_month=add_months(as_of, -(data_window_months() - 1)), last_month=as_of)
+
 
 def population_attrition(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int]]:
     """How many people each population step kept, after :func:`prepare_as_of` and materialising."""
@@ -177,6 +186,7 @@ def population_attrition(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int]
              "alive on that day", "aged 0-20 on that day (the scored population)")
     return [(step, int(n or 0)) for step, n in zip(steps, row, strict=True)]
 
+
 def _check_snapshot(con: duckdb.DuckDBPyConnection, as_of: str) -> None:
     found = scalar(con, "SELECT COUNT(*) FROM eligibility WHERE delivery_month = ?", [as_of])
     if not found:
@@ -184,6 +194,7 @@ def _check_snapshot(con: duckdb.DuckDBPyConnection, as_of: str) -> None:
             f"no eligibility snapshot delivered in {as_of}: features for a month need that month's delivery "
             "ingested into the lake"
         )
+
 
 def build_features(workspace_or_connection, as_of: str, settings: Settings | None = None) -> pd.DataFrame:
     """The feature table for as-of month ``as_of``: one row per child in the population, sorted by person_id.

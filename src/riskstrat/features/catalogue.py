@@ -9,6 +9,7 @@ from riskstrat.features.reasons import reason_text
 
 _MONOTONE_WORDS = {1: "↑ never lowers risk", -1: "↓ never raises risk", 0: "free"}
 
+
 def catalogue_markdown() -> str:
     """docs/features.md, generated from :data:`FEATURES` (a test checks the committed file matches)."""
     lines = [
@@ -70,6 +71,7 @@ def catalogue_markdown() -> str:
             )
         lines.append("")
     return "\n".join(lines)
+
 
 def write_catalogue(path: Path | str) -> Path:
     """Write the catalogue to ``path`` (the repository's docs/features.md)."""

@@ -57,6 +57,7 @@ def concept_sql(concept: str) -> str:
 def _concept_names() -> frozenset[str]:
     return frozenset(p.name.removesuffix(".sql") for p in _concept_files().iterdir() if p.name.endswith(".sql")) - HELPERS
 
+
 @cache
 def concept_dependencies(concept: str) -> frozenset[str]:
     """The other concepts a concept's SQL reads (found by parsing it, so the files stay the truth)."""
@@ -64,6 +65,7 @@ def concept_dependencies(concept: str) -> frozenset[str]:
     ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
     tables = {t.name for t in tree.find_all(exp.Table)}
     return frozenset((tables - ctes) & (_concept_names() - {concept}))
+
 
 def concept_order(wanted: Iterable[str]) -> list[str]:
     """The wanted concepts and everything they read, each after what it reads."""
@@ -85,12 +87,15 @@ def concept_order(wanted: Iterable[str]) -> list[str]:
         visit(name)
     return order
 
+
 def data_window_months() -> int:
     """The longest look-back any feature declares: how much history a build must read."""
     return max(f.window_months or 0 for f in FEATURES)
 
+
 def _windows() -> list[int]:
     return sorted({f.window_months for f in FEATURES if f.window_months} | {3})
+
 
 def set_params(con: duckdb.DuckDBPyConnection, *, as_of: str, known_month: str, first_month: str,
                last_month: str) -> None:
@@ -116,6 +121,7 @@ def set_params(con: duckdb.DuckDBPyConnection, *, as_of: str, known_month: str, 
     _replace_table(con, "params", params)
     _replace_table(con, "calendar", pd.DataFrame(months))
 
+
 def _replace_table(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> None:
     con.register("_riskstrat_frame", frame)
     try:
@@ -123,11 +129,13 @@ def _replace_table(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFram
     finally:
         con.unregister("_riskstrat_frame")
 
+
 def register_codesets(con: duckdb.DuckDBPyConnection) -> None:
     """Load every code set the concept SQL joins to as table ``codeset_<name>`` (``group`` → ``grp``)."""
     for name in CODESETS:
         frame = codesets.load(name).rename(columns={"group": "grp"})
         _replace_table(con, f"codeset_{name}", frame)
+
 
 # Concepts read final claims under these names: the lake's final-claim rule
 # (riskstrat.lake.final_claims_sql), run as of the knowledge month over the claims that can
@@ -139,9 +147,11 @@ FINAL_CLAIMS = {"final_medical_claim": "medical_claim", "final_pharmacy_claim": 
 
 HELPERS = frozenset(f"{table}_window" for table in FINAL_CLAIMS.values())
 
+
 @cache
 def _tables_read(concept: str) -> frozenset[str]:
     return frozenset(t.name for t in sqlglot.parse_one(concept_sql(concept), read="duckdb").find_all(exp.Table))
+
 
 def concept_statement(concept: str) -> tuple[str, bool]:
     """The SELECT that builds a concept, and whether it needs the final-claim parameters."""
@@ -155,6 +165,7 @@ def concept_statement(concept: str) -> tuple[str, bool]:
         ctes.append(f"{alias} AS (\n{final_claims_sql(table, lines=concept_sql(table + '_window'))}\n)")
     return "WITH " + ",\n".join(ctes) + f"\nSELECT * FROM (\n{sql}\n) AS concept", True
 
+
 def materialise(con: duckdb.DuckDBPyConnection, concepts: Iterable[str]) -> None:
     """Create each concept (and what it reads) as a temp table, in dependency order."""
     known_month, known_date = first_row(con, "SELECT known_month, known_date FROM params")
@@ -166,10 +177,12 @@ def materialise(con: duckdb.DuckDBPyConnection, concepts: Iterable[str]) -> None
         else:
             con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
 
+
 @cache
 def concept_columns(concept: str) -> frozenset[str]:
     """The columns a concept yields (its SELECT list, parsed from the SQL file)."""
     return frozenset(sqlglot.parse_one(concept_sql(concept), read="duckdb").named_selects)
+
 
 def concept_has_dates(concept: str) -> bool:
     """Whether a concept yields dated events (``event_date``) rather than one row per child."""

@@ -20,6 +20,7 @@ def _format_value(feature: Feature, value: float) -> str:
         return f"{value:.0f}"
     return f"{value:.1f}"
 
+
 def reason_text(feature_name: str, value: float | int | None) -> str:
     """The plain-language reason for a child's value of a feature, e.g. "3 ED visits in the last 6 months"."""
     feature = get_feature(feature_name)

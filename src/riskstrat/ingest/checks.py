@@ -67,6 +67,7 @@ def icd10cm_billable(codes: list[str]) -> set[str]:
     billable = billable_icd10cm()
     return {c for c in codes if c not in billable}
 
+
 def npi_valid(npi: str) -> bool:
     """10 digits whose last is the Luhn check digit over 80840 + the first 9 (CMS NPI standard)."""
     if len(npi) != 10 or not npi.isdigit():
@@ -80,6 +81,7 @@ def npi_valid(npi: str) -> bool:
         total += d
     return (total + int(npi[9])) % 10 == 0
 
+
 def _bad_values(con, columns: list[str], judge: Callable[[list[str]], set[str]], table: str) -> bool:
     """Temp table ``table(v)`` of distinct values in ``columns`` that ``judge`` finds bad; any found?"""
     union = " UNION ".join(f"SELECT {_id(c)} AS v FROM typed WHERE {_id(c)} IS NOT NULL" for c in columns)
@@ -90,6 +92,7 @@ def _bad_values(con, columns: list[str], judge: Callable[[list[str]], set[str]],
     if bad:
         con.executemany(f"INSERT INTO {table} VALUES (?)", [(b,) for b in bad])
     return bool(bad)
+
 
 def build_checks(con: duckdb.DuckDBPyConnection, contract: Contract, month: str) -> None:
     """Temp table ``checks``: source_row and an ``ok__<rule>`` (+ ``bad_col__<rule>``) per riskstrat row/warn rule."""
@@ -166,6 +169,7 @@ def build_checks(con: duckdb.DuckDBPyConnection, contract: Contract, month: str)
             raise ContractError(f"{contract.path}: unknown riskstrat check {check!r}")
     con.execute("DROP TABLE IF EXISTS checks")
     con.execute(f"CREATE TEMP TABLE checks AS SELECT {', '.join(select)} FROM typed t {' '.join(joins)}")
+
 
 def table_exists(con, table: str) -> bool:
     """Whether the connection has a table of that name (the state's tables exist only once filled)."""

@@ -11,7 +11,7 @@ quarantine and the report call it) and a ``severity``:
 
 Rules with ``engine: great-expectations`` compile to GX expectations as written. Rules with
 ``engine: riskstrat`` (ICD-10-CM validity, NPI check digit, resends, person in eligibility, ...)
-are computed in DuckDB/Python by :mod:`riskstrat.ingest`; each such row rule becomes one boolean
+are computed in DuckDB/Python by :mod:`riskstrat.ingest.checks`; each such row rule becomes one boolean
 column ``ok__<rule>`` that GX validates too, so every rule is reported the same way (in the
 validation results and Data Docs). Great Expectations is imported lazily: it costs seconds.
 """
@@ -44,8 +44,24 @@ SEVERITIES = ("row", "delivery", "warn")
 LOGICAL_TYPES = ("string", "date", "timestamp", "integer", "number")
 #: Lake (DuckDB) type of each logical type, as docs/lake.md fixes it.
 DUCKDB_TYPES = {"string": "VARCHAR", "date": "DATE", "timestamp": "TIMESTAMP", "integer": "BIGINT", "number": "DOUBLE"}
-#: How a column's text may be normalised before typing (``customProperties.normalize``; docs/lake.md).
-NORMALISATIONS = ("trim", "icd10cm", "upper", "pad2", "pad4", "bill_type", "ndc", "claim_status", "adjustment_sequence")
+#: How a column's text may be normalised before typing (``customProperties.normalize``; docs/lake.md):
+#: DuckDB SQL over the column's trimmed text ``{x}`` (``{parts}``: the text split on hyphens).
+NORMALISATIONS = {
+    "trim": "{x}",  # every column's text is trimmed already; the name says so in the contract
+    "adjustment_sequence": "{x}",  # typed as an integer, a missing sequence as 0 (riskstrat.ingest.read)
+    "icd10cm": "upper(replace({x}, '.', ''))",
+    "upper": "upper({x})",
+    "pad2": "CASE WHEN regexp_full_match({x}, '[0-9]') THEN '0' || {x} ELSE {x} END",
+    "pad4": "CASE WHEN regexp_full_match({x}, '[0-9]{{3}}') THEN '0' || {x} ELSE {x} END",
+    "bill_type": "CASE WHEN regexp_full_match({x}, '0[0-9]{{3}}') THEN substr({x}, 2) ELSE {x} END",
+    # 10-digit NDCs in their three hyphenated layouts (4-4-2, 5-3-2, 5-4-1) to the 11-digit 5-4-2 form
+    "ndc": ("CASE WHEN regexp_full_match({x}, '[0-9]{{4}}-[0-9]{{4}}-[0-9]{{2}}') THEN '0' || replace({x}, '-', '') "
+            "WHEN regexp_full_match({x}, '[0-9]{{5}}-[0-9]{{3}}-[0-9]{{2}}') THEN {parts}[1] || '0' || {parts}[2] || {parts}[3] "
+            "WHEN regexp_full_match({x}, '[0-9]{{5}}-[0-9]{{4}}-[0-9]{{1}}') THEN {parts}[1] || {parts}[2] || '0' || {parts}[3] "
+            "WHEN regexp_full_match({x}, '[0-9]{{5}}-[0-9]{{4}}-[0-9]{{2}}') THEN replace({x}, '-', '') "
+            "ELSE {x} END"),
+    "claim_status": "COALESCE({x}, 'paid')",
+}
 
 
 class ContractError(RiskstratError):

@@ -23,10 +23,12 @@ DELIVERY_COLUMNS = {
     "rule_counts": pa.string(), "contract_version": pa.string(), "ingested_at": pa.timestamp("us", tz="UTC"),
 }
 
+
 def read_deliveries(workspace: Path | str) -> list[dict[str, Any]]:
     """Rows of ``lake/_deliveries.parquet`` (empty when nothing was ingested)."""
     p = deliveries_path(workspace)
     return pq.read_table(p).to_pylist() if p.exists() else []
+
 
 def write_deliveries(path: Path, rows: list[dict[str, Any]]) -> None:
     """Write the ledger's rows to ``path``, in month and table order."""
@@ -35,6 +37,7 @@ def write_deliveries(path: Path, rows: list[dict[str, Any]]) -> None:
     table = pa.Table.from_pylist([{k: r.get(k) for k in DELIVERY_COLUMNS} for r in rows], schema=schema)
     path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, path, compression="zstd")
+
 
 def month_up_to_date(month: str, files: dict[str, tuple[str, str]], ledger: list[dict[str, Any]]) -> bool:
     """Whether the ledger recorded exactly these files (table: (name, sha256)) for ``month``."""

@@ -18,9 +18,10 @@ import duckdb
 
 from riskstrat.core.sql import identifier as _id
 from riskstrat.core.sql import literal as _q
-from riskstrat.ingest.contracts import TABLES, Contract, ContractError
+from riskstrat.ingest.contracts import NORMALISATIONS, TABLES, Contract, ContractError
 
 SUFFIXES = (".csv", ".csv.gz", ".parquet")
+
 
 class TableFailure(Exception):
     """A table's file cannot be used; ``rule`` is the delivery rule, the message one line without values."""
@@ -28,6 +29,7 @@ class TableFailure(Exception):
     def __init__(self, rule: str, message: str):
         super().__init__(message)
         self.rule = rule
+
 
 def find_delivery_files(month_dir: Path) -> tuple[dict[str, Path], list[str]]:
     """``{table: file}`` for a delivery folder, and the names of files no contract claims."""
@@ -43,6 +45,7 @@ def find_delivery_files(month_dir: Path) -> tuple[dict[str, Path], list[str]]:
             other.append(p.name)
     return found, other
 
+
 def _first_line(path: Path) -> str:
     opener = gzip.open if path.name.endswith(".gz") else open
     try:
@@ -54,6 +57,7 @@ def _first_line(path: Path) -> str:
         return raw.decode("utf-8").lstrip("\ufeff").rstrip("\r\n")
     except UnicodeDecodeError:
         raise TableFailure("readable", "not UTF-8 text (the header row has bytes of another encoding)") from None
+
 
 def _explain_read_error(exc: Exception, gz: bool) -> str:
     text = str(exc)
@@ -67,6 +71,7 @@ def _explain_read_error(exc: Exception, gz: bool) -> str:
     if "expected" in low and "column" in low or "too many" in low or "fewer" in low:
         return f"a row has the wrong number of fields{at}"
     return f"cannot be read as CSV{at} ({type(exc).__name__})"
+
 
 def raw_source(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, list[str]]:
     """(a DuckDB relation over the delivery file: every column as text, in file order; its columns).
@@ -99,10 +104,12 @@ def raw_source(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, list[st
     return (f"read_csv({_q(path)}, delim = {_q(delim)}, header = true, quote = '\"', escape = '\"', "
             f"columns = {columns}, auto_detect = false, compression = 'auto', null_padding = false)"), cols
 
+
 def _read_failure(exc: duckdb.Error, path: Path) -> TableFailure:
     if path.name.endswith(".parquet"):
         return TableFailure("readable", f"not a readable Parquet file ({type(exc).__name__})")
     return TableFailure("readable", _explain_read_error(exc, path.name.endswith(".gz")))
+
 
 _INT = r"[+-]?[0-9]+"
 
@@ -112,33 +119,12 @@ _DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}( 00:00:00)?"
 
 _TS = r"[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?"
 
+
 def _normalise(expr: str, how: str | None) -> str:
-    if how is None or how == "trim":
+    if how is None:
         return expr
-    if how == "icd10cm":
-        return f"upper(replace({expr}, '.', ''))"
-    if how == "upper":
-        return f"upper({expr})"
-    if how == "pad2":
-        return f"CASE WHEN regexp_full_match({expr}, '[0-9]') THEN '0' || {expr} ELSE {expr} END"
-    if how == "pad4":
-        return f"CASE WHEN regexp_full_match({expr}, '[0-9]{{3}}') THEN '0' || {expr} ELSE {expr} END"
-    if how == "bill_type":
-        return f"CASE WHEN regexp_full_match({expr}, '0[0-9]{{3}}') THEN substr({expr}, 2) ELSE {expr} END"
-    if how == "ndc":
-        s = f"string_split({expr}, '-')"
-        return (
-            f"CASE WHEN regexp_full_match({expr}, '[0-9]{{4}}-[0-9]{{4}}-[0-9]{{2}}') THEN '0' || replace({expr}, '-', '') "
-            f"WHEN regexp_full_match({expr}, '[0-9]{{5}}-[0-9]{{3}}-[0-9]{{2}}') THEN {s}[1] || '0' || {s}[2] || {s}[3] "
-            f"WHEN regexp_full_match({expr}, '[0-9]{{5}}-[0-9]{{4}}-[0-9]{{1}}') THEN {s}[1] || {s}[2] || '0' || {s}[3] "
-            f"WHEN regexp_full_match({expr}, '[0-9]{{5}}-[0-9]{{4}}-[0-9]{{2}}') THEN replace({expr}, '-', '') "
-            f"ELSE {expr} END"
-        )
-    if how == "claim_status":
-        return f"COALESCE({expr}, 'paid')"
-    if how == "adjustment_sequence":
-        return expr
-    raise ContractError(f"unknown normalisation {how!r}")
+    return NORMALISATIONS[how].format(x=expr, parts=f"string_split({expr}, '-')")
+
 
 def _typed_expr(col, raw: str) -> tuple[str, bool]:
     """(typed value expression over the column's text ``raw``, whether a text can fail to parse)."""
@@ -159,6 +145,7 @@ def _typed_expr(col, raw: str) -> tuple[str, bool]:
     else:  # pragma: no cover - contracts.py refuses other types
         raise ContractError(f"unknown logical type {t!r}")
     return val, True
+
 
 def typed_select(contract: Contract, source: str, present: list[str], path: Path) -> str:
     """The SELECT that types a delivery file: every contract column typed and normalised, ok__type, row_hash.
@@ -192,6 +179,7 @@ def typed_select(contract: Contract, source: str, present: list[str], path: Path
     return (f"SELECT {', '.join(names)}, {', '.join(flags)}, {_q(path.name)} AS source_file "
             f"FROM (SELECT *, {', '.join(values)} FROM (SELECT {', '.join(texts)} FROM {source}))")
 
+
 def build_typed(con: duckdb.DuckDBPyConnection, contract: Contract, source: str, present: list[str], path: Path) -> None:
     """Temp view ``typed``: source_row and the columns of :func:`typed_select`, in file order."""
     select = typed_select(contract, source, present, path)
@@ -206,6 +194,7 @@ def build_typed(con: duckdb.DuckDBPyConnection, contract: Contract, source: str,
         raise  # a fault in this SQL, not in the file
     except duckdb.Error as exc:  # the scan reads the file: a bad row, gzip or encoding surfaces here
         raise _read_failure(exc, path) from None
+
 
 def _present_text(column: str) -> str:
     """The value without surrounding spaces, NULL when empty.

@@ -65,8 +65,10 @@ REDUNDANT_RULES = ("duplicate_row", "already_delivered")
 #: on the benchmark plan the lake came out 3% smaller overall; readers see plain zstd either way.
 PARQUET = "FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1"
 
+
 class IngestError(RiskstratError):
     """Ingest cannot start (no landing folder, no such month); the message is one line."""
+
 
 @dataclass
 class TableResult:
@@ -95,6 +97,7 @@ class TableResult:
         """One line for logs and errors: file and problem, never a value."""
         where = f"landing/{self.delivery_month}/{self.file}" if self.file else f"{self.table} ({self.delivery_month})"
         return f"{where}: {self.status}" + (f" [{self.rule}] {self.message}" if self.message else "")
+
 
 @dataclass
 class IngestReport:
@@ -126,6 +129,7 @@ class IngestReport:
     def to_records(self) -> list[dict[str, Any]]:
         """The reconciliation as plain dicts (for the CLI, the run report and the flow)."""
         return [asdict(t) for t in self.tables]
+
 
 def ingest_workspace(
     workspace: Path | str,
@@ -189,6 +193,7 @@ def ingest_workspace(
         con.close()
     return IngestReport(workspace, [m for m, _, _ in todo], skipped, results, round(time.perf_counter() - t0, 3))
 
+
 def _read_manifest(month_dir: Path) -> tuple[dict | None, str | None]:
     p = month_dir / "_manifest.json"
     if not p.exists():
@@ -200,6 +205,7 @@ def _read_manifest(month_dir: Path) -> tuple[dict | None, str | None]:
         return data, None
     except (ValueError, UnicodeDecodeError):
         return None, "_manifest.json is not a JSON object of {table: {rows, sha256}}"
+
 
 def _ingest_month(con, workspace: Path, month: str, files: dict[str, Path], shas: dict[str, str],
                   contracts: dict[str, Contract], ing: IngestSettings, ledger: list[dict[str, Any]],
@@ -284,9 +290,11 @@ def _ingest_month(con, workspace: Path, month: str, files: dict[str, Path], shas
         raise
     return out
 
+
 def _rule_order(contract: Contract) -> dict[str, int]:
     names = list(REDUNDANT_RULES) + ["required", "type"] + contract.rule_names()
     return {n: i for i, n in enumerate(dict.fromkeys(names))}
+
 
 def _ingest_table(con, contract: Contract, month: str, path: Path, sha: str, manifest: dict | None,
                   settings: IngestSettings, validator: Validator, txn: Transaction, results_dir: Path) -> TableResult:

@@ -24,6 +24,7 @@ def init(con) -> None:
     for t in TABLES:
         con.execute(f"CREATE TEMP TABLE IF NOT EXISTS seen_{t} (h UBIGINT)")
 
+
 def _add_people(con, people: str, month: str) -> None:
     """Merge delivered eligibility people (``people``: a table of distinct person_id, member_id) into the state.
 
@@ -40,11 +41,13 @@ def _add_people(con, people: str, month: str) -> None:
         "GROUP BY member_id"
     )
 
+
 def _add_spans(con, source: str) -> None:
     """Merge accepted enrolment spans (``source``: a SELECT of person_id and the two dates) into the state."""
     con.execute(f"INSERT INTO known_span SELECT person_id, enrollment_start_date, enrollment_end_date "
                 f"FROM ({source}) WHERE person_id IS NOT NULL AND enrollment_start_date IS NOT NULL "
                 "EXCEPT SELECT * FROM known_span")
+
 
 def load_month(con, workspace: Path, month: str, contracts: dict[str, Contract]) -> None:
     """Bring an ingested month into the state: who was delivered in eligibility, spans, accepted row hashes.
@@ -70,6 +73,7 @@ def load_month(con, workspace: Path, month: str, contracts: dict[str, Contract])
         if p.exists() and contracts[t].kind == "incremental":
             con.execute(f"INSERT INTO seen_{t} SELECT row_hash FROM read_parquet({_q(p)})")
 
+
 def remember_month(con, month: str, cur_people: bool, cur_spans: bool) -> None:
     """Add the month being committed to the state: what :func:`load_month` would read back from its files."""
     if cur_people:
@@ -79,6 +83,7 @@ def remember_month(con, month: str, cur_people: bool, cur_spans: bool) -> None:
     for t in TABLES:
         if table_exists(con, f"new_seen_{t}"):
             con.execute(f"INSERT INTO seen_{t} SELECT h FROM new_seen_{t}")
+
 
 def set_now_views(con, cur_people: bool, cur_spans: bool) -> None:
     """persons_now / member_now / spans_now: the state plus this month's eligibility delivery."""

@@ -20,9 +20,11 @@ from riskstrat.core.workspace import LAKE, QUARANTINE, VALIDATION
 MANAGED = (LAKE, QUARANTINE, VALIDATION)
 STAGING = ".riskstrat-staging"
 
+
 def _replace(src: Path, dst: Path) -> None:
     """Move one file into place (one ``os.replace``; tests inject failures here)."""
     os.replace(src, dst)
+
 
 class Transaction:
     """Stage files under ``W/.riskstrat-staging/<id>/``; :meth:`commit` moves them into place.
@@ -81,6 +83,7 @@ class Transaction:
         _prune_empty_dirs(self.workspace, removed)
         shutil.rmtree(self.root, ignore_errors=True)
 
+
 def _prune_empty_dirs(workspace: Path, relatives: list[str]) -> None:
     for rel in relatives:
         parent = (workspace / rel).parent
@@ -90,6 +93,7 @@ def _prune_empty_dirs(workspace: Path, relatives: list[str]) -> None:
             except OSError:
                 break
             parent = parent.parent
+
 
 def _rollback(workspace: Path, root: Path) -> None:
     journal_path = root / "journal.json"
@@ -107,6 +111,7 @@ def _rollback(workspace: Path, root: Path) -> None:
             os.replace(old, workspace / rel)
         _prune_empty_dirs(workspace, created)
     shutil.rmtree(root, ignore_errors=True)
+
 
 def recover(workspace: Path | str) -> int:
     """Roll back any transaction a crash left behind; returns how many were rolled back."""

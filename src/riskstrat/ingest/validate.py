@@ -79,6 +79,7 @@ class Validator:
                 warnings.simplefilter("ignore")
                 self.ctx.build_data_docs(site_names=[self.site])
 
+
 def gx_frame(con, contract: Contract):
     """The frame GX validates: the columns the suite reads, indexed by source_row.
 
@@ -112,6 +113,7 @@ def gx_frame(con, contract: Contract):
     frame.index = frame.pop("source_row").to_numpy()
     return frame
 
+
 def violations(result, index_rows: dict[int, list], contract: Contract, con) -> tuple[list[tuple[int, str, str | None, str]], list[str]]:
     """(source_row, rule, column, severity) for every unexpected row; plus rules GX could not evaluate."""
     out: list[tuple[int, str, str | None, str]] = []
@@ -142,7 +144,9 @@ def violations(result, index_rows: dict[int, list], contract: Contract, con) -> 
         out = [v for v in out if not (v[1] == "required" and (v[0], v[2]) in malformed)]
     return out, broken
 
+
 _SCRUB = ("unexpected_list", "partial_unexpected_list", "partial_unexpected_counts", "unexpected_index_query")
+
 
 def save_result(results_dir: Path, contract: Contract, reconciliation: dict, gx_result, index_rows: dict[int, list]) -> None:
     """``validation/YYYY-MM/<table>.json``: the reconciliation and the GX result (row numbers, no values)."""

@@ -26,6 +26,7 @@ def _process_start(pid: int) -> str | None:
     # the command name may contain spaces and parentheses; fields restart after the last ')'
     return stat.rsplit(")", 1)[1].split()[19]
 
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -34,6 +35,7 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
 
 class MonthLock:
     """``W/.riskstrat/monthly/YYYY-MM.lock``: while it exists, one run owns the month.

@@ -30,6 +30,7 @@ class RetrainDecision:
     champion: str | None = None
     champion_as_of: str | None = None
 
+
 def retrain_decision(month: str, champion: str | None, champion_as_of: str | None, every_months: int,
                      drift: str | None = None) -> RetrainDecision:
     """Whether to retrain before scoring ``month``, and why, in one sentence.
@@ -54,6 +55,7 @@ def retrain_decision(month: str, champion: str | None, champion_as_of: str | Non
                                champion, champion_as_of)
     return RetrainDecision(False, f"champion {champion} is {age} month{'s' if age != 1 else ''} old "
                                   f"(retrain every {every_months})", champion, champion_as_of)
+
 
 def retrain_due(workspace: Path | str, month: str, settings: Settings, drift: str | None = None) -> RetrainDecision:
     """:func:`retrain_decision` for the workspace's current champion and ``schedule.retrain_every_months``."""
@@ -98,11 +100,10 @@ def champion_drift(workspace: Path | str, month: str, settings) -> DriftCheck | 
     return DriftCheck(model.model_id, due, reason, features)
 
 
-
-
 def months_to_ingest(workspace: Path | str, month: str) -> list[str]:
     """Landing months up to and including ``month``, oldest first (a month's run never reads later deliveries)."""
     return [m for m in landing_months(workspace) if m <= month]
+
 
 def delivery_problems(workspace: Path | str, month: str, settings: Settings) -> list[str]:
     """One line per table of ``month``'s delivery that was refused, failed, or is missing but required.
@@ -124,17 +125,20 @@ def delivery_problems(workspace: Path | str, month: str, settings: Settings) -> 
             problems.append(f"landing/{month}: no {table} file, which every delivery must have")
     return problems
 
+
 def ledger_counts(workspace: Path | str, months: Iterable[str]) -> list[dict]:
     """Per table and delivery month: status, rows in, accepted, quarantined (no member data)."""
     wanted = set(months)
     keep = ("delivery_month", "table", "status", "rows_in", "rows_accepted", "rows_quarantined", "rows_warned", "rule")
     return [{k: r.get(k) for k in keep} for r in read_deliveries(workspace) if r["delivery_month"] in wanted]
 
+
 def data_docs_index(workspace: Path | str, month: str) -> Path | None:
     """The Great Expectations Data Docs page of the month's validation, if ingest built one."""
     root = Path(workspace) / VALIDATION / month
     pages = sorted(root.rglob("index.html")) if root.is_dir() else []
     return pages[0] if pages else None
+
 
 def transient(exc: BaseException) -> bool:
     """Whether retrying may help: file-system and I/O hiccups yes; bad data, settings or code no.
@@ -148,12 +152,14 @@ def transient(exc: BaseException) -> bool:
         return True
     return isinstance(exc, duckdb.IOException)
 
+
 def latest_month(workspace: Path | str) -> str:
     """The newest delivery month in ``landing/`` (what a scheduled run processes by default)."""
     months = landing_months(workspace)
     if not months:
         raise MonthlyError(f"{Path(workspace) / LANDING}: no delivery folders (landing/YYYY-MM/)")
     return months[-1]
+
 
 def ingest_batches(workspace: Path | str, month: str) -> list[str | None]:
     """The ``month`` arguments of the ingest calls a run of ``month`` makes, in order.
@@ -169,12 +175,14 @@ def ingest_batches(workspace: Path | str, month: str) -> list[str | None]:
         return [None]
     return [m for m in every if m <= month]
 
+
 def check_delivery(workspace: Path | str, month: str, settings: Settings) -> None:
     """Raise :class:`DeliveryRefused` with the delivery's reason when ``month`` cannot be scored."""
     problems = delivery_problems(workspace, month, settings)
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise DeliveryRefused(f"delivery {month} refused: {problems[0]}{more}")
+
 
 @dataclass(frozen=True)
 class StepPlan:
@@ -186,6 +194,7 @@ class StepPlan:
     inputs: str = ""
     outputs: tuple[Path, ...] = ()
     model_id: str | None = None
+
 
 def plan_train(workspace: Path | str, month: str, settings: Settings, drift: str | None = None) -> StepPlan:
     """Train when retraining is due and no finished training read the same inputs.
@@ -202,6 +211,7 @@ def plan_train(workspace: Path | str, month: str, settings: Settings, drift: str
         return StepPlan("train", False, f"already trained on the same data ({before.get('decision', 'no change')})",
                         inputs, model_id=decision.champion)
     return StepPlan("train", True, decision.reason, inputs, model_id=decision.champion)
+
 
 def plan_score(workspace: Path | str, month: str, settings: Settings, model_id: str | None = None) -> StepPlan:
     """Score unless ``outputs/month`` was published from the same lake, model, settings and code, and is untouched."""

@@ -22,6 +22,7 @@ from riskstrat.scoring.programs import programs_file
 
 STATE_DIR = Path(STATE) / "monthly"
 
+
 def tree_digest(root: Path | str) -> dict[str, str]:
     """``{relative path: sha256}`` of every file under ``root`` (empty when it does not exist)."""
     root = Path(root)
@@ -29,10 +30,12 @@ def tree_digest(root: Path | str) -> dict[str, str]:
         return {}
     return {p.relative_to(root).as_posix(): sha256_file(p) for p in sorted(root.rglob("*")) if p.is_file()}
 
+
 def train_inputs(workspace: Path | str, month: str, settings: Settings) -> str:
     """Fingerprint of what a training run as of ``month`` reads: the lake, the model settings, the code."""
     return fingerprint({"lake": lake_fingerprint(workspace, month)["digest"], "model": settings.model.model_dump(mode="json"),
                         "code": code_fingerprint()["digest"]})
+
 
 def score_inputs(workspace: Path | str, month: str, settings: Settings, model_id: str | None) -> str:
     """Fingerprint of what scoring ``month`` reads: the lake, the model, last month's scores, settings, code.
@@ -55,12 +58,15 @@ def score_inputs(workspace: Path | str, month: str, settings: Settings, model_id
         "published": published, "horizon": settings.model.horizon_months, "runout": settings.model.runout_months,
     })
 
+
 def state_dir(workspace: Path | str) -> Path:
     """``W/.riskstrat/monthly/``: the job's locks and step records."""
     return Path(workspace) / STATE_DIR
 
+
 def _steps_path(workspace: Path | str, month: str) -> Path:
     return state_dir(workspace) / f"{month}.steps.json"
+
 
 def read_steps(workspace: Path | str, month: str) -> dict[str, dict]:
     """The month's step records (empty when none, or when the file is unreadable: then every step reruns)."""
@@ -70,6 +76,7 @@ def read_steps(workspace: Path | str, month: str) -> dict[str, dict]:
     except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
         return {}
     return data if isinstance(data, dict) else {}
+
 
 def step_is_current(workspace: Path | str, month: str, step: str, inputs: str) -> bool:
     """True when ``step`` finished with these ``inputs`` and every output it recorded is unchanged.
@@ -86,9 +93,11 @@ def step_is_current(workspace: Path | str, month: str, step: str, inputs: str) -
             return False
     return True
 
+
 def step_record(workspace: Path | str, month: str, step: str) -> dict | None:
     """The last record of ``step`` for ``month``, or None."""
     return read_steps(workspace, month).get(step)
+
 
 def record_step(workspace: Path | str, month: str, step: str, inputs: str, outputs: Iterable[Path] = (),
                 detail: dict | None = None) -> None:

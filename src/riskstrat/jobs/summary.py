@@ -31,6 +31,7 @@ class StepOutcome:
     seconds: float = 0.0
     note: str = ""
 
+
 @dataclass
 class MonthSummary:
     """What one monthly run did; rendered as CLI lines and as the run's Prefect artifact."""
@@ -225,10 +226,12 @@ class MonthSummary:
         """Plain, JSON-ready form (what the flow returns)."""
         return asdict(self)
 
+
 def one_line(exc: BaseException) -> str:
     """An exception as one line (type only when it has no message)."""
     text = " ".join(str(exc).split())
     return text or type(exc).__name__
+
 
 def artifact_key(month: str) -> str:
     """Prefect artifact keys allow lowercase letters, digits and dashes only."""

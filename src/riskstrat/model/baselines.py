@@ -17,6 +17,7 @@ from riskstrat.model.matrix import ModelFeature, TrainError, feature_matrix
 
 LABEL = "label"
 
+
 @dataclass
 class RulesBaseline:
     """A plan's case-finding by hand: prior ED or inpatient use AND a behavioural-health diagnosis.
@@ -56,6 +57,7 @@ class RulesBaseline:
         _, meets = self._parts(frame)
         return np.where(meets, self.rate_meets_, self.rate_other_)
 
+
 def fit_logistic(train: pd.DataFrame, specs: list[ModelFeature], settings: ModelSettings, label: str = LABEL):
     """Logistic regression on the same features, median-imputed and scaled; fitted on :func:`baseline_sample`."""
     train = baseline_sample(train, settings)
@@ -64,6 +66,7 @@ def fit_logistic(train: pd.DataFrame, specs: list[ModelFeature], settings: Model
     pipe = Pipeline([("prep", ColumnTransformer(numeric)), ("lr", LogisticRegression(max_iter=2000))])
     pipe.fit(feature_matrix(train, specs), train[label].to_numpy(int))
     return pipe
+
 
 def baseline_sample(train: pd.DataFrame, settings: ModelSettings) -> pd.DataFrame:
     """The fixed random sample of training rows the logistic baseline (and the drift reference) use."""

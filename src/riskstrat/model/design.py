@@ -10,7 +10,7 @@ Time runs one way::
 
 Every as-of month in the design has its outcome window (the ``horizon_months`` after it) closed
 by the training as-of month, so every label is fully observed. Children are split as well as
-months: each child belongs to exactly one side (see ``riskstrat.train.split_frame``).
+months: each child belongs to exactly one side (see ``riskstrat.model.train.split_frame``).
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from riskstrat.model.matrix import TrainError, feature_matrix
 #: Shares of the test children at which the card's lift curve is drawn.
 LIFT_CURVE_SHARES = (0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.3, 0.5)
 
+
 def evaluate_all(test, specs, booster, calibrator, logistic, rules, settings: Settings, truth, label: str = LABEL) -> dict:
     """Metrics for the model, both baselines and (with truth) the oracle, all on the same test rows.
 
@@ -86,6 +87,7 @@ def decide_promotion(challenger: float, champion: float | None, metric: str, tol
                       f"(not lower by more than {tolerance:g})")
     return False, (f"kept the champion: challenger {metric} {challenger:.4f} is lower than the champion's "
                    f"{champion:.4f} by more than {tolerance:g} on the same test rows")
+
 
 def promotion_gate(workspace, model_id, bundle, test, settings: Settings, force: bool, label: str = LABEL) -> tuple[bool, str]:
     """Make the just-registered model the champion if :func:`decide_promotion` says so, judged on its test rows."""

@@ -46,6 +46,7 @@ HIGH_COST_QUANTILE = 0.95
 class LabelError(RiskstratError):
     """Outcomes cannot be labelled as asked; the message names the month or outcome and why."""
 
+
 DEFAULT_RUNOUT_MONTHS = 3
 
 

@@ -37,6 +37,7 @@ from riskstrat.core.errors import RiskstratError
 from riskstrat.core.files import staged_folder, write_atomic
 from riskstrat.core.workspace import MODELS
 from riskstrat.model import card
+from riskstrat.model.bundle import ModelBundle
 from riskstrat.model.calibration import PlattCalibrator
 from riskstrat.model.design import StudyDesign
 from riskstrat.model.matrix import ModelFeature, TrainError, feature_matrix
@@ -49,28 +50,6 @@ _IDENTITY_FILES = ("model.txt", "calibrator.json", "features.json", "design.json
 
 class RegistryError(RiskstratError):
     """A model folder is missing, incomplete or altered; the message names the model and the file."""
-
-
-@dataclass
-class ModelBundle:
-    """Everything a training run hands the registry."""
-
-    booster: lgb.Booster
-    calibrator: PlattCalibrator
-    features: list[ModelFeature]
-    declarations_hash: str
-    catalogue_hash: str | None
-    design: StudyDesign
-    attrition: pd.DataFrame
-    metrics: dict
-    data_hashes: dict
-    code: dict
-    params: dict
-    settings: dict
-    synthetic: bool
-    # What the audit needs later (riskstrat.audit.training); not identity: they never change a prediction.
-    fairness: dict | None = None
-    drift_reference: dict | None = None
 
 
 def _dumps(obj) -> bytes:
@@ -136,27 +115,12 @@ def register(workspace: Path, bundle: ModelBundle) -> Path:
         "synthetic": bundle.synthetic,
         "code": bundle.code,
         "lightgbm_params": bundle.params,
-        "trees": bundle.booster.current_iteration(),
+        "trees": bundle.trees,
         "settings": bundle.settings,
         "format": {"booster": "LightGBM text (model.txt)", "calibrator": "JSON", "pickle": "never"},
     }
     files["model.json"] = _dumps(manifest)
-    rendered = card.build_card(card.CardFacts(
-        model_id=model_id,
-        design=bundle.design,
-        features=[f.to_dict() for f in bundle.features],
-        declarations_hash=bundle.catalogue_hash or bundle.declarations_hash,
-        metrics=bundle.metrics,
-        attrition=bundle.attrition,
-        data_hashes=bundle.data_hashes,
-        code=bundle.code,
-        params=bundle.params,
-        trees=manifest["trees"],
-        synthetic=bundle.synthetic,
-        calibrator=bundle.calibrator.to_dict(),
-        fairness=bundle.fairness,
-        drift_reference=bundle.drift_reference,
-    ))
+    rendered = card.build_card(bundle, model_id)
     files.update({name: text.encode("utf-8") for name, text in rendered.files().items()})
     files[CHECKSUMS] = _dumps({name: _sha256(data) for name, data in sorted(files.items())})
     with staged_folder(final) as tmp:

@@ -36,17 +36,19 @@ from riskstrat.config import ModelSettings, Settings
 from riskstrat.core.fingerprint import code_fingerprint, lake_fingerprint
 from riskstrat.core.months import add_months, check_month
 from riskstrat.core.progress import Progress, tick
-from riskstrat.core.workspace import LAKE, TRUTH
+from riskstrat.core.workspace import TRUTH, lake_partitions, partition_month
 from riskstrat.features import FEATURES, Feature
 from riskstrat.features.declarations import catalogue_hash, declarations_hash
 from riskstrat.model import labels, registry
 from riskstrat.model.baselines import LABEL, RulesBaseline, baseline_sample, fit_logistic
+from riskstrat.model.bundle import ModelBundle
 from riskstrat.model.calibration import PlattCalibrator
 from riskstrat.model.design import StudyDesign, person_sides
 from riskstrat.model.evaluation import evaluate_all, promotion_gate
 from riskstrat.model.matrix import ModelFeature, TrainError, feature_matrix, model_features, training_array
 
 SIDES = ("train", "tune", "calibration", "test")
+
 
 @dataclass
 class Splits:
@@ -61,6 +63,7 @@ class Splits:
     def side(self, name: str) -> pd.DataFrame:
         return getattr(self, name)
 
+
 def month_column(values: pd.Series) -> pd.Series:
     """As-of values (dates, periods or strings) as ``YYYY-MM`` strings."""
     if pd.api.types.is_datetime64_any_dtype(values):
@@ -73,6 +76,7 @@ def month_column(values: pd.Series) -> pd.Series:
 def _side_months_note(design: StudyDesign, side: str) -> str:
     months = ", ".join(getattr(design, f"{side}_months"))
     return f"{months}, and the training months" if side == "tune" else months
+
 
 def split_frame(frame: pd.DataFrame, design: StudyDesign, settings: ModelSettings, label: str = LABEL) -> Splits:
     """Keep a row only where its month's side and its child's side agree; count every drop.
@@ -131,6 +135,7 @@ def split_frame(frame: pd.DataFrame, design: StudyDesign, settings: ModelSetting
             raise TrainError(f"{side} months ({', '.join(getattr(design, f'{side}_months'))}): no events to learn or judge from")
     return splits
 
+
 def lightgbm_params(settings: ModelSettings, specs: list[ModelFeature]) -> dict:
     """LightGBM parameters: shallow, monotone where declared, reproducible to the byte."""
     return {
@@ -150,6 +155,7 @@ def lightgbm_params(settings: ModelSettings, specs: list[ModelFeature]) -> dict:
         "verbosity": -1,
     }
 
+
 def lightgbm_datasets(train: pd.DataFrame, tune: pd.DataFrame, specs: list[ModelFeature], settings: ModelSettings,
                       label: str = LABEL) -> tuple[lgb.Dataset, lgb.Dataset]:
     """Binned LightGBM datasets for the training and tuning rows; the float matrices are freed once binned."""
@@ -162,6 +168,7 @@ def lightgbm_datasets(train: pd.DataFrame, tune: pd.DataFrame, specs: list[Model
     dtune = lgb.Dataset(training_array(tune, specs), label=tune[label].to_numpy(), params=params, reference=dtrain)
     dtune.construct()
     return dtrain, dtune
+
 
 def fit_booster(dtrain: lgb.Dataset, dtune: lgb.Dataset, specs: list[ModelFeature], settings: ModelSettings) -> lgb.Booster:
     """Boost on the training rows, stop early on the tuning rows, return the booster cut at its best tree.
@@ -176,6 +183,7 @@ def fit_booster(dtrain: lgb.Dataset, dtune: lgb.Dataset, specs: list[ModelFeatur
     best = booster.best_iteration or booster.current_iteration()
     return lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
 
+
 def load_truth(workspace: Path) -> pd.DataFrame | None:
     """The synthetic plan's oracle (``truth/risk.parquet``), or None on a real plan."""
     path = Path(workspace) / TRUTH / "risk.parquet"
@@ -185,6 +193,7 @@ def load_truth(workspace: Path) -> pd.DataFrame | None:
     truth["person_id"] = truth["person_id"].astype("string")
     truth["month"] = month_column(truth["month"])
     return truth
+
 
 @dataclass
 class TrainResult:
@@ -212,6 +221,7 @@ class TrainResult:
             f"trees {self.best_iteration}; test rows {m['model']['n']:,} with {m['model']['events']:,} events",
         ]
         return lines
+
 
 def fit_and_register(
     workspace: Path,
@@ -277,7 +287,7 @@ def fit_and_register(
         workspace, test, baseline_rows,
         lambda rows: calibrator.predict(booster.predict(feature_matrix(rows, specs), raw_score=True)),
         [s.name for s in specs], design, settings, label)
-    bundle = registry.ModelBundle(
+    bundle = ModelBundle(
         booster=booster,
         calibrator=calibrator,
         features=specs,
@@ -306,6 +316,7 @@ def fit_and_register(
         best_iteration=booster.current_iteration(), seconds=clock,
     )
 
+
 def train_model(workspace: Path, as_of: str, settings: Settings, progress: Progress | None = None,
                 promote: bool = False) -> TrainResult:
     """Train, evaluate and register a model for ``as_of`` from the workspace's lake.
@@ -333,6 +344,7 @@ def train_model(workspace: Path, as_of: str, settings: Settings, progress: Progr
         progress=progress,
     )
 
+
 def train_from_builder(workspace: Path, build_month: Callable[[str], object], declarations: Sequence[Feature],
                        design: StudyDesign, settings: Settings, **kwargs) -> TrainResult:
     """:func:`collect_training_frame`, :func:`split_frame`, then :func:`fit_and_register` (``kwargs`` go there)."""
@@ -340,6 +352,7 @@ def train_from_builder(workspace: Path, build_month: Callable[[str], object], de
     splits = split_frame(frame, design, settings.model)
     del frame  # the sides hold copies; keeping the stacked frame too would double the peak
     return fit_and_register(workspace, splits, declarations, design, settings, attrition_before=attrition_before, **kwargs)
+
 
 def collect_training_frame(build_month: Callable[[str], object], design: StudyDesign, settings: ModelSettings,
                            progress: Progress | None = None, label: str = LABEL) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -387,10 +400,10 @@ def collect_training_frame(build_month: Callable[[str], object], design: StudyDe
                      "events": h["events"], "note": f"while building its {h['months']} month(s); each child is on one side only"})
     return stacked, pd.DataFrame(rows)
 
+
 def _first_supported_month(workspace: Path, ms: ModelSettings) -> str | None:
     """The first as-of month with a full look-back in the lake (first eligibility delivery + look-back - 1)."""
-    elig = Path(workspace) / LAKE / "eligibility"
-    months = sorted(p.name.split("=", 1)[1] for p in elig.glob("delivery_month=*")) if elig.is_dir() else []
+    months = sorted(partition_month(p) for p in lake_partitions(workspace) if p.parent.parent.name == "eligibility")
     if not months:
         return None
     return add_months(months[0], ms.lookback_months - 1)

@@ -48,8 +48,10 @@ EXPLANATIONS_SCHEMA = pa.schema([
     ("shap_value", pa.float64()), ("base_value", pa.float64()),
 ])
 
+
 class PublishError(RiskstratError):
     """The month could not be published; the previous state of outputs/ is kept."""
+
 
 def _to_table(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
     arrays = []
@@ -62,15 +64,18 @@ def _to_table(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
             arrays.append(pa.array(col, type=f.type, from_pandas=True))
     return pa.Table.from_arrays(arrays, schema=schema)
 
+
 def write_scores(scores: pd.DataFrame, path: Path) -> None:
     """scores.parquet with a fixed schema, so a month with no flags still has typed list columns."""
     pq.write_table(_to_table(scores, SCORES_SCHEMA), path, compression="zstd")
+
 
 def write_explanations(explanations: pd.DataFrame, path: Path) -> None:
     """explanations.parquet: one row per flagged child and model feature, with the base value."""
     table = pa.Table.from_pandas(explanations[[f.name for f in EXPLANATIONS_SCHEMA]], schema=EXPLANATIONS_SCHEMA,
                                  preserve_index=False)
     pq.write_table(table.replace_schema_metadata(None), path, compression="zstd")
+
 
 def _json_default(obj):
     if isinstance(obj, np.generic):
@@ -80,6 +85,7 @@ def _json_default(obj):
     if isinstance(obj, Path):
         return obj.as_posix()
     raise TypeError(f"not JSON: {type(obj).__name__}")
+
 
 def lake_inputs(workspace: Path, as_of: str) -> dict:
     """Every lake partition a month's scoring may read (delivery month up to T), and the ingest ledger."""
@@ -134,6 +140,7 @@ def run_manifest(workspace: Path, month: MonthScores, inputs: MonthInputs, setti
         "timings": timings,
     }
 
+
 def _write_all(folder: Path, workspace: Path, month: MonthScores, inputs: MonthInputs, settings: Settings, timings: dict,
                progress: Progress | None) -> None:
     steps = [
@@ -155,6 +162,7 @@ def _write_all(folder: Path, workspace: Path, month: MonthScores, inputs: MonthI
         json.dumps(manifest, indent=2, sort_keys=True, default=_json_default, ensure_ascii=False) + "\n", encoding="utf-8"
     )
     tick(progress, "publishing", len(steps) + 1, len(steps) + 1)
+
 
 def publish_month(workspace: Path, month: MonthScores, inputs: MonthInputs, settings: Settings, timings: dict,
                   progress: Progress | None = None) -> Path:

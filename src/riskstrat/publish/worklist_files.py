@@ -22,11 +22,13 @@ from riskstrat.core.months import month_end
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
+
 def neutralise(value):
     """A text cell a spreadsheet could run as a formula, made inert with a leading ``'``; other values as is."""
     if isinstance(value, str) and value and (value[0] in _FORMULA_START or value.lstrip(" ")[:1] in _FORMULA_START):
         return "'" + value
     return value
+
 
 def _cell(value):
     """None for missing, plain Python numbers, everything else as text."""
@@ -40,6 +42,7 @@ def _cell(value):
         return float(value)
     return str(value)
 
+
 def write_worklist_csv(worklist: pd.DataFrame, path: Path) -> None:
     """UTF-8 with a byte-order mark (so Excel reads accents), every text cell neutralised."""
     with open(path, "w", encoding="utf-8-sig", newline="") as fh:
@@ -47,6 +50,7 @@ def write_worklist_csv(worklist: pd.DataFrame, path: Path) -> None:
         writer.writerow(list(worklist.columns))
         for row in worklist.itertuples(index=False, name=None):
             writer.writerow(["" if (c := _cell(v)) is None else neutralise(c) for v in row])
+
 
 _HEADERS = {
     "position": "#", "rank": "Rank", "household_group": "Family", "new_or_continuing": "New / continuing",
@@ -59,6 +63,7 @@ _HEADERS = {
 }
 
 _WIDTHS = {"top_reasons": 70, "program_reason": 50, "care_gaps": 40, "address": 28, "program_match": 22}
+
 
 def write_worklist_xlsx(worklist: pd.DataFrame, path: Path, as_of: str) -> None:
     """One sheet, header frozen, filters on; every text written with ``write_string``."""

@@ -22,8 +22,10 @@ from riskstrat.core.ranking import pick_top, rank_order
 #: strictly higher than them, so "very high" is the top 1%, "high" the rest of the top 5%, ...
 TIERS: tuple[tuple[str, float], ...] = (("very high", 1.0), ("high", 5.0), ("elevated", 20.0), ("standard", 100.0))
 
+
 class ScoringError(RiskstratError):
     """Scoring cannot run; the message names the file, month or rule (never a member)."""
+
 
 def tier_of(percentile: np.ndarray | pd.Series) -> np.ndarray:
     """The tier name for each percentile (100 minus the percent of children scoring higher; see :data:`TIERS`)."""
@@ -32,6 +34,7 @@ def tier_of(percentile: np.ndarray | pd.Series) -> np.ndarray:
     for name, share in reversed(TIERS):
         out[above < share] = name
     return out
+
 
 def rank_scores(person_ids, scores) -> pd.DataFrame:
     """person_id, score, rank (1 = highest; ties by person_id), percentile (100 minus the percent of
@@ -52,6 +55,7 @@ def rank_scores(person_ids, scores) -> pd.DataFrame:
     frame["percentile"] = np.round(100.0 * (1.0 - above / max(n, 1)), 4)
     frame["tier"] = pd.array(tier_of(frame["percentile"]), dtype="string")
     return frame
+
 
 def select_flags(ranked: pd.DataFrame, capacity: int, threshold: float | None = None) -> pd.Series:
     """Which children go on the worklist, and why: "capacity" (the best ``capacity`` children not

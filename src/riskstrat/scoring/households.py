@@ -17,6 +17,7 @@ def household_keys(person_ids: pd.Series, subscriber_ids: pd.Series) -> pd.Serie
     alone = sub.isna() | (sub == "")
     return sub.mask(alone, "person:" + person_ids.astype("string"))
 
+
 def household_order(scores: pd.DataFrame) -> pd.DataFrame:
     """The flagged children in worklist order, siblings together.
 

@@ -52,6 +52,7 @@ def read_previous(workspace: Path, as_of: str) -> pd.DataFrame | None:
     prev["person_id"] = prev["person_id"].astype("string")
     return prev
 
+
 @dataclass
 class MonthInputs:
     """Everything scoring reads, gathered from the lake and the registry (or hand-built in tests).
@@ -73,6 +74,7 @@ class MonthInputs:
     attrition: list[tuple[str, int]] = field(default_factory=list)
     inputs: dict = field(default_factory=dict)
 
+
 @dataclass
 class MonthScores:
     """The month's scoring, before it is written: every table publish needs."""
@@ -87,6 +89,7 @@ class MonthScores:
     counts: dict
     audit: MonthAudit | None = None  # set when the month was audited before publishing
 
+
 def _probabilities(model, X: pd.DataFrame, frame: pd.DataFrame) -> np.ndarray:
     """Calibrated probabilities; from the matrix already built when the model exposes its parts
     (a registry model), so the 500k-row matrix is typed once for scoring and SHAP alike."""
@@ -95,11 +98,13 @@ def _probabilities(model, X: pd.DataFrame, frame: pd.DataFrame) -> np.ndarray:
         return np.asarray(calibrator.predict(model.booster.predict(X, raw_score=True)), dtype=float)
     return np.asarray(model.predict_proba(frame), dtype=float)
 
+
 def _take(values, positions: np.ndarray, found: np.ndarray, dtype: str = "string") -> pd.Series:
     out = np.full(len(positions), None, dtype=object)
     arr = np.asarray(values, dtype=object)
     out[found] = arr[positions[found]]
     return pd.Series(pd.array(out, dtype=dtype))
+
 
 def score_population(inputs: MonthInputs, settings: ScoringSettings, programs: ProgramRules | None = None,
                      progress: Progress | None = None, timings: dict | None = None) -> MonthScores:
@@ -195,11 +200,13 @@ def score_population(inputs: MonthInputs, settings: ScoringSettings, programs: P
     return MonthScores(as_of=inputs.as_of, model_id=model_id, scores=scores, worklist=worklist,
                        explanations=explanations, shap_summary=summary, programs=programs, counts=counts)
 
+
 SCORES_COLUMNS = [
     "as_of", "person_id", "member_id", "household_id", "age", "score", "percentile", "tier", "rank",
     "flagged", "flag_reason", "flagged_last_month", "program_match", "program_ids", "program_reason",
     "suppressed", "suppression", "suppression_reason", "top_reasons", "reason_features", "model_id",
 ]
+
 
 def _counts(scores: pd.DataFrame, worklist: pd.DataFrame, explanations: pd.DataFrame) -> dict:
     flagged = scores[scores["flagged"]]
@@ -230,6 +237,7 @@ def _care_management_snapshot(con, as_of: str) -> tuple[pd.DataFrame, str | None
     ).df()
     return frame, month
 
+
 def _month_facts(con, as_of: str) -> tuple[pd.DataFrame, list[tuple[str, int]]]:
     """Each child's last ED visit known at T (by the features' own ED-visit rule) and the
     population attrition, from the features stage's concepts on a cursor of our own."""
@@ -246,8 +254,10 @@ def _month_facts(con, as_of: str) -> tuple[pd.DataFrame, list[tuple[str, int]]]:
     finally:
         cur.close()
 
+
 def _deliveries(con) -> pd.DataFrame:
     return con.sql("SELECT * FROM _deliveries").to_arrow_table().to_pandas()
+
 
 def gather_inputs(workspace: Path, as_of: str, settings: Settings, model_id: str | None = None,
                   timings: dict | None = None, progress: Progress | None = None,

@@ -49,9 +49,6 @@ class Condition:
     def features(self) -> list[str]:
         return [self.feature]
 
-    def describe(self) -> str:
-        return f"{self.feature} {self.op} {self.value:g}"
-
 
 @dataclass(frozen=True)
 class Node:
@@ -74,9 +71,6 @@ class Node:
         for c in self.children:
             out.extend(c.met(frame) if isinstance(c, Node) else [(c, c.test(frame))])
         return out
-
-    def describe(self) -> str:
-        return f"{self.kind}(" + ", ".join(c.describe() for c in self.children) + ")"
 
 
 @dataclass(frozen=True)

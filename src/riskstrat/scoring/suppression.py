@@ -24,6 +24,7 @@ SUPPRESSING = {
 # Which status wins when one programme has several on the same day: the most decisive one.
 _STATUS_ORDER = {"discharged": 0, "referred": 1, "unable_to_reach": 2, "declined": 3, "enrolled": 4}
 
+
 def suppression(person_ids, care_management: pd.DataFrame, as_of_date: date, suppress_days: int) -> pd.DataFrame:
     """Per person: suppressed (bool), suppression (a status of :data:`SUPPRESSING`) and a reason.
 

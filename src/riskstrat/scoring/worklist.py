@@ -15,6 +15,7 @@ WORKLIST_COLUMNS = [
     "other_children_in_household",
 ]
 
+
 def care_gaps(features: pd.DataFrame) -> list[str]:
     """The care gaps of each child, worded from the declared care-gap features that are set."""
     out = [[] for _ in range(len(features))]
@@ -25,6 +26,7 @@ def care_gaps(features: pd.DataFrame) -> list[str]:
         for i in np.flatnonzero(values >= 0.5):
             out[i].append(reason_text(f.name, values[i]))
     return ["; ".join(gaps) for gaps in out]
+
 
 def build_worklist(flagged: pd.DataFrame, members: pd.DataFrame, last_ed: pd.DataFrame | None,
                    features: pd.DataFrame) -> pd.DataFrame:

@@ -1,7 +1,7 @@
 """The generator's clinical model, declared as data: which conditions children and adults carry,
 which code-set group codes each one, and which drug class treats it.
 
-Names refer to groups in :mod:`riskstrat.codesets` files; no clinical code appears here.
+Names refer to groups in :mod:`riskstrat.features.codesets` files; no clinical code appears here.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ SELF_HARM = ("icd10cm_suicide_self_harm", "self_harm")
 
 
 # Billing-format codes the claim layout needs that are not clinical concepts (and so are not
-# in riskstrat.codesets): places of service other than the ED, ancillary revenue lines, the
+# in riskstrat.features.codesets): places of service other than the ED, ancillary revenue lines, the
 # bill-type frequency digit and UB-04 admission/discharge fields. Declared once, here.
 POS_OFFICE, POS_INPATIENT, POS_CMHC = "11", "21", "53"
 REV_PHARMACY, REV_LAB, REV_RADIOLOGY = "0250", "0300", "0320"

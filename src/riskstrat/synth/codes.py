@@ -1,4 +1,4 @@
-"""Every code the generator emits, drawn from :mod:`riskstrat.codesets` and held as integer
+"""Every code the generator emits, drawn from :mod:`riskstrat.features.codesets` and held as integer
 indices into vocabularies, so claims are built as numpy arrays and turned into strings once,
 at write time, through Arrow dictionary arrays."""
 

@@ -231,6 +231,7 @@ class DefectPlan:
 
     def _impossible_date(self, table: str, tbl: pa.Table, rows: np.ndarray, edit, label: str) -> None:
         rng = self.rng
+
         def day(col: str) -> np.ndarray:
             return tbl.column(col).combine_chunks().view(pa.int32()).to_numpy(zero_copy_only=False)
 

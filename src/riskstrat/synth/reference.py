@@ -1,6 +1,6 @@
 """Non-clinical reference lists for the synthetic plan: names, places, hospitals, free text.
 
-Clinical codes never live here; they come from :mod:`riskstrat.codesets`. Every name below is
+Clinical codes never live here; they come from :mod:`riskstrat.features.codesets`. Every name below is
 invented or generic; phone numbers use the 555-01xx range reserved for fiction.
 """
 

@@ -159,6 +159,17 @@ def _eligibility_master(pop: Population, keep: np.ndarray) -> pa.Table:
     })
 
 
+def _payment(d: dict) -> dict:
+    """The payment columns every claim table of inputs.md has, in its order."""
+    return {"paid_date": _date(d["paid_date"]), "paid_amount": _money(d["paid"]), "allowed_amount": _money(d["allowed"])}
+
+
+def _adjudication(d: dict) -> dict:
+    """A claim line's status and its place in the chain of adjustments (the last columns of both claim tables)."""
+    return {"claim_status": _enum(ref.CLAIM_STATUSES, d["status"]),
+            "adjustment_sequence": pa.array(d["seq"].astype(np.int64))}
+
+
 def medical_claims(d: dict, pop: Population, codes: Codes, prov: Providers) -> pa.Table:
     """The medical_claim table of inputs.md from claim-line columns."""
     n = len(d["claim_num"])
@@ -188,17 +199,14 @@ def medical_claims(d: dict, pop: Population, codes: Codes, prov: Providers) -> p
         "rendering_npi": prov.arrow(d["rendering"]),
         "billing_npi": prov.arrow(d["billing"]),
         "facility_npi": prov.arrow(d["facility"]),
-        "paid_date": _date(d["paid_date"]),
-        "paid_amount": _money(d["paid"]),
-        "allowed_amount": _money(d["allowed"]),
+        **_payment(d),
         "charge_amount": _money(d["charge"]),
         "diagnosis_code_type": _const("icd-10-cm", n),
     }
     for j in range(N_DX_COLUMNS):
         cols[f"diagnosis_code_{j + 1}"] = (b.icd_arrow(d["dx"][:, j], d["dotted"]) if j < d["dx"].shape[1]
                                            else pa.nulls(n, pa.string()))
-    cols["claim_status"] = _enum(ref.CLAIM_STATUSES, d["status"])
-    cols["adjustment_sequence"] = pa.array(d["seq"].astype(np.int64))
+    cols.update(_adjudication(d))
     return pa.table(cols)
 
 
@@ -220,11 +228,8 @@ def pharmacy_claims(d: dict, pop: Population, codes: Codes, prov: Providers) -> 
         "quantity": pa.array(d["quantity"]),
         "days_supply": pa.array(d["days_supply"]),
         "refills": pa.array(d["refills"]),
-        "paid_date": _date(d["paid_date"]),
-        "paid_amount": _money(d["paid"]),
-        "allowed_amount": _money(d["allowed"]),
-        "claim_status": _enum(ref.CLAIM_STATUSES, d["status"]),
-        "adjustment_sequence": pa.array(d["seq"].astype(np.int64)),
+        **_payment(d),
+        **_adjudication(d),
     })
 
 
