@@ -20,6 +20,10 @@ from pathlib import Path
 
 from common import stderr_progress  # bench/ is the script's folder, first on sys.path
 
+from riskstrat.config import IngestSettings
+from riskstrat.ingest import ingest_workspace
+from riskstrat.synth import PlanSpec, generate_plan
+
 TARGET_SECONDS = 180
 TARGET_RSS_MB = 4096
 
@@ -34,7 +38,6 @@ def main() -> None:
     args = parser.parse_args()
 
     if not (args.plan / "landing").is_dir():
-        from riskstrat.synth import PlanSpec, generate_plan
 
         print(f"generating {args.plan} ...", file=sys.stderr, flush=True)
         generate_plan(args.plan, PlanSpec(members=args.members, months=args.months, end="2025-11", seed=1, defect_rate=0.0))
@@ -42,9 +45,6 @@ def main() -> None:
         shutil.rmtree(args.work)
     args.work.mkdir(parents=True)
     os.symlink((args.plan / "landing").resolve(), args.work / "landing")
-
-    from riskstrat.config import IngestSettings
-    from riskstrat.ingest import ingest_workspace
 
     progress = stderr_progress()
     t0 = time.perf_counter()

@@ -20,11 +20,20 @@ import shutil
 import time
 from pathlib import Path
 
+import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from riskstrat.config import ScoringSettings, Settings
+from riskstrat.config import ScoringSettings, Settings, load_settings
 from riskstrat.features import FEATURES, feature_names
+from riskstrat.model.calibration import PlattCalibrator
+from riskstrat.model.matrix import feature_matrix, model_features
+from riskstrat.model.registry import RegisteredModel
+from riskstrat.model.train import lightgbm_params
+from riskstrat.publish.month import score_month
+from riskstrat.publish.outputs import publish_month
+from riskstrat.scoring.month import MonthInputs, score_population
+from riskstrat.scoring.programs import load_programs
 from riskstrat.synth.frames import feature_frame
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,13 +63,6 @@ def synthetic_features(n: int, rng: np.random.Generator) -> tuple[pd.DataFrame, 
 
 
 def synthetic_model(frame: pd.DataFrame, label: np.ndarray, settings: Settings):
-    import lightgbm as lgb
-
-    from riskstrat.model.calibration import PlattCalibrator
-    from riskstrat.model.matrix import feature_matrix, model_features
-    from riskstrat.model.registry import RegisteredModel
-    from riskstrat.model.train import lightgbm_params
-
     specs = model_features(FEATURES)
     params = lightgbm_params(settings.model, specs)
     train = slice(0, 100_000)
@@ -74,8 +76,6 @@ def synthetic_model(frame: pd.DataFrame, label: np.ndarray, settings: Settings):
 
 
 def synthetic_inputs(rng: np.random.Generator, settings: Settings):
-    from riskstrat.scoring.month import MonthInputs
-
     frame, label = synthetic_features(CHILDREN, rng)
     model = synthetic_model(frame, label, settings)
     ids = frame["person_id"].to_numpy()
@@ -110,10 +110,6 @@ def synthetic_inputs(rng: np.random.Generator, settings: Settings):
 
 
 def run_synthetic() -> dict:
-    from riskstrat.publish.outputs import publish_month
-    from riskstrat.scoring.month import score_population
-    from riskstrat.scoring.programs import load_programs
-
     settings = Settings(scoring=ScoringSettings(capacity=CAPACITY))
     rng = np.random.default_rng(20261123)
     inputs = synthetic_inputs(rng, settings)
@@ -135,9 +131,6 @@ def run_synthetic() -> dict:
 
 
 def run_workspace(ws: Path) -> dict:
-    from riskstrat.config import load_settings
-    from riskstrat.publish.month import score_month
-
     t0, c0 = time.perf_counter(), time.process_time()
     result = score_month(ws, AS_OF, load_settings(ws))
     total, cpu = time.perf_counter() - t0, time.process_time() - c0

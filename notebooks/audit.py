@@ -47,7 +47,7 @@ from riskstrat.core.months import add_months
 from riskstrat.core.workspace import output_months
 from riskstrat.model import registry
 from riskstrat.model.evaluation import held_out_frame
-from riskstrat.model.labels import build_labels
+from riskstrat.model.labels import outcome_labeller
 
 pd.set_option("display.width", 160)
 pd.set_option("display.max_columns", 30)
@@ -221,11 +221,7 @@ display(Markdown("\n".join(f"- {w}" for w in warnings) if warnings else
 # A scored month is judged once its outcome window and run-out have been delivered.
 
 # %%
-def outcomes(month, runout_months, known_month):
-    return build_labels(workspace, month, settings, runout_months=runout_months, known_month=known_month)[0]
-
-
-history, latest = ws.monitoring_history(workspace, model, settings, outcomes)
+history, latest = ws.monitoring_history(workspace, model, settings, outcome_labeller(workspace, settings))
 if history is None:
     display(Markdown(f"No scored month has matured yet (deliveries through {latest}; a month needs its "
                      f"{settings.model.horizon_months} outcome months and the claims run-out delivered)."))

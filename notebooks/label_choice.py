@@ -30,6 +30,7 @@ from riskstrat.audit.fairness import need_at_equal_score
 from riskstrat.audit.performance import auroc
 from riskstrat.audit.workspace import month_groups
 from riskstrat.config import load_settings
+from riskstrat.core.ranking import pick_top
 from riskstrat.features import build_features
 from riskstrat.model import registry
 from riskstrat.model.labels import apply_follow_up_rule, build_labels
@@ -49,8 +50,7 @@ def month_frame(workspace: Path, month: str, models: dict, settings) -> pd.DataF
     capacity = settings.scoring.capacity
     for name, model in models.items():
         frame[f"score_{name}"] = model.predict_proba(frame)
-        order = frame[f"score_{name}"].rank(ascending=False, method="first")
-        frame[f"flag_{name}"] = (order <= capacity).astype(int)
+        frame[f"flag_{name}"] = pick_top(frame[f"score_{name}"], frame["person_id"], capacity).astype(int)
     frame["as_of"] = month
     return frame
 

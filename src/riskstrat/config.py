@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from riskstrat.core.errors import RiskstratError
 
 CONFIG_FILE = "riskstrat.toml"
-#: The model specification riskstrat trains (``models/<name>.yaml``, shipped as ``riskstrat.models``).
+#: The model specification riskstrat trains (``models/<name>.yaml``, shipped as ``riskstrat.model_specs``).
 DEFAULT_SPEC = "acute_event"
 
 
@@ -64,7 +64,7 @@ class ModelSpec(BaseModel):
 def model_spec(name: str = DEFAULT_SPEC) -> ModelSpec:
     """The model specification ``models/<name>.yaml``, checked (an error names the file and the field)."""
     where = f"models/{name}.yaml"
-    path = resources.files("riskstrat.models").joinpath(f"{name}.yaml")
+    path = resources.files("riskstrat.model_specs").joinpath(f"{name}.yaml")
     if not path.is_file():
         raise SettingsError(f"{where}: no such model specification")
     try:

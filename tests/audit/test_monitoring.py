@@ -9,7 +9,7 @@ from sklearn.metrics import roc_auc_score
 
 from riskstrat.audit import monitoring as M
 from riskstrat.audit.fairness import wilson
-from riskstrat.core.months import MonthError
+from riskstrat.core.months import MonthError, last_matured_month
 
 
 def month_frames():
@@ -69,7 +69,7 @@ def test_track_one_row_per_month_replacing_a_rejudged_month():
 
 
 def test_maturity():
-    assert M.first_matured_month("2025-11", 6, 0) == "2025-05"
+    assert last_matured_month("2025-11", 6, 0) == "2025-05"
     assert M.is_matured("2025-02", "2025-11", 6, 3)
     assert not M.is_matured("2025-03", "2025-11", 6, 3)
 

@@ -45,7 +45,7 @@ def test_month_groups_from_the_eligibility_snapshot(tmp_path):
     assert g.loc["c", "sex"] == "unknown" and g.loc["b", "race"] == "unknown"
     scored = W.month_groups(tmp_path, "2025-06", pd.DataFrame({"person_id": ["a", "b", "c"], "age": [9, 1, 18]}))
     assert list(scored["age_band"]) == ["6-11", "1-5", "18-20"]
-    with pytest.raises(FeatureError, match="no snapshot delivered in 2025-07"):
+    with pytest.raises(FeatureError, match="no eligibility snapshot delivered in 2025-07"):
         W.month_groups(tmp_path, "2025-07")
 
 

@@ -10,10 +10,11 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from riskstrat.features import build, concepts, reasons
+from riskstrat.features import build, concept_sql, reasons
 from riskstrat.features import declarations as F
 from riskstrat.features.catalogue import catalogue_markdown
 from riskstrat.features.codesets import load as load_codeset
+from riskstrat.ingest.contracts import TABLES
 
 REPO = Path(__file__).resolve().parents[2]
 CONCEPTS = Path(str(resources.files("riskstrat.features").joinpath("concepts")))
@@ -70,7 +71,7 @@ def test_declarations_are_complete_and_consistent():
     for f in F.FEATURES:
         assert f.description.strip() and f.sources, f.name
         assert (CONCEPTS / f"{f.concept}.sql").exists(), f.name
-        assert set(f.sources) <= set(F.SOURCE_TABLES), f.name
+        assert set(f.sources) <= set(TABLES), f.name
         if f.codeset:
             groups = set(load_codeset(f.codeset)["group"])
             for group in (f.group or "").split(","):
@@ -78,7 +79,7 @@ def test_declarations_are_complete_and_consistent():
     # one-row-per-child concepts read the whole data window: their declared window must say so
     for f in F.FEATURES:
         if f.concept in windowed_person_level and f.window_months:
-            assert f.window_months == concepts.data_window_months(), f.name
+            assert f.window_months == concept_sql.data_window_months(), f.name
     assert F.get_feature("ed_visits_6m").monotone == 1
 
 
@@ -117,7 +118,7 @@ def test_generated_feature_sql_transpiles_to_spark():
 
 
 def test_concept_order_puts_what_is_read_first():
-    order = concepts.concept_order(["bh_ed_followup"])
+    order = concept_sql.concept_order(["bh_ed_followup"])
     assert order.index("medical_claims") < order.index("diagnoses") < order.index("bh_ed_visits")
     assert order.index("bh_outpatient_visits") < order.index("bh_ed_followup") == len(order) - 1
 

@@ -64,14 +64,14 @@ def test_lake_columns_are_typed_and_codes_normalised(clean_plan):
     assert ed[1][1] == "P001"  # person_id filled from eligibility's member_id
     assert ed[1][2] == datetime(2025, 1, 21, 8, 0)
     assert ed[2][2] == datetime(2025, 2, 14, 22, 0)  # ISO 8601 with Z
-    elig = con.execute("SELECT count(*), count(DISTINCT person_id) FROM eligibility WHERE delivery_month = '2025-02'").fetchone()
+    elig = con.execute("SELECT count(*), count(DISTINCT person_id) FROM eligibility WHERE delivery_month = '2025-02'").fetchall()[0]
     assert elig == (6, 5)
-    assert con.execute("SELECT birth_date FROM eligibility WHERE person_id = 'P001' LIMIT 1").fetchone()[0] == date(2015, 3, 4)
+    assert con.execute("SELECT birth_date FROM eligibility WHERE person_id = 'P001' LIMIT 1").fetchall()[0][0] == date(2015, 3, 4)
 
 
 def test_empty_tables_are_typed_views(tmp_path):
     con = connect(tmp_path)
-    assert con.execute("SELECT count(*) FROM medical_claim").fetchone()[0] == 0
+    assert con.execute("SELECT count(*) FROM medical_claim").fetchall()[0][0] == 0
     types = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE eligibility)").fetchall())
     assert types["birth_date"] == "DATE" and types["source_row"] == "BIGINT"
 

@@ -57,7 +57,7 @@ def test_the_installed_package_is_the_wheel_and_carries_contracts_models_and_flo
     code = ("import json, importlib.resources as r, riskstrat, riskstrat.flows.monthly; "
             "print(json.dumps({'file': riskstrat.__file__, "
             "'contracts': sorted(p.name for p in r.files('riskstrat.data_contracts').iterdir() if p.name.endswith('.yaml')), "
-            "'models': sorted(p.name for p in r.files('riskstrat.models').iterdir() if p.name.endswith('.yaml')), "
+            "'models': sorted(p.name for p in r.files('riskstrat.model_specs').iterdir() if p.name.endswith('.yaml')), "
             "'concepts': len([p for p in r.files('riskstrat.features').joinpath('concepts').iterdir()])}))")
     found = json.loads(_run([str(bin_dir / "python"), "-c", code], tmp_path, env))
     assert Path(found["file"]).is_relative_to(bin_dir.parent), found["file"]

@@ -4,6 +4,7 @@ import shutil
 import numpy as np
 import pytest
 
+from riskstrat.core.fingerprint import sha256_bytes
 from riskstrat.model import registry
 from riskstrat.model.design import StudyDesign
 
@@ -61,7 +62,7 @@ def test_rewriting_a_file_and_its_checksum_is_still_refused(trained, tmp_path):
     data = (json.dumps(cal) + "\n").encode()
     (copy / "calibrator.json").write_bytes(data)
     sums = json.loads((copy / "checksums.json").read_text())
-    sums["calibrator.json"] = registry._sha256(data)
+    sums["calibrator.json"] = sha256_bytes(data)
     (copy / "checksums.json").write_text(json.dumps(sums))
     with pytest.raises(registry.RegistryError, match="does not match its model id"):
         registry.load_model(tmp_path, result.model_id)

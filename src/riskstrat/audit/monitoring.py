@@ -21,7 +21,7 @@ import pandas as pd
 
 from riskstrat.audit.fairness import CONFIDENCE, mean_interval, wilson
 from riskstrat.audit.performance import auroc, expected_calibration_error
-from riskstrat.core.months import add_months, check_month
+from riskstrat.core.months import check_month, last_matured_month
 from riskstrat.core.plots import figure as new_figure
 from riskstrat.core.plots import svg_of
 
@@ -32,16 +32,11 @@ HISTORY_COLUMNS = [
 ]
 
 
-def first_matured_month(latest_delivery: str, horizon_months: int = 6, runout_months: int = 0) -> str:
-    """The latest scoring month whose outcome window and run-out the deliveries through ``latest_delivery`` cover."""
-    check_month(latest_delivery, "latest_delivery")
-    return add_months(latest_delivery, -(horizon_months + runout_months))
-
-
 def is_matured(month: str, latest_delivery: str, horizon_months: int = 6, runout_months: int = 0) -> bool:
     """True when scoring month ``month`` can be judged with deliveries through ``latest_delivery``."""
     check_month(month, "month")
-    return month <= first_matured_month(latest_delivery, horizon_months, runout_months)
+    check_month(latest_delivery, "latest_delivery")
+    return month <= last_matured_month(latest_delivery, horizon_months, runout_months)
 
 
 def join_outcomes(scores: pd.DataFrame, outcomes: pd.DataFrame, outcome: str = "acute_event") -> tuple[pd.DataFrame, int]:

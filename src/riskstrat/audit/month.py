@@ -29,10 +29,9 @@ import pandas as pd
 
 from riskstrat.audit.drift import Bands, BinProfile, drift_warnings, profile, psi_bands, psi_table
 from riskstrat.audit.fairness import fairness_table, largest_gaps
-from riskstrat.audit.monitoring import first_matured_month
 from riskstrat.audit.training import SCORE, reference_profiles
 from riskstrat.audit.workspace import Outcomes, monitoring_history, month_groups
-from riskstrat.core.months import add_months
+from riskstrat.core.months import add_months, last_matured_month
 from riskstrat.core.workspace import output_dir
 
 
@@ -161,7 +160,7 @@ def month_audit(workspace: Path | str, as_of: str, model, features: pd.DataFrame
     history, _ = monitoring_history(workspace, model, settings, outcomes, known_month=as_of,
                                     judged=before.get("monitoring"))
     runout = max(settings.model.runout_months, model.design.runout_months)
-    monitoring_note = (f"Months scored up to {first_matured_month(as_of, settings.model.horizon_months, runout)} "
+    monitoring_note = (f"Months scored up to {last_matured_month(as_of, settings.model.horizon_months, runout)} "
                        f"have matured ({settings.model.horizon_months} outcome months and {runout} of run-out known by {as_of}).")
     return MonthAudit(drift=drift, warnings=drift_warnings(drift), notes=notes, profile=month_profile(current),
                       fairness=fairness, gaps=largest_gaps(fairness), monitoring=history, monitoring_note=monitoring_note)

@@ -171,6 +171,15 @@ def at_capacity(y, score, month, capacity: int, *, ids) -> dict[str, float]:
     return _flag_summary(y, pick_top(score, ids, capacity, groups=month))
 
 
+def held_out_capacity(settings) -> int:
+    """Children flagged per month among the test children: ``scoring.capacity`` scaled by ``model.test_share``.
+
+    The test rows hold only that share of the children, so flagging this many of them a month is
+    as deep into the list as the capacity goes into the whole plan's.
+    """
+    return max(1, int(round(settings.scoring.capacity * settings.model.test_share)))
+
+
 def evaluate_scores(
     y,
     score,

@@ -36,6 +36,7 @@ from riskstrat.audit.fairness import (
     largest_gaps,
     need_at_equal_score,
 )
+from riskstrat.audit.performance import held_out_capacity
 from riskstrat.audit.workspace import month_groups
 from riskstrat.core.ranking import pick_top
 from riskstrat.features import FeatureError
@@ -145,7 +146,7 @@ def model_audit(workspace: Path | str, test: pd.DataFrame, training_rows: pd.Dat
 
     The flag depth is the one the card's metrics use: the monthly capacity scaled by the test share.
     """
-    capacity = max(1, int(round(settings.scoring.capacity * settings.model.test_share)))
+    capacity = held_out_capacity(settings)
     groups, note = row_groups(workspace, test)
     fairness = held_out_fairness(test, predict(test), test[label].to_numpy(dtype=int), groups, capacity, note=note,
                              label=design.label_definition)

@@ -21,7 +21,7 @@ from riskstrat.core.errors import RiskstratError
 from riskstrat.core.fingerprint import fingerprint, sha256_file
 from riskstrat.core.months import add_months
 from riskstrat.core.workspace import output_dir, output_months
-from riskstrat.features import FeatureError, build_features, eligibility_at
+from riskstrat.features import build_features, eligibility_at
 from riskstrat.ingest import read_deliveries
 from riskstrat.lake import connect, latest_delivery
 
@@ -98,8 +98,6 @@ def month_groups(workspace: Path | str, month: str, ages: pd.DataFrame | None = 
     scored at; otherwise the age on the last day of the month.
     """
     snap = eligibility_at(workspace, month, GROUP_SOURCE_COLUMNS)
-    if snap.empty:
-        raise FeatureError(f"lake/eligibility: no snapshot delivered in {month}; ingest that month first")
     snap["person_id"] = snap["person_id"].astype("string")
     if ages is not None:
         age = ages[["person_id", "age"]].assign(person_id=lambda f: f["person_id"].astype("string"))

@@ -30,6 +30,11 @@ def sha256_file(path: Path | str) -> str:
     return digest.hexdigest()
 
 
+def sha256_bytes(data: bytes) -> str:
+    """Hex sha256 of bytes already in memory (a model's files, a rules file as read)."""
+    return hashlib.sha256(data).hexdigest()
+
+
 def fingerprint(value: Any) -> str:
     """sha256 of ``value`` as canonical JSON: equal inputs, equal fingerprint, whatever the dict order."""
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
@@ -58,7 +63,7 @@ _CODE_SUFFIXES = (".py", ".sql", ".csv", ".yaml", ".yml", ".json", ".html", ".md
 
 # Packages whose files are shipped beside the library's code: walked under their own names, so an
 # editable install (where they live outside src/) and a wheel give the same digest.
-_SHIPPED = ("data_contracts", "models", "flows")
+_SHIPPED = ("data_contracts", "model_specs", "flows")
 
 
 def _files_under(package: str) -> list[tuple[str, Any]]:

@@ -11,6 +11,8 @@ import calendar
 import re
 from datetime import date
 
+import pandas as pd
+
 from riskstrat.core.errors import RiskstratError
 
 MONTH_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -51,6 +53,19 @@ def months_apart(earlier: str, later: str) -> int:
 def months_between(first: str, last: str) -> list[str]:
     """Every month from ``first`` to ``last`` inclusive (empty if ``last`` is before ``first``)."""
     return [add_months(first, k) for k in range(months_apart(first, last) + 1)]
+
+
+def last_matured_month(latest_delivery: str, horizon_months: int, runout_months: int) -> str:
+    """The latest as-of month whose outcome window (the ``horizon_months`` after it) and claims run-out
+    (``runout_months`` more) are covered by the deliveries through ``latest_delivery``."""
+    return add_months(latest_delivery, -(horizon_months + runout_months))
+
+
+def month_of(values: pd.Series) -> pd.Series:
+    """Dates, periods or ``YYYY-MM...`` strings as ``YYYY-MM`` months."""
+    if pd.api.types.is_datetime64_any_dtype(values) or isinstance(values.dtype, pd.PeriodDtype):
+        return values.dt.strftime("%Y-%m")
+    return values.astype("string").str.slice(0, 7)
 
 
 def month_start(month: str) -> date:

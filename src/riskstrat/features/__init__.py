@@ -1,7 +1,7 @@
 """Features: what the plan knew about each child at an as-of month, declared once.
 
 - ``declarations.yaml`` / :mod:`~riskstrat.features.declarations`: every feature, one entry each;
-- ``concepts/*.sql`` / :mod:`~riskstrat.features.concepts`: the clinical rules, one per file;
+- ``concepts/*.sql`` / :mod:`~riskstrat.features.concept_sql`: the clinical rules, one per file;
 - ``codesets/``: the code sets those rules join to, as versioned files with their sources;
 - :mod:`~riskstrat.features.build`: the feature table of a month, and the eligibility span at T;
 - :mod:`~riskstrat.features.reasons`: a feature's value worded as a reason;

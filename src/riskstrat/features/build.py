@@ -19,7 +19,7 @@ from riskstrat.config import Settings
 from riskstrat.core.errors import RiskstratError
 from riskstrat.core.months import add_months, check_month
 from riskstrat.core.sql import identifier, scalar
-from riskstrat.features.concepts import (
+from riskstrat.features.concept_sql import (
     concept_columns,
     concept_has_dates,
     data_window_months,
@@ -39,7 +39,7 @@ class FeatureError(RiskstratError):
 DUCKDB_MEMORY_LIMIT = "2500MB"
 
 
-def open_workspace(workspace_or_connection) -> duckdb.DuckDBPyConnection:
+def open_lake(workspace_or_connection) -> duckdb.DuckDBPyConnection:
     """A connection of our own with the lake's views; a given connection is shared, not altered.
 
     Given a workspace, the views come from :func:`riskstrat.lake.connect`. Given a connection
@@ -209,7 +209,7 @@ def build_features(workspace_or_connection, as_of: str, settings: Settings | Non
             f"model.lookback_months = {settings.model.lookback_months} is shorter than the longest feature "
             f"window ({data_window_months()} months)"
         )
-    con = open_workspace(workspace_or_connection)
+    con = open_lake(workspace_or_connection)
     try:
         _check_snapshot(con, as_of)
         register_codesets(con)
@@ -231,7 +231,8 @@ def eligibility_at(workspace_or_connection, as_of: str, columns: list[str]) -> p
 
     The span is chosen by the one rule, ``concepts/eligibility_at_as_of.sql`` (the one the features
     use); the result has person_id, enrolled, alive, age_years and the eligibility ``columns`` of
-    that span, one row per person, sorted by person_id. Scoring reads contact details and the
+    that span, one row per person, sorted by person_id. A month with no snapshot in the lake is
+    refused (:class:`FeatureError`). Scoring reads contact details and the
     audit reads fairness groups through this, so all three describe a child by the same row.
     """
     check_month(as_of, "as_of")
@@ -240,8 +241,9 @@ def eligibility_at(workspace_or_connection, as_of: str, columns: list[str]) -> p
     if unknown:
         raise FeatureError(f"eligibility has no column(s) {', '.join(unknown)}")
     picked = ", ".join(f"e.{identifier(c)}" for c in columns if c not in ("person_id",))
-    con = open_workspace(workspace_or_connection)
+    con = open_lake(workspace_or_connection)
     try:
+        _check_snapshot(con, as_of)
         prepare_as_of(con, as_of)
         materialise(con, ["eligibility_at_as_of"])
         return con.execute(

@@ -7,8 +7,9 @@ here as a plain function, so it can be tested without Prefect and reused by any 
   scored, which ingest calls a run makes, which steps are due;
 - :mod:`~riskstrat.jobs.steps`: a step whose inputs and outputs are unchanged is skipped;
 - :mod:`~riskstrat.jobs.lock`: one run per month at a time;
-- :mod:`~riskstrat.jobs.summary`: what the run did, as CLI lines and as the Prefect artifact;
-- :mod:`~riskstrat.jobs.errors`: why a run stops.
+- :mod:`~riskstrat.jobs.summary`: what the run did, as CLI lines and as the Prefect artifact, and
+  the error a stopped run raises with it;
+- :mod:`~riskstrat.jobs.errors`: why a run cannot go on.
 """
 
 from riskstrat.jobs.errors import DeliveryRefused, MonthBusy, MonthlyError

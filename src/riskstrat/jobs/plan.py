@@ -1,4 +1,12 @@
-"""What the monthly job runs: whether to retrain, whether a month's delivery may be scored, which steps are due."""
+"""What the monthly job runs, and on what: its decisions as plain functions.
+
+- which month a scheduled run takes (:func:`latest_month`) and which ingest calls it makes;
+- whether the month's delivery may be scored (:func:`check_delivery`), from the ingest ledger;
+- whether to retrain: the champion's age or its drift (:func:`retrain_due`, :func:`champion_drift`);
+- whether training and scoring are due or already done with the same inputs (:func:`plan_train`,
+  :func:`plan_score`);
+- which errors are worth a retry (:func:`transient`).
+"""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ import pandas as pd
 
 from riskstrat.config import ModelSettings
 from riskstrat.core.errors import RiskstratError
-from riskstrat.core.months import add_months, check_month
+from riskstrat.core.months import add_months, check_month, last_matured_month
 from riskstrat.model.labels import OUTCOMES
 
 
@@ -87,7 +87,7 @@ class StudyDesign:
     @property
     def last_matured_month(self) -> str:
         """The latest as-of month whose outcome window has closed (and run out) by ``as_of``."""
-        return add_months(self.as_of, -(self.horizon_months + self.runout_months))
+        return last_matured_month(self.as_of, self.horizon_months, self.runout_months)
 
     @property
     def all_months(self) -> tuple[str, ...]:
@@ -135,7 +135,7 @@ class StudyDesign:
         check_month(as_of, "as_of")
         if first_month is not None:
             check_month(first_month, "first_month")
-        last = add_months(as_of, -(settings.horizon_months + settings.runout_months))
+        last = last_matured_month(as_of, settings.horizon_months, settings.runout_months)
         cursor = last
         laid: dict[str, tuple[str, ...]] = {}
         for name, count in (

@@ -32,7 +32,7 @@ def evaluate_all(test, specs, booster, calibrator, logistic, rules, settings: Se
     y = test[label].to_numpy(float)
     month = test["as_of"].to_numpy()
     ids = test["person_id"].to_numpy(dtype=object)
-    capacity = max(1, int(round(settings.scoring.capacity * ms.test_share)))
+    capacity = perf.held_out_capacity(settings)
     x = feature_matrix(test, specs)
     raw = booster.predict(x, raw_score=True)
     prob = calibrator.predict(raw)
@@ -133,7 +133,7 @@ def held_out_frame(workspace: Path | str, model, settings) -> pd.DataFrame:
                                  runout_months=model.design.runout_months).frame
     frame = frame[person_sides(frame["person_id"], settings.model).to_numpy() == "test"].reset_index(drop=True)
     frame["score"] = model.predict_proba(frame)
-    capacity = max(1, round(settings.scoring.capacity * settings.model.test_share))
+    capacity = perf.held_out_capacity(settings)
     frame["flagged"] = pick_top(frame["score"], frame["person_id"], capacity, groups=frame["as_of"]).astype(int)
     frame["outcome"] = frame["label"].astype(int)
     groups = pd.concat([month_groups(workspace, m).assign(as_of=m) for m in months], ignore_index=True)

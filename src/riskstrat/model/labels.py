@@ -21,6 +21,7 @@ the claims lag of inputs.md); :func:`build_training_frame` refuses months that a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import duckdb
@@ -28,10 +29,10 @@ import pandas as pd
 
 from riskstrat.config import Settings
 from riskstrat.core.errors import RiskstratError
-from riskstrat.core.months import add_months, check_month
+from riskstrat.core.months import add_months, check_month, last_matured_month
 from riskstrat.features import build_features, feature_names
-from riskstrat.features.build import open_workspace, population_attrition
-from riskstrat.features.concepts import concept_sql, materialise, register_codesets, set_params
+from riskstrat.features.build import open_lake, population_attrition
+from riskstrat.features.concept_sql import concept_sql, materialise, register_codesets, set_params
 from riskstrat.lake import latest_delivery
 
 OUTCOMES = {
@@ -45,9 +46,6 @@ HIGH_COST_QUANTILE = 0.95
 
 class LabelError(RiskstratError):
     """Outcomes cannot be labelled as asked; the message names the month or outcome and why."""
-
-
-DEFAULT_RUNOUT_MONTHS = 3
 
 
 class TrainingFrame(NamedTuple):
@@ -70,8 +68,8 @@ def _known_month(con: duckdb.DuckDBPyConnection, known_month: str | None) -> str
 
 def check_matured(as_of: str, latest: str, horizon: int, runout_months: int) -> None:
     """Refuse an as-of month whose outcome window and claims run-out are not yet delivered."""
-    needed = add_months(as_of, horizon + runout_months)
-    if needed > latest:
+    if as_of > last_matured_month(latest, horizon, runout_months):
+        needed = add_months(as_of, horizon + runout_months)
         raise LabelError(
             f"as-of month {as_of} has not matured: its {horizon}-month outcome window plus {runout_months} "
             f"months of run-out needs deliveries through {needed}, the lake has them through {latest}"
@@ -90,13 +88,13 @@ def _labels(outcomes: pd.DataFrame) -> pd.DataFrame:
 
 
 def build_labels(workspace_or_connection, as_of: str, settings: Settings | None = None, *,
-                 runout_months: int = DEFAULT_RUNOUT_MONTHS,
+                 runout_months: int | None = None,
                  known_month: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Outcomes for the as-of population of ``as_of``: (labels, attrition).
 
     ``known_month`` is the last delivery the outcomes may use (default: the lake's latest). A
     model trained "as of" a month passes that month, so a backtest never learns from
-    deliveries that arrived after it.
+    deliveries that arrived after it. ``runout_months`` defaults to ``model.runout_months``.
 
     ``labels``: one row per child of the population (before attrition) with the counts in the
     window (ed_visits, bh_ed_visits, ip_admits, paid), ``months_observed`` and a 0/1 column per
@@ -105,7 +103,8 @@ def build_labels(workspace_or_connection, as_of: str, settings: Settings | None 
     check_month(as_of, "as_of")
     settings = settings or Settings()
     horizon = settings.model.horizon_months
-    con = open_workspace(workspace_or_connection)
+    runout_months = settings.model.runout_months if runout_months is None else runout_months
+    con = open_lake(workspace_or_connection)
     try:
         latest = _known_month(con, known_month)
         check_matured(as_of, latest, horizon, runout_months)
@@ -138,12 +137,13 @@ def apply_follow_up_rule(labels: pd.DataFrame, outcome: str, horizon: int) -> tu
 
 def build_training_frame(workspace, as_of_months: list[str], outcome: str = "acute_event",
                          settings: Settings | None = None, *,
-                         runout_months: int = DEFAULT_RUNOUT_MONTHS,
+                         runout_months: int | None = None,
                          known_month: str | None = None) -> TrainingFrame:
     """Stack as-of months: columns person_id, as_of, the features (declaration order), label.
 
-    Refuses (ValueError) an unknown outcome, a malformed month, or a month whose outcome window
-    and run-out are not yet in the lake — before building anything.
+    Refuses (:class:`LabelError`, :class:`~riskstrat.core.months.MonthError`) an unknown outcome, a
+    malformed month, or a month whose outcome window and run-out are not yet in the lake — before
+    building anything. ``runout_months`` defaults to ``model.runout_months``.
     """
     if outcome not in OUTCOMES:
         raise LabelError(f"unknown outcome {outcome!r}; choose one of {', '.join(OUTCOMES)}")
@@ -151,10 +151,11 @@ def build_training_frame(workspace, as_of_months: list[str], outcome: str = "acu
         raise LabelError("no as-of months given")
     settings = settings or Settings()
     horizon = settings.model.horizon_months
+    runout_months = settings.model.runout_months if runout_months is None else runout_months
     months = [check_month(m, "as_of") for m in as_of_months]
     if len(set(months)) != len(months):
         raise LabelError("an as-of month is listed twice")
-    con = open_workspace(workspace)
+    con = open_lake(workspace)
     try:
         latest = _known_month(con, known_month)
         for month in months:
@@ -175,3 +176,12 @@ def build_training_frame(workspace, as_of_months: list[str], outcome: str = "acu
     stacked = pd.concat(frames, ignore_index=True)
     stacked = stacked[["person_id", "as_of", *feature_names(), "label"]]
     return TrainingFrame(frame=stacked, attrition=pd.DataFrame(attrition))
+
+
+def outcome_labeller(workspace, settings: Settings) -> Callable[[str, int, str], pd.DataFrame]:
+    """The labels of a scored month as the audit asks for them (``riskstrat.audit.workspace.Outcomes``):
+    ``labeller(month, runout_months, known_month)`` -> :func:`build_labels`'s labels frame."""
+    def labeller(month: str, runout_months: int, known_month: str) -> pd.DataFrame:
+        return build_labels(workspace, month, settings, runout_months=runout_months, known_month=known_month)[0]
+
+    return labeller

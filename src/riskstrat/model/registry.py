@@ -23,7 +23,6 @@ A folder is written under a temporary name and renamed into place: it is complet
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -35,12 +34,13 @@ import pandas as pd
 
 from riskstrat.core.errors import RiskstratError
 from riskstrat.core.files import staged_folder, write_atomic
+from riskstrat.core.fingerprint import sha256_bytes
 from riskstrat.core.workspace import MODELS
 from riskstrat.model import card
 from riskstrat.model.bundle import ModelBundle
 from riskstrat.model.calibration import PlattCalibrator
 from riskstrat.model.design import StudyDesign
-from riskstrat.model.matrix import ModelFeature, TrainError, feature_matrix
+from riskstrat.model.matrix import ModelFeature, feature_matrix
 
 CHAMPION = "champion.json"
 CHECKSUMS = "checksums.json"
@@ -69,15 +69,9 @@ def _clean(obj):
     return obj
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def _model_id(as_of: str, files: dict[str, bytes]) -> str:
-    digest = hashlib.sha256()
-    for name in _IDENTITY_FILES:
-        digest.update(name.encode() + b"\0" + _sha256(files[name]).encode() + b"\n")
-    return f"m-{as_of}-{digest.hexdigest()[:8]}"
+    listing = b"".join(name.encode() + b"\0" + sha256_bytes(files[name]).encode() + b"\n" for name in _IDENTITY_FILES)
+    return f"m-{as_of}-{sha256_bytes(listing)[:8]}"
 
 
 def _bundle_files(bundle: ModelBundle) -> dict[str, bytes]:
@@ -122,7 +116,7 @@ def register(workspace: Path, bundle: ModelBundle) -> Path:
     files["model.json"] = _dumps(manifest)
     rendered = card.build_card(bundle, model_id)
     files.update({name: text.encode("utf-8") for name, text in rendered.files().items()})
-    files[CHECKSUMS] = _dumps({name: _sha256(data) for name, data in sorted(files.items())})
+    files[CHECKSUMS] = _dumps({name: sha256_bytes(data) for name, data in sorted(files.items())})
     with staged_folder(final) as tmp:
         for name, data in files.items():
             (tmp / name).write_bytes(data)
@@ -151,7 +145,7 @@ def verify(model_dir: Path) -> dict[str, bytes]:
         if not path.exists():
             raise RegistryError(f"{path}: missing from the model folder")
         data = path.read_bytes()
-        if _sha256(data) != expected:
+        if sha256_bytes(data) != expected:
             raise RegistryError(f"{path}: checksum does not match checksums.json; the file was altered, refusing to load")
         verified[name] = data
     as_of = model_dir.name.split("-", 1)[1].rsplit("-", 1)[0] if model_dir.name.count("-") >= 3 else ""
@@ -220,7 +214,7 @@ def load_model(workspace: Path, model_id: str | None = None) -> RegisteredModel:
         # Models registered before the audit files existed have neither; they load, unaudited.
         fairness = json.loads(files["fairness.json"]) if "fairness.json" in files else None
         reference = json.loads(files["drift_reference.json"]) if "drift_reference.json" in files else None
-    except (TrainError, ValueError, KeyError, TypeError, lgb.basic.LightGBMError) as exc:
+    except (RiskstratError, ValueError, KeyError, TypeError, lgb.basic.LightGBMError) as exc:
         raise RegistryError(f"{model_dir}: cannot be read ({exc})") from None
     if booster.feature_name() != [f.name for f in features]:
         raise RegistryError(f"{model_dir / 'features.json'}: feature list does not match model.txt")
@@ -257,9 +251,3 @@ def set_champion(workspace: Path, model_id: str, reason: str) -> None:
             history = []
     history.append({"model_id": model_id, "reason": reason})
     write_atomic(path, _dumps({"model_id": model_id, "reason": reason, "history": history}))
-
-
-def list_models(workspace: Path) -> list[str]:
-    """Registered model ids, oldest as-of first."""
-    models = Path(workspace) / MODELS
-    return sorted(p.name for p in models.glob("m-*") if p.is_dir()) if models.is_dir() else []

@@ -34,7 +34,7 @@ import pandas as pd
 from riskstrat.audit.training import model_audit
 from riskstrat.config import ModelSettings, Settings
 from riskstrat.core.fingerprint import code_fingerprint, lake_fingerprint
-from riskstrat.core.months import add_months, check_month
+from riskstrat.core.months import add_months, check_month, month_of
 from riskstrat.core.progress import Progress, tick
 from riskstrat.core.workspace import TRUTH, lake_partitions, partition_month
 from riskstrat.features import FEATURES, Feature
@@ -64,15 +64,6 @@ class Splits:
         return getattr(self, name)
 
 
-def month_column(values: pd.Series) -> pd.Series:
-    """As-of values (dates, periods or strings) as ``YYYY-MM`` strings."""
-    if pd.api.types.is_datetime64_any_dtype(values):
-        return values.dt.strftime("%Y-%m")
-    if isinstance(values.dtype, pd.PeriodDtype):
-        return values.dt.strftime("%Y-%m")
-    return values.astype("string").str.slice(0, 7)
-
-
 def _side_months_note(design: StudyDesign, side: str) -> str:
     months = ", ".join(getattr(design, f"{side}_months"))
     return f"{months}, and the training months" if side == "tune" else months
@@ -91,7 +82,7 @@ def split_frame(frame: pd.DataFrame, design: StudyDesign, settings: ModelSetting
     for col in ("person_id", "as_of", label):
         if col not in frame.columns:
             raise TrainError(f"feature frame: no {col!r} column")
-    months = month_column(frame["as_of"])
+    months = month_of(frame["as_of"])
     rows: list[dict] = []
 
     def count(step: str, mask, note: str) -> None:
@@ -191,7 +182,7 @@ def load_truth(workspace: Path) -> pd.DataFrame | None:
         return None
     truth = pd.read_parquet(path, columns=["person_id", "month", "p_true"])
     truth["person_id"] = truth["person_id"].astype("string")
-    truth["month"] = month_column(truth["month"])
+    truth["month"] = month_of(truth["month"])
     return truth
 
 

@@ -17,7 +17,7 @@ from riskstrat.audit.month import month_audit
 from riskstrat.config import Settings
 from riskstrat.core.months import check_month
 from riskstrat.core.progress import Progress
-from riskstrat.model.labels import build_labels
+from riskstrat.model.labels import outcome_labeller
 from riskstrat.publish.outputs import publish_month
 from riskstrat.scoring.month import gather_inputs, score_population
 from riskstrat.scoring.programs import load_programs, programs_file
@@ -76,11 +76,8 @@ def score_month(workspace: Path, as_of: str, settings: Settings | None = None, m
     inputs = gather_inputs(workspace, as_of, settings, model_id, timings, progress, features)
     month = score_population(inputs, settings.scoring, programs, progress, timings)
     t0 = time.perf_counter()
-
-    def outcomes(month_scored: str, runout_months: int, known_month: str) -> pd.DataFrame:
-        return build_labels(workspace, month_scored, settings, runout_months=runout_months, known_month=known_month)[0]
-
-    month.audit = month_audit(workspace, as_of, inputs.model, inputs.features, month.scores, settings, outcomes)
+    month.audit = month_audit(workspace, as_of, inputs.model, inputs.features, month.scores, settings,
+                              outcome_labeller(workspace, settings))
     timings["audit"] = round(time.perf_counter() - t0, 3)
     out_dir = publish_month(workspace, month, inputs, settings, timings, progress)
     return ScoreResult(as_of=as_of, model_id=month.model_id, out_dir=out_dir, counts=month.counts, timings=timings)

@@ -22,7 +22,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from riskstrat.config import Settings
-from riskstrat.core.errors import RiskstratError
 from riskstrat.core.files import staged_folder
 from riskstrat.core.fingerprint import code_fingerprint, lake_fingerprint, sha256_file
 from riskstrat.core.months import add_months
@@ -47,10 +46,6 @@ EXPLANATIONS_SCHEMA = pa.schema([
     ("person_id", pa.string()), ("feature", pa.string()), ("feature_value", pa.float64()),
     ("shap_value", pa.float64()), ("base_value", pa.float64()),
 ])
-
-
-class PublishError(RiskstratError):
-    """The month could not be published; the previous state of outputs/ is kept."""
 
 
 def _to_table(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:

@@ -27,8 +27,8 @@ from riskstrat.core.progress import Progress, tick
 from riskstrat.core.sql import scalar
 from riskstrat.core.workspace import output_dir
 from riskstrat.features import build_features, eligibility_at
-from riskstrat.features.build import open_workspace, population_attrition, prepare_as_of
-from riskstrat.features.concepts import materialise, register_codesets
+from riskstrat.features.build import open_lake, population_attrition, prepare_as_of
+from riskstrat.features.concept_sql import materialise, register_codesets
 from riskstrat.lake import connect
 from riskstrat.model.registry import load_model
 from riskstrat.scoring import explain
@@ -48,7 +48,11 @@ def read_previous(workspace: Path, as_of: str) -> pd.DataFrame | None:
     path = output_dir(workspace, add_months(as_of, -1)) / "scores.parquet"
     if not path.exists():
         return None
-    prev = pd.read_parquet(path, columns=["person_id", "flagged", "score", "tier", "suppressed"])
+    try:
+        prev = pd.read_parquet(path, columns=["person_id", "flagged", "score", "tier", "suppressed"])
+    except (OSError, ValueError) as exc:  # pyarrow: not Parquet, or a column missing
+        raise ScoringError(f"{path}: last month's scores cannot be read ({type(exc).__name__}); "
+                           "publish that month again or move it aside") from None
     prev["person_id"] = prev["person_id"].astype("string")
     return prev
 
@@ -241,7 +245,7 @@ def _care_management_snapshot(con, as_of: str) -> tuple[pd.DataFrame, str | None
 def _month_facts(con, as_of: str) -> tuple[pd.DataFrame, list[tuple[str, int]]]:
     """Each child's last ED visit known at T (by the features' own ED-visit rule) and the
     population attrition, from the features stage's concepts on a cursor of our own."""
-    cur = open_workspace(con)
+    cur = open_lake(con)
     try:
         register_codesets(cur)
         prepare_as_of(cur, as_of)

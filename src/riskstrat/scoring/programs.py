@@ -10,7 +10,6 @@ conditions each child met with :func:`riskstrat.features.reasons.reason_text`.
 
 from __future__ import annotations
 
-import hashlib
 import operator
 from dataclasses import dataclass
 from importlib import resources
@@ -21,6 +20,7 @@ import pandas as pd
 import yaml
 
 from riskstrat.core.errors import RiskstratError
+from riskstrat.core.fingerprint import sha256_bytes
 from riskstrat.features import feature_names, reason_text
 
 DEFAULT_FILE = "programs.yaml"
@@ -194,7 +194,7 @@ def load_programs(path: Path | str | None = None, known_features: set[str] | Non
             rule = Node("all", (rule,))
         programs.append(Program(id=str(entry["id"]), label=str(entry.get("label") or entry["id"]),
                                 description=" ".join(str(entry.get("description", "")).split()), rule=rule))
-    return ProgramRules(programs=tuple(programs), source=str(path), sha256=hashlib.sha256(data).hexdigest())
+    return ProgramRules(programs=tuple(programs), source=str(path), sha256=sha256_bytes(data))
 
 
 def programs_file(workspace: Path | str, settings) -> Path | None:

@@ -8,7 +8,6 @@ gzip headers carry mtime 0, Parquet holds no timestamps, nothing reads the clock
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 from pathlib import Path
 
@@ -18,12 +17,13 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from riskstrat.core.fingerprint import sha256_bytes
+from riskstrat.ingest.contracts import TABLES
 from riskstrat.synth import reference as ref
 from riskstrat.synth.codes import Codes, Vocab
 from riskstrat.synth.population import FOSTER, Population
 from riskstrat.synth.providers import Providers
 
-TABLES = ("eligibility", "medical_claim", "pharmacy_claim", "ed_visit", "care_management", "sdoh_screening")
 INCREMENTAL = ("medical_claim", "pharmacy_claim", "ed_visit", "sdoh_screening")
 FORMATS = (("csv", ","), ("csv.gz", "|"), ("parquet", None), ("csv", "|"), ("csv.gz", ","))
 N_DX_COLUMNS = 25
@@ -311,4 +311,4 @@ def serialize(table: pa.Table, fmt: str, delimiter: str | None) -> bytes:
 def write_file(folder: Path, name: str, data: bytes) -> str:
     """Write the file; return its sha256 for the manifest."""
     (folder / name).write_bytes(data)
-    return hashlib.sha256(data).hexdigest()
+    return sha256_bytes(data)

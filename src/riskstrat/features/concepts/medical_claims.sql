@@ -1,5 +1,5 @@
 -- Medical claim lines as the plan knew them at the knowledge date, for services in the window.
--- final_medical_claim is the lake's final-claim rule (sql/final_claims.sql) applied as of the
+-- final_medical_claim is the lake's final-claim rule (lake/final_claims.sql) applied as of the
 -- knowledge month: lines delivered by then and paid by its last day, the final version of each
 -- claim, reversed claims gone, denied claims kept and marked (evidence of a diagnosis, never
 -- utilisation). The service date is the line's own start date where it has one, else the claim's.

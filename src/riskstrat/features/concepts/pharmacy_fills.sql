@@ -1,5 +1,5 @@
 -- Pharmacy fills as the plan knew them at the knowledge date, dispensed in the window.
--- final_pharmacy_claim is the lake's final-claim rule (sql/final_claims.sql) as of the knowledge
+-- final_pharmacy_claim is the lake's final-claim rule (lake/final_claims.sql) as of the knowledge
 -- month; a denied fill was never dispensed and is dropped. The drug's ATC code is the PBM's
 -- where supplied, else the NDC's (ndc_products).
 SELECT
