@@ -147,6 +147,10 @@ def test_pick_top_per_group_skips_the_ineligible_without_using_capacity():
     picked = ranking.pick_top(score, ids, 2, groups=month, eligible=eligible)
     assert picked.tolist() == [False, True, True, False, True, True, False]
     assert ranking.pick_top(score, ids, 10).sum() == len(score)
+    # the rank order, when the caller already has it, gives the same pick
+    order = ranking.rank_order(score, ids)
+    assert (ranking.pick_top(score, ids, 2, groups=month, eligible=eligible, order=order)
+            == ranking.pick_top(score, ids, 2, groups=month, eligible=eligible)).all()
 
 
 # --- SQL helpers ------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score
 
-from riskstrat.core.ranking import pick_top
+from riskstrat.core.ranking import pick_top, rank_order
 
 TOP_SHARES: tuple[float, ...] = (0.01, 0.02, 0.05)
 
@@ -146,19 +146,26 @@ def _flag_summary(y: np.ndarray, picked: np.ndarray) -> dict[str, float]:
     }
 
 
-def top_k(y, score, k: int, *, ids) -> dict[str, float]:
-    """PPV, sensitivity and lift when the top ``k`` children are flagged (``ids``: their person_id)."""
+def top_k(y, score, k: int, *, ids, order=None) -> dict[str, float]:
+    """PPV, sensitivity and lift when the top ``k`` children are flagged (``ids``: their person_id;
+    ``order``: their :func:`~riskstrat.core.ranking.rank_order`, when already known)."""
     y, score = _arrays(y, score)
-    return _flag_summary(y, pick_top(score, ids, int(min(k, len(y)))))
+    return _flag_summary(y, pick_top(score, ids, int(min(k, len(y))), order=order))
 
 
-def top_share(y, score, share: float, *, ids) -> dict[str, float]:
+def top_share(y, score, share: float, *, ids, order=None) -> dict[str, float]:
     """:func:`top_k` with ``k`` the top ``share`` of children (at least one)."""
     y, score = _arrays(y, score)
-    return top_k(y, score, max(1, int(round(share * len(y)))), ids=ids)
+    return top_k(y, score, max(1, int(round(share * len(y)))), ids=ids, order=order)
 
 
-def at_capacity(y, score, month, capacity: int, *, ids) -> dict[str, float]:
+def lift_curve(y, score, shares: Sequence[float], *, ids) -> dict[str, float]:
+    """Lift of the top ``share`` of children, for each share (the children are ranked once)."""
+    order = rank_order(score, ids)
+    return {f"{share:g}": top_share(y, score, share, ids=ids, order=order)["lift"] for share in shares}
+
+
+def at_capacity(y, score, month, capacity: int, *, ids, order=None) -> dict[str, float]:
     """Flag the top ``capacity`` children in each month, as the outreach team would; pooled over months.
 
     ``month`` labels each row with its as-of month. Months with fewer children than the capacity
@@ -168,7 +175,7 @@ def at_capacity(y, score, month, capacity: int, *, ids) -> dict[str, float]:
     month = np.asarray(month)
     if month.shape != y.shape:
         raise ValueError("month must label every row")
-    return _flag_summary(y, pick_top(score, ids, capacity, groups=month))
+    return _flag_summary(y, pick_top(score, ids, capacity, groups=month, order=order))
 
 
 def held_out_capacity(settings) -> int:
@@ -212,8 +219,9 @@ def evaluate_scores(
         out["ece"] = expected_calibration_error(y, prob, bins)
         out["mean_predicted"] = float(prob.mean())
         out["calibration"] = calibration_table(y, prob, bins).to_dict(orient="list")
-    out["top"] = {f"{share:g}": top_share(y, score, share, ids=ids) for share in shares}
-    out["capacity"] = {"per_month": capacity, **at_capacity(y, score, month, capacity, ids=ids)}
+    order = rank_order(score, ids)  # every pick below is over the same scores
+    out["top"] = {f"{share:g}": top_share(y, score, share, ids=ids, order=order) for share in shares}
+    out["capacity"] = {"per_month": capacity, **at_capacity(y, score, month, capacity, ids=ids, order=order)}
     if p_true is not None:
         p = np.asarray(p_true, dtype=float)
         expected: dict = {
@@ -223,8 +231,8 @@ def evaluate_scores(
         }
         if prob is not None:
             expected["brier"] = brier(p, prob)
-        expected["top"] = {f"{share:g}": top_share(p, score, share, ids=ids) for share in shares}
-        expected["capacity"] = at_capacity(p, score, month, capacity, ids=ids)
+        expected["top"] = {f"{share:g}": top_share(p, score, share, ids=ids, order=order) for share in shares}
+        expected["capacity"] = at_capacity(p, score, month, capacity, ids=ids, order=order)
         out["expected"] = expected
     return out
 

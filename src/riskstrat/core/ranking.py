@@ -20,15 +20,17 @@ def rank_order(score, person_ids) -> np.ndarray:
     return frame.sort_values(["score", "person_id"], ascending=[False, True], kind="stable").index.to_numpy()
 
 
-def pick_top(score, person_ids, capacity: int, *, groups=None, eligible=None) -> np.ndarray:
+def pick_top(score, person_ids, capacity: int, *, groups=None, eligible=None, order=None) -> np.ndarray:
     """True for the best ``capacity`` eligible rows of each group (all rows are one group by default).
 
     ``eligible`` (a boolean mask) leaves rows out of the pick without using capacity, such as
     children already served. A group with fewer eligible rows than the capacity has all of them picked.
+    ``order`` is the rows' :func:`rank_order` when the caller already has it: sorting the ids is
+    most of the cost, and several picks over the same scores need it once.
     """
     score = np.asarray(score, dtype=float)
     n = len(score)
-    order = rank_order(score, person_ids)
+    order = rank_order(score, person_ids) if order is None else np.asarray(order)
     ok = np.ones(n, dtype=bool) if eligible is None else np.asarray(eligible, dtype=bool)
     group = np.zeros(n, dtype=np.int64) if groups is None else pd.factorize(np.asarray(groups, dtype=object))[0]
     in_order = pd.Series(group[order])[ok[order]]

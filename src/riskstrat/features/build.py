@@ -236,21 +236,27 @@ def eligibility_at(workspace_or_connection, as_of: str, columns: list[str]) -> p
     audit reads fairness groups through this, so all three describe a child by the same row.
     """
     check_month(as_of, "as_of")
-    known = set(load_contract("eligibility").column_names)
-    unknown = [c for c in columns if c not in known]
-    if unknown:
-        raise FeatureError(f"eligibility has no column(s) {', '.join(unknown)}")
-    picked = ", ".join(f"e.{identifier(c)}" for c in columns if c not in ("person_id",))
     con = open_lake(workspace_or_connection)
     try:
         _check_snapshot(con, as_of)
         prepare_as_of(con, as_of)
         materialise(con, ["eligibility_at_as_of"])
-        return con.execute(
-            f"SELECT s.person_id, s.enrolled, s.alive, s.age_years{', ' + picked if picked else ''} "
-            "FROM eligibility_at_as_of AS s JOIN eligibility AS e "
-            "ON e.delivery_month = ? AND e.source_file = s.span_file AND e.source_row = s.span_row "
-            "ORDER BY s.person_id", [as_of]
-        ).df()
+        return span_rows(con, columns)
     finally:
         con.close()  # our own connection, or our cursor on the caller's (theirs stays open)
+
+
+def span_rows(con: duckdb.DuckDBPyConnection, columns: list[str]) -> pd.DataFrame:
+    """:func:`eligibility_at` on a connection where ``eligibility_at_as_of`` is already materialised
+    (after :func:`prepare_as_of`), for a caller that reads other concepts of the same month too."""
+    known = set(load_contract("eligibility").column_names)
+    unknown = [c for c in columns if c not in known]
+    if unknown:
+        raise FeatureError(f"eligibility has no column(s) {', '.join(unknown)}")
+    picked = "".join(f", e.{identifier(c)}" for c in columns if c != "person_id")
+    return con.execute(
+        f"SELECT s.person_id, s.enrolled, s.alive, s.age_years{picked} "
+        "FROM eligibility_at_as_of AS s CROSS JOIN params AS p JOIN eligibility AS e "
+        "ON e.delivery_month = p.as_of_month AND e.source_file = s.span_file AND e.source_row = s.span_row "
+        "ORDER BY s.person_id"
+    ).df()

@@ -59,9 +59,7 @@ def evaluate_all(test, specs, booster, calibrator, logistic, rules, settings: Se
         for name, (s, p) in scored.items()
     }
     for name in out:
-        out[name]["lift_curve"] = {
-            f"{share:g}": perf.top_share(y, scored[name][0], share, ids=ids)["lift"] for share in LIFT_CURVE_SHARES
-        }
+        out[name]["lift_curve"] = perf.lift_curve(y, scored[name][0], LIFT_CURVE_SHARES, ids=ids)
     out["test_months"] = sorted(set(month.tolist()))
     out["capacity_note"] = (
         f"capacity {settings.scoring.capacity} per month for the whole plan = top {capacity} per month "

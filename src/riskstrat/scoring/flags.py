@@ -64,7 +64,9 @@ def select_flags(ranked: pd.DataFrame, capacity: int, threshold: float | None = 
     ``ranked`` has person_id, score and suppressed columns; suppressed children never use capacity.
     """
     eligible = ~ranked["suppressed"].to_numpy(dtype=bool)
-    take = pick_top(ranked["score"], ranked["person_id"], capacity, eligible=eligible)
+    # the ranks already are the rank order: no need to sort every child's id again
+    order = np.argsort(ranked["rank"].to_numpy(), kind="stable")
+    take = pick_top(ranked["score"], ranked["person_id"], capacity, eligible=eligible, order=order)
     why = np.full(len(ranked), None, dtype=object)
     if threshold is not None:
         why[eligible & (ranked["score"].to_numpy(dtype=float) >= threshold)] = "threshold"

@@ -26,8 +26,8 @@ from riskstrat.core.months import add_months, month_end
 from riskstrat.core.progress import Progress, tick
 from riskstrat.core.sql import scalar
 from riskstrat.core.workspace import output_dir
-from riskstrat.features import build_features, eligibility_at
-from riskstrat.features.build import open_lake, population_attrition, prepare_as_of
+from riskstrat.features import build_features
+from riskstrat.features.build import open_lake, population_attrition, prepare_as_of, span_rows
 from riskstrat.features.concept_sql import materialise, register_codesets
 from riskstrat.lake import connect
 from riskstrat.model.registry import load_model
@@ -242,9 +242,10 @@ def _care_management_snapshot(con, as_of: str) -> tuple[pd.DataFrame, str | None
     return frame, month
 
 
-def _month_facts(con, as_of: str) -> tuple[pd.DataFrame, list[tuple[str, int]]]:
-    """Each child's last ED visit known at T (by the features' own ED-visit rule) and the
-    population attrition, from the features stage's concepts on a cursor of our own."""
+def _month_facts(con, as_of: str) -> tuple[pd.DataFrame, pd.DataFrame, list[tuple[str, int]]]:
+    """(contact details, each child's last ED visit known at T, the population attrition), from the
+    features stage's concepts on a cursor of our own: the eligibility span that describes each
+    person at T (the features' own rule) and the ED visits by the features' own rule."""
     cur = open_lake(con)
     try:
         register_codesets(cur)
@@ -254,7 +255,9 @@ def _month_facts(con, as_of: str) -> tuple[pd.DataFrame, list[tuple[str, int]]]:
             "SELECT person_id, MAX(event_date) AS last_ed_visit FROM ed_visits "
             "WHERE event_date <= (SELECT as_of_date FROM params) GROUP BY person_id"
         ).df()
-        return last_ed, population_attrition(cur)
+        members = span_rows(cur, CONTACT_COLUMNS).drop(columns=["enrolled", "alive", "age_years"])
+        members["birth_date"] = members["birth_date"].dt.strftime("%Y-%m-%d")
+        return members, last_ed, population_attrition(cur)
     finally:
         cur.close()
 
@@ -288,10 +291,8 @@ def gather_inputs(workspace: Path, as_of: str, settings: Settings, model_id: str
         tick(progress, "features", 1, 1)
         timings["features"] = round(time.perf_counter() - t0, 3)
         t0 = time.perf_counter()
-        members = eligibility_at(con, as_of, CONTACT_COLUMNS).drop(columns=["enrolled", "alive", "age_years"])
-        members["birth_date"] = members["birth_date"].dt.strftime("%Y-%m-%d")
         cm, cm_month = _care_management_snapshot(con, as_of)
-        last_ed, attrition = _month_facts(con, as_of)
+        members, last_ed, attrition = _month_facts(con, as_of)
         deliveries = _deliveries(con)
         timings["lake_reads"] = round(time.perf_counter() - t0, 3)
     finally:
