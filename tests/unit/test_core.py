@@ -14,7 +14,7 @@ import pytest
 
 from riskstrat.core import files, months, ranking, sql
 from riskstrat.core.errors import RiskstratError
-from riskstrat.core.fingerprint import code_fingerprint, fingerprint, lake_fingerprint, sha256_file
+from riskstrat.core.fingerprint import _files_under, code_fingerprint, fingerprint, lake_fingerprint, sha256_file
 from riskstrat.core.workspace import lake_partitions, partition_path
 
 # --- months -------------------------------------------------------------------------------------
@@ -76,6 +76,13 @@ def test_lake_fingerprint_reads_only_months_up_to_the_one_asked(tmp_path):
 def test_code_fingerprint_covers_the_shipped_declarations():
     code = code_fingerprint()
     assert code["package"] == "riskstrat" and len(code["digest"]) == 64 and code["version"]
+    # the digest is over the code and everything shipped beside it, under the installed names
+    names = {name for package in ("riskstrat", "riskstrat.data_contracts", "riskstrat.model_specs", "riskstrat.flows")
+             for name, _ in _files_under(package)}
+    assert {"riskstrat/features/declarations.yaml", "riskstrat/features/concepts/population.sql",
+            "riskstrat/data_contracts/eligibility.yaml", "riskstrat/model_specs/acute_event.yaml",
+            "riskstrat/flows/monthly.py", "riskstrat/core/months.py"} <= names
+    assert not any("__pycache__" in name for name in names)
 
 
 # --- atomic writes --------------------------------------------------------------------------------
