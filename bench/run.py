@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["synth", "ingest", "features", "train", "score"]
+ORDER = ["synth", "ingest", "features", "train", "score", "quality"]
 MEMORY_TARGET_MB = 4096
 
 
@@ -88,6 +88,9 @@ def write_results(results: list[dict]) -> None:
     notes = [f"- {r['name']}: {r[key]}" for r in results for key in ("mode", "lake", "note") if r.get(key)]
     if notes:
         lines += ["", "Notes:", *notes]
+    for r in results:
+        if r.get("quality"):
+            lines += ["", "## Targeting quality", "", *r["quality"]]
     (HERE / "RESULTS.md").write_text("\n".join(lines) + "\n")
 
 

@@ -39,28 +39,32 @@ def monthly(workspace: str = ".", month: str | None = None) -> dict:
                 step.note = f"{summary.ingest['months_ingested']} months ingested, {summary.ingest['months_unchanged']} unchanged"
             with summary.step("validate"):                                  # 3. a refused delivery stops the run
                 tasks.check_delivery(ws, month, settings)
-            with summary.step("drift") as step:                             # 4. has the plan moved since the champion's training?
-                by_age = job.retrain_due(ws, month, settings)               # when already due, drift cannot change that
-                check = None if by_age.due else tasks.check_drift(ws, month, settings)
-                features = None if check is None else check.features  # kept for scoring here, not in the check
-                if check is not None:
-                    check.features = None
-                step.status = "ran" if check else "skipped"
-                step.note = (f"{check.model_id}: {check.reason}" if check else
-                             f"retraining is due anyway ({by_age.reason})" if by_age.due else
+            with summary.step("drift") as step:                             # 4. has the plan moved since each champion's training?
+                by_age = job.retrains_due(ws, month, settings)               # a list already due needs no drift check
+                undecided = [spec for spec, d in by_age.items() if not d.due]
+                checks = tasks.check_drift(ws, month, settings, undecided) if undecided else None
+                features = None if checks is None else checks.features  # kept for scoring here, not in the checks
+                if checks is not None:
+                    checks.features = None
+                step.status = "ran" if checks else "skipped"
+                step.note = (checks.note() if checks else
+                             "retraining is due anyway for every list" if not undecided else
                              "no champion with a drift reference, or drift may not trigger retraining")
-            with summary.step("train") as step:                             # 5. retrain when due (age or drift)
-                plan = tasks.plan_train(ws, month, settings, drift=check.reason if check and check.due else None)
+            with summary.step("train") as step:                             # 5. retrain each list when due (age or drift)
+                plan = tasks.plan_train(ws, month, settings, drift=checks.due() if checks else None)
                 summary.retrain = plan.reason
                 if plan.run:
                     features = None  # training's own frames need the memory more than scoring needs the minute
-                    trained = tasks.train(ws, month, settings)
-                    tasks.record_step(ws, month, plan, outputs=[trained.model_dir], detail={"decision": trained.decision})
-                    summary.retrain = f"{plan.reason}: trained {trained.model_id}; {trained.decision}"
-                step.status, step.note = ("ran", f"trained {trained.model_id}") if plan.run else ("skipped", plan.reason)
+                    trained = tasks.train(ws, month, settings, specs=list(plan.specs))
+                    decisions = "; ".join(f"{r.design.spec} {r.model_id}: {r.decision}" for r in trained)
+                    tasks.record_step(ws, month, plan, outputs=[r.model_dir for r in trained],
+                                      detail={"decision": decisions})
+                    summary.retrain = f"{plan.reason}. Trained: {decisions}"
+                step.status, step.note = (("ran", "trained " + ", ".join(r.model_id for r in trained)) if plan.run
+                                          else ("skipped", plan.reason))
             with summary.step("score") as step:                             # 6. score, explain, audit, publish, report
                 plan = tasks.plan_score(ws, month, settings)
-                scored = tasks.score(ws, month, settings, plan.model_id, features) if plan.run else None
+                scored = tasks.score(ws, month, settings, None, features) if plan.run else None
                 if plan.run:
                     tasks.record_step(ws, month, plan)
                 summary.add_outputs(scored)

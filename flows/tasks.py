@@ -26,7 +26,7 @@ from riskstrat import jobs as job
 from riskstrat.config import Settings, load_settings
 from riskstrat.core.progress import Progress
 from riskstrat.ingest import IngestReport, ingest_workspace
-from riskstrat.model.train import TrainResult, train_model
+from riskstrat.model.train import TrainResult, train_models
 from riskstrat.publish.month import ScoreResult, score_month
 
 _progress: Progress | None = None
@@ -82,12 +82,12 @@ def check_delivery(workspace: Path, month: str, settings: Settings) -> None:
 
 
 @io_task(name="check drift", task_run_name="drift {month}")
-def check_drift(workspace: Path, month: str, settings: Settings) -> job.DriftCheck | None:
-    return job.champion_drift(workspace, month, settings)
+def check_drift(workspace: Path, month: str, settings: Settings, specs: list[str] | None = None) -> job.DriftChecks | None:
+    return job.champion_drift(workspace, month, settings, specs)
 
 
 @plain_task(name="plan training")
-def plan_train(workspace: Path, month: str, settings: Settings, drift: str | None = None) -> job.StepPlan:
+def plan_train(workspace: Path, month: str, settings: Settings, drift: dict[str, str] | None = None) -> job.StepPlan:
     return job.plan_train(workspace, month, settings, drift)
 
 
@@ -114,10 +114,12 @@ def ingest(workspace: Path, month: str | None, settings: Settings) -> IngestRepo
 
 
 @io_task(name="train", task_run_name="train as of {as_of}")
-def train(workspace: Path, as_of: str, settings: Settings, promote: bool = False) -> TrainResult:
-    result = train_model(workspace, as_of, settings, progress=report, promote=promote)
-    get_run_logger().info("model %s: %s", result.model_id, result.decision)
-    return result
+def train(workspace: Path, as_of: str, settings: Settings, specs: list[str] | None = None,
+          promote: bool = False) -> list[TrainResult]:
+    results = train_models(workspace, as_of, settings, specs, progress=report, promote=promote)
+    for result in results:
+        get_run_logger().info("%s model %s: %s", result.design.spec, result.model_id, result.decision)
+    return results
 
 
 @io_task(name="score", task_run_name="score {as_of}")

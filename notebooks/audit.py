@@ -21,8 +21,9 @@
 # them); the notebook only loads and shows. It prints no member names or ids.
 #
 # Set `RISKSTRAT_WORKSPACE` (default: the current folder) and optionally `RISKSTRAT_MONTH`
-# (default: the latest month in `outputs/`) and `RISKSTRAT_MODEL` (default: the model that
-# scored the month, else the champion).
+# (default: the latest month in `outputs/`), `RISKSTRAT_LIST` (default: `acute_event`, the general
+# list; or `stronger_together`, `cares`, any file of the plan's `models/`) and `RISKSTRAT_MODEL`
+# (default: the model that scored that list that month, else its champion).
 
 # %% tags=["parameters"]
 import os
@@ -30,6 +31,7 @@ import os
 WORKSPACE = os.environ.get("RISKSTRAT_WORKSPACE", ".")
 MONTH = os.environ.get("RISKSTRAT_MONTH") or None
 MODEL_ID = os.environ.get("RISKSTRAT_MODEL") or None
+LIST = os.environ.get("RISKSTRAT_LIST") or "acute_event"  # which list (models/<name>.yaml) to audit
 
 # %%
 from pathlib import Path
@@ -58,12 +60,12 @@ settings = load_settings(workspace)
 months = output_months(workspace)
 assert months, f"{workspace / 'outputs'}: no scored month yet; run `riskstrat score` first"
 MONTH = MONTH or months[-1]
-scores = ws.read_scores(workspace, MONTH)
-MODEL_ID = MODEL_ID or ws.scoring_model_id(workspace, MONTH, scores)
-model = registry.load_model(workspace, MODEL_ID)
+scores = ws.read_scores(workspace, MONTH, LIST)
+MODEL_ID = MODEL_ID or ws.scoring_model_id(workspace, MONTH, scores, LIST)
+model = registry.load_model(workspace, MODEL_ID, spec=LIST)
 explanations = ws.read_explanations(workspace, MONTH)
 display(Markdown(
-    f"**Month** {MONTH} · **model** `{model.model_id}` · **label** {model.design.label_definition} · "
+    f"**Month** {MONTH} · **list** {LIST} · **model** `{model.model_id}` · **label** {model.design.label_definition} · "
     f"**children scored** {len(scores):,} · **flagged** {int(scores['flagged'].sum()):,}"
 ))
 
@@ -200,14 +202,14 @@ display(Markdown("\n".join(f"- {line}" for line in fairness.largest_gaps(month_t
 current = ws.scored_features(workspace, MONTH, model, settings, scores)
 columns = [*model.feature_names, "score"]
 bands = month_audit.bands(settings)
-tables = [month_audit.training_drift(model, current[columns], settings)]
+tables = [month_audit.training_drift(model, current[columns], settings, as_of=MONTH)]
 if tables[0] is None:
     reference_month = model.design.train_months[-1]
     reference = ws.scored_features(workspace, reference_month, model, settings)
     tables = [drift.psi_table(reference, current, columns, against=f"training ({reference_month})", bands=bands)]
 last = add_months(MONTH, -1)
 if last in months:
-    previous = ws.scored_features(workspace, last, model, settings, ws.read_scores(workspace, last))
+    previous = ws.scored_features(workspace, last, model, settings, ws.read_scores(workspace, last, LIST))
     tables.append(drift.psi_table(previous, current, columns, against=f"last month ({last})", bands=bands))
 psi = pd.concat(tables, ignore_index=True)
 display(psi.head(15))

@@ -25,8 +25,8 @@ from riskstrat.core.errors import RiskstratError
 from riskstrat.core.months import is_month
 from riskstrat.core.progress import Progress
 from riskstrat.ingest import ingest_workspace
-from riskstrat.jobs import MonthlyRunFailed, MonthSummary
-from riskstrat.model.train import train_model
+from riskstrat.jobs import MonthlyRunFailed, MonthSummary, retrains_due
+from riskstrat.model.train import train_models
 from riskstrat.publish.month import score_month
 from riskstrat.synth import PlanSpec, generate_plan
 
@@ -165,23 +165,48 @@ def ingest(
 def train(
     workspace: Workspace = Path("."),
     as_of: Annotated[str, typer.Option("--as-of", callback=_month, help="Last month of data to train with, YYYY-MM.")] = ...,
+    model: Annotated[str | None, typer.Option("--model", help="Train this specification (models/<name>.yaml) only; default: every one whose retraining is due.")] = None,
     promote: Annotated[bool, typer.Option("--promote", help="Make the new model the champion whatever the comparison says.")] = False,
 ) -> None:
-    """Backtest, fit and register a model; promote it if it is not worse than the champion."""
-    result = _run(train_model, workspace, as_of, _settings(workspace), promote=promote)
+    """Cross-fit, backtest and register one model per specification; promote each if it is not worse than its champion."""
+    settings = _settings(workspace)
+    skipped = []
+    if model is None:
+        try:
+            decisions = retrains_due(workspace, as_of, settings)
+        except RiskstratError as exc:
+            _fail(str(exc))
+        names = [spec for spec, d in decisions.items() if d.due]
+        skipped = [f"{spec}: not due ({d.reason})" for spec, d in decisions.items() if not d.due]
+    else:
+        names = [model]
+    results = _run(train_models, workspace, as_of, settings, names, promote=promote) if names else []
+    for result in results:
+        _print_training(result)
+    for line in skipped:
+        console.print(line, highlight=False)
+    if not names:
+        console.print("Nothing trained: no specification is due (--model NAME trains one anyway).")
+
+
+def _print_training(result) -> None:
     for line in result.summary_lines():
         console.print(line, highlight=False)
-    table = Table(title="Test months: " + ", ".join(result.design.test_months))
-    for column in ("model", "AUROC", "AUPRC", "Brier", "ECE", "lift top 1%", "PPV at capacity", "expected AUROC"):
+    table = Table(title=f"{result.design.spec}: test months " + ", ".join(result.design.test_months))
+    for column in ("model", "AUROC", "AUPRC", "Brier", "ECE", "lift top 1%", "PPV at capacity", "expected AUROC",
+                   "true risk captured / oracle"):
         table.add_column(column, justify="right")
-    for name, label in (("model", "LightGBM"), ("logistic", "logistic"), ("rules", "rules"), ("oracle", "oracle")):
+    ratios = result.metrics.get("ratios_to_oracle", {})
+    for name, label in (("model", "LightGBM"), ("logistic", "logistic"), ("rules", "rules"), ("general", "general model"),
+                        ("oracle", "oracle")):
         m = result.metrics.get(name)
         if m is None:
             continue
         expected = m.get("expected", {}).get("auroc")
+        capture = ratios.get(name, {}).get("capture_at_capacity")
         table.add_row(
-            label, f"{m['auroc']:.3f}", f"{m['auprc']:.3f}", f"{m['brier']:.4f}", f"{m['ece']:.4f}",
-            f"{m['top']['0.01']['lift']:.1f}", f"{m['capacity']['ppv']:.3f}", "-" if expected is None else f"{expected:.3f}",
+            label, f"{m['auroc']:.3f}", f"{m['auprc']:.3f}", _num(m.get("brier"), 4), _num(m.get("ece"), 4),
+            f"{m['top']['0.01']['lift']:.1f}", f"{m['capacity']['ppv']:.3f}", _num(expected, 3), _num(capture, 3),
         )
     console.print(table)
     ratio = result.metrics.get("ratio_to_oracle")
@@ -190,6 +215,10 @@ def train(
     console.print(result.metrics["capacity_note"], highlight=False)
     console.print(f"{'[green]champion[/]' if result.promoted else '[yellow]challenger[/]'}: {result.decision}", highlight=False)
     console.print(f"registered in {result.model_dir}  (card: {result.model_dir / 'card.html'})", highlight=False)
+
+
+def _num(value, digits: int) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
 
 
 @app.command()

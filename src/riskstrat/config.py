@@ -1,10 +1,15 @@
-"""One validated settings model for a workspace, and the declared model specification it starts from.
+"""One validated settings model for a workspace, and the declared model specifications.
 
 Every command reads ``riskstrat.toml`` from the workspace folder (if present) through
 :func:`load_settings`; every field has a default and a one-line meaning, so a plan can start
-with no file at all and ``riskstrat config`` shows what is in force. The defaults of the model's
-outcome, horizon, look-back, hyperparameters and monthly capacity come from the model
-specification in the top-level ``models/`` folder (:func:`model_spec`).
+with no file at all and ``riskstrat config`` shows what is in force.
+
+A model specification (``models/<name>.yaml``, one per programme plus the general acute-risk
+list) declares who a list ranks, the outcome and horizon, the features, the hyperparameters and
+the monthly capacity. :func:`model_specs` reads a folder of them (the shipped ``models/``, or the
+plan's own folder named by ``model.specs_dir``); :meth:`Settings.for_spec` gives the settings one
+model is trained and scored with: the specification's values, except where the workspace's
+riskstrat.toml sets a value explicitly, which then holds for every model.
 """
 
 from __future__ import annotations
@@ -46,44 +51,114 @@ class Hyperparameters(BaseModel):
     min_child_samples: int
 
 
-class ModelSpec(BaseModel):
-    """A declared model: what it predicts, over which horizon and history, how it is fitted, how many are flagged."""
+class Population(BaseModel):
+    """Who a list ranks: the programme's eligibility rule over declared features (an ``any:`` /
+    ``all:`` tree of ``{feature, op, value}``, checked against the declarations by
+    :mod:`riskstrat.model.specs`), or every child when the specification says ``population: all``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str
+    label: str
     description: str
+    rule: dict
+
+
+class ModelSpec(BaseModel):
+    """A declared model: who it ranks, what it predicts over which horizon and history, on which
+    features, how it is fitted, and how many children its list takes each month."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    title: str
+    description: str
+    population: Literal["all"] | Population
     outcome: str
     horizon_months: int
     lookback_months: int
+    features: Literal["all"] | tuple[str, ...]
     hyperparameters: Hyperparameters
     capacity: int
 
+    @property
+    def is_programme(self) -> bool:
+        """A programme's list (ranks the children its rule admits), not the general list."""
+        return self.population != "all"
 
-@cache
-def model_spec(name: str = DEFAULT_SPEC) -> ModelSpec:
-    """The model specification ``models/<name>.yaml``, checked (an error names the file and the field)."""
-    where = f"models/{name}.yaml"
-    path = resources.files("riskstrat.model_specs").joinpath(f"{name}.yaml")
-    if not path.is_file():
-        raise SettingsError(f"{where}: no such model specification")
+
+def read_model_spec(path: Path) -> ModelSpec:
+    """One specification file, checked; an error names the file and the field."""
+    where = str(path)
     try:
-        spec = ModelSpec.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-        # The same bounds as a riskstrat.toml value: checked here so that the error names this file.
-        ModelSettings.model_validate({"outcome": spec.outcome, "horizon_months": spec.horizon_months,
-                                      "lookback_months": spec.lookback_months, **spec.hyperparameters.model_dump()})
-        ScoringSettings.model_validate({"capacity": spec.capacity})
-        return spec
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SettingsError(f"{where}: cannot be read ({exc.strerror})") from None
     except yaml.YAMLError as exc:
         raise SettingsError(f"{where}: not valid YAML ({type(exc).__name__})") from None
+    if not isinstance(raw, dict):
+        raise SettingsError(f"{where}: expected a mapping of fields (name, title, population, outcome, ...)")
+    try:
+        spec = ModelSpec.model_validate(raw)
+        # The same bounds as a riskstrat.toml value: checked here so that the error names this file.
+        ModelSettings.model_validate({"horizon_months": spec.horizon_months, "lookback_months": spec.lookback_months,
+                                      **spec.hyperparameters.model_dump()})
+        ScoringSettings.model_validate({"capacity": spec.capacity})
     except ValidationError as exc:
         raise SettingsError(f"{where}: {_first_error(exc)}") from None
+    if spec.name != path.stem:
+        raise SettingsError(f"{where}: name: {spec.name!r} differs from the file name; name the file {spec.name}.yaml")
+    return spec
+
+
+def specs_folder(workspace: Path | str | None, settings: "ModelSettings | None" = None) -> Path:
+    """The folder of model specifications: ``model.specs_dir`` (relative to the workspace), or the shipped ``models/``."""
+    named = settings.specs_dir if settings is not None else None
+    if named:
+        return Path(named) if Path(named).is_absolute() or workspace is None else Path(workspace) / named
+    return Path(str(resources.files("riskstrat.model_specs")))
+
+
+@cache
+def _specs_in(folder: Path, stamp: tuple) -> tuple[ModelSpec, ...]:
+    del stamp  # part of the cache key only: an edited file is read again
+    specs = tuple(read_model_spec(p) for p in sorted(folder.glob("*.yaml")))
+    if not specs:
+        raise SettingsError(f"{folder}: holds no model specification (<name>.yaml)")
+    return specs
+
+
+def model_specs(folder: Path) -> tuple[ModelSpec, ...]:
+    """Every specification in ``folder``, by file name; read again whenever a file changes."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SettingsError(f"{folder}: no such folder of model specifications (model.specs_dir)")
+    stamp = tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(folder.glob("*.yaml")))
+    return _specs_in(folder, stamp)
+
+
+def model_spec(name: str = DEFAULT_SPEC, folder: Path | None = None) -> ModelSpec:
+    """The specification ``<name>.yaml`` of ``folder`` (default: the shipped ``models/``)."""
+    folder = Path(folder) if folder is not None else specs_folder(None)
+    for spec in model_specs(folder):
+        if spec.name == name:
+            return spec
+    known = ", ".join(s.name for s in model_specs(folder))
+    raise SettingsError(f"{folder / (name + '.yaml')}: no such model specification (there are: {known})")
+
+
+@cache
+def _default_spec() -> ModelSpec:
+    # Structure only: read_model_spec's bounds check builds ModelSettings, whose defaults come from
+    # here, so checking bounds here too would recurse. The shipped file's bounds are checked
+    # whenever the specifications are read (model_specs).
+    path = specs_folder(None) / f"{DEFAULT_SPEC}.yaml"
+    return ModelSpec.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
 
 
 def _spec(*path: str):
-    """A default read from the model specification (a pydantic ``default_factory``)."""
+    """A default read from the default model specification (a pydantic ``default_factory``)."""
     def value():
-        found = model_spec()
+        found = _default_spec()
         for key in path:
             found = getattr(found, key)
         return found
@@ -124,42 +199,45 @@ class ModelSettings(_Section):
                                 description="Months after the as-of month in which the outcome is observed.")
     lookback_months: int = Field(default_factory=_spec("lookback_months"), ge=3, le=36,
                                  description="Months of history the features look back over.")
-    train_months: int = Field(12, ge=1, le=36, description="As-of months stacked into one training frame.")
+    specs_dir: str | None = Field(
+        None, description="Folder of model specifications (<name>.yaml, one per programme and the general list); empty = the models/ shipped with riskstrat. A plan copies it to add, change or drop a list."
+    )
+    train_months: int = Field(
+        36, ge=2, le=60,
+        description="Most matured as-of months the model learns from (the latest ones); every matured month the plan has, up to this.",
+    )
     seed: int = Field(20261123, description="Seed for model fitting, so a retrain on the same data gives the same model.")
     runout_months: int = Field(
         3, ge=0, le=6,
         description="Months of claims run-out after the outcome window before a label counts as matured (claims lag up to 3).",
     )
-    min_train_months: int = Field(3, ge=1, le=36, description="Fewest matured training months a model may be trained on.")
-    tune_months: int = Field(
-        1, ge=1, le=6,
-        description="As-of months after the training months used for early stopping (with the tuning children's training months).",
+    min_train_months: int = Field(
+        3, ge=1, le=36, description="Fewest matured months the judged fits learn from; a short history tests on fewer months to keep them."
     )
-    calibration_months: int = Field(
-        2, ge=1, le=6, description="As-of months after tuning, never seen by the model, used to fit probability calibration."
+    test_months: int = Field(
+        2, ge=1, le=6, description="Latest matured as-of months the judged fits never learn from, used to measure the model."
     )
-    test_months: int = Field(2, ge=1, le=6, description="Latest matured as-of months, used only to measure the model.")
-    tune_share: float = Field(
-        0.10, gt=0, lt=0.5, description="Share of children (by a fixed hash) held for tuning; never used on any other side."
+    folds: int = Field(
+        3, ge=2, le=10,
+        description="Children are split into this many folds (a fixed hash); each child's test rows are scored by the fit that never saw them.",
     )
-    calibration_share: float = Field(
-        0.15, gt=0, lt=0.5, description="Share of children held for calibration; never used on any other side."
-    )
-    test_share: float = Field(0.25, gt=0, lt=0.5, description="Share of children held for testing; never used on any other side.")
     num_leaves: int = Field(
         default_factory=_spec("hyperparameters", "num_leaves"), ge=2, le=63,
         description="Leaves per tree: SHAP cost grows with leaves; 7 scored as well as 15 on 6k- and 50k-member synthetic plans.",
     )
     max_trees: int = Field(default_factory=_spec("hyperparameters", "max_trees"), ge=10, le=2000,
-                           description="Most boosting rounds; early stopping on the tuning children usually stops sooner.")
+                           description="Most boosting rounds; early stopping on held-out children usually stops sooner.")
     learning_rate: float = Field(
         default_factory=_spec("hyperparameters", "learning_rate"), gt=0, le=0.5,
         description="LightGBM shrinkage per tree; small enough that the tree count early stopping picks is not a coin toss.",
     )
     early_stopping_rounds: int = Field(default_factory=_spec("hyperparameters", "early_stopping_rounds"), ge=5,
-                                       description="Stop when the tuning log-loss has not improved for this many trees.")
+                                       description="Stop when the held-out children's log-loss has not improved for this many trees.")
     min_child_samples: int = Field(default_factory=_spec("hyperparameters", "min_child_samples"), ge=1,
                                    description="Fewest children in a leaf, so leaves rest on enough events.")
+    learning_curve_shares: tuple[float, ...] = Field(
+        (0.125, 0.25, 0.5), description="Shares of the first fold's training children refitted for the learning curve (quality against training children, in the card); empty = none."
+    )
     num_threads: int = Field(2, ge=1, description="Threads for LightGBM; fixed so a retrain gives the same bytes.")
     baseline_max_rows: int = Field(
         500_000, ge=1000, description="Training rows (a fixed random sample) the logistic-regression baseline is fitted on."
@@ -178,13 +256,6 @@ class ModelSettings(_Section):
         0.01, ge=0, le=0.2, description="A challenger is promoted unless its promotion metric is lower than the champion's by more than this."
     )
 
-    @model_validator(mode="after")
-    def _leaves_children_to_train_on(self) -> "ModelSettings":
-        held = self.tune_share + self.calibration_share + self.test_share
-        if held > 0.8:
-            raise ValueError(f"tune_share + calibration_share + test_share is {held:.2f}; keep it at most 0.8 so training keeps children")
-        return self
-
 
 class ScoringSettings(_Section):
     capacity: int = Field(default_factory=_spec("capacity"), ge=1,
@@ -198,9 +269,6 @@ class ScoringSettings(_Section):
     top_reasons: int = Field(3, ge=1, le=10, description="Plain-language reasons listed per flagged child (features that raise risk).")
     shap_summary_rows: int = Field(
         2000, ge=100, description="Children (a fixed sample) whose SHAP values make the month's global summary in the report."
-    )
-    programs_file: str | None = Field(
-        None, description="YAML file of programme-match rules; empty = the programs.yaml shipped with riskstrat."
     )
 
 
@@ -240,6 +308,24 @@ class Settings(_Section):
     scoring: ScoringSettings = Field(default_factory=ScoringSettings, description="Flags and worklist.")
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings, description="The monthly job.")
     audit: AuditSettings = Field(default_factory=AuditSettings, description="Drift and fairness monitoring.")
+
+    def for_spec(self, spec: ModelSpec) -> "Settings":
+        """The settings one model is trained and scored with: the specification's outcome, horizon,
+        look-back, hyperparameters and capacity, except a value the workspace set explicitly."""
+        from_spec = {"outcome": spec.outcome, "horizon_months": spec.horizon_months,
+                     "lookback_months": spec.lookback_months, **spec.hyperparameters.model_dump()}
+        model = _keep_given(self.model, from_spec)
+        scoring = _keep_given(self.scoring, {"capacity": spec.capacity})
+        return self.model_copy(update={"model": model, "scoring": scoring})
+
+
+def _keep_given(section: BaseModel, values: dict) -> BaseModel:
+    """``section`` with ``values`` where the workspace did not set the field itself; the copy still
+    remembers only what the workspace set, so the settings of one spec never leak into the next."""
+    given = set(section.model_fields_set)
+    copy = section.model_copy(update={k: v for k, v in values.items() if k not in given})
+    object.__setattr__(copy, "__pydantic_fields_set__", given)
+    return copy
 
 
 def load_settings(workspace: Path) -> Settings:

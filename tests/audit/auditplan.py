@@ -3,11 +3,10 @@
 from pathlib import Path
 
 END, MONTHS, SCORED = "2025-11", 26, ("2025-01", "2025-02", "2025-10", "2025-11")
-# Few deliveries, since each is a month to ingest: 12 months of look-back, three training
-# months, one each to tune, calibrate and test, then 6 outcome months and 3 of claims run-out
-# (labels wait for the run-out; training must agree). A fifth of the children tune, so the one
-# tuning month of a small plan still has events to stop on.
-TOML = "[model]\nrunout_months = 3\ncalibration_months = 1\ntest_months = 1\ntune_share = 0.2\n"
+# Few deliveries, since each is a month to ingest: 12 months of look-back, the matured months to
+# learn from and the last to test, then 6 outcome months and 3 of claims run-out (labels wait for
+# the run-out; training must agree). Two folds and no learning curve: the fewest fits.
+TOML = "[model]\nrunout_months = 3\ntest_months = 1\nfolds = 2\nlearning_curve_shares = []\n"
 
 
 def build_scored_plan(w: Path) -> Path:

@@ -9,6 +9,7 @@ import json
 
 import pandas as pd
 import pytest
+from auditplan import SCORED
 
 from riskstrat import jobs as job
 from riskstrat.audit.fairness import GROUP_COLUMNS
@@ -36,8 +37,16 @@ def test_the_model_folder_carries_fairness_and_a_drift_reference_under_its_check
     assert (everyone["n"] == fair["rows"]).all()  # every test row is counted once in every attribute
     assert {n["attribute"] for n in fair["need"]} == {"race", "ethnicity", "aid_category"}
     assert fair["gaps"]  # a sentence, even when no gap is clear
-    # The reference profiles the model's own features (read from the model, not a fixed list) and its score.
-    assert set(model.drift_reference["profiles"]) == {*model.feature_names, "score"}
+    # The reference profiles the model's own features (read from the model, not a fixed list) and its
+    # score, pooled and for each training month; the plan's look-back is complete from 2024-09.
+    reference = model.drift_reference
+    assert set(reference["profiles"]) == {*model.feature_names, "score"}
+    assert reference["months"] == list(reference["by_month"]) and reference["months"][0] == "2024-09"
+    assert set(reference["months"]) <= {*model.design.train_months, *model.design.test_months}
+    assert reference["full_look_back_from"] == "2024-09" and reference["months_left_out"] == []
+    assert sum(m["rows"] for m in reference["by_month"].values()) == reference["rows"]
+    assert set(reference["spread"]) == {"adjacent", "any"}
+    assert set(reference["spread"]["any"]) == {*model.feature_names, "score"}
 
 
 def test_the_audit_files_are_checked_but_are_not_the_models_identity(model, tmp_path):
@@ -70,13 +79,18 @@ def test_the_card_states_fairness_with_tables_plots_and_words(model):
     assert html.count("<svg") >= 6  # calibration, lift, fairness and three need-at-equal-score plots, inline
 
 
+def _list_audit(workspace, month: str, spec: str = "acute_event") -> dict:
+    """The month's audit of one list, as run.json publishes it."""
+    return json.loads((workspace / "outputs" / month / "run.json").read_text())["audit"]["lists"][spec]
+
+
 def test_each_month_publishes_drift_fairness_and_monitoring(scored_plan, model):
-    run = json.loads((scored_plan / "outputs" / "2025-11" / "run.json").read_text())["audit"]
+    run = _list_audit(scored_plan, "2025-11")
     assert set(run["psi"]) == {"training", "last month"}  # 2025-10 was published with a profile
     assert set(run["psi"]["training"]) == {*model.feature_names, "score"}
     assert set(run["profile"]) == {*model.feature_names, "score"}
     assert [m["month"] for m in run["monitoring"]] == ["2025-01", "2025-02"]  # matured by 2025-11
-    first = json.loads((scored_plan / "outputs" / "2025-01" / "run.json").read_text())["audit"]
+    first = _list_audit(scored_plan, "2025-01")
     assert set(first["psi"]) == {"training"} and any("no comparison with last month" in n for n in first["notes"])
     assert first["monitoring"] is None
 
@@ -85,9 +99,12 @@ def test_each_month_publishes_drift_fairness_and_monitoring(scored_plan, model):
         assert heading in report
     assert "PSI vs training" in report and "PSI vs last month" in report
     assert "2025-02" in report.split("Realised performance of past months")[1]
-    if run["warnings"]:
-        top = report.split("<h2>Population</h2>")[0]
-        assert 'class="warnings"' in top and run["warnings"][0].split(":")[0] in top
+    # Nothing was planted in the plan: no month's report opens with a warning.
+    for month in SCORED:
+        audit = json.loads((scored_plan / "outputs" / month / "run.json").read_text())["audit"]
+        assert audit["warnings"] == [], (month, audit["warnings"])
+    assert 'class="warnings"' not in report
+    assert run["notes"][0].startswith("Against training: 2025-11 is compared with 2024-11, the same calendar month in training;")
     assert not any(tag in report for tag in ("<script", "<link", 'src="http', "url(http"))  # offline: nothing fetched
 
 
@@ -103,13 +120,15 @@ def test_no_member_identifiers_in_the_audit_outputs(scored_plan, model):
 
 def test_the_champions_drift_decides_a_retrain(scored_plan, model):
     settings = load_settings(scored_plan)
-    calm = job.champion_drift(scored_plan, "2025-11", settings)
-    assert calm.model_id == model.model_id and "score PSI" in calm.reason
+    calm = job.champion_drift(scored_plan, "2025-11", settings).checks
+    assert list(calm) == ["acute_event"]  # the only list with a champion
+    assert calm["acute_event"].model_id == model.model_id and "score PSI" in calm["acute_event"].reason
     strict = settings.model_copy(update={"audit": AuditSettings(retrain_score_psi=1e-9)})
-    check = job.champion_drift(scored_plan, "2025-11", strict)
-    assert check.due
-    plan = job.plan_train(scored_plan, "2025-11", strict, drift=check.reason)
-    assert plan.run and "drift since champion" in plan.reason and "score PSI" in plan.reason
+    checks = job.champion_drift(scored_plan, "2025-11", strict)
+    assert checks.checks["acute_event"].due
+    plan = job.plan_train(scored_plan, "2025-11", strict, drift=checks.due())
+    assert plan.run and "acute_event" in plan.specs
+    assert "drift since champion" in plan.reason and "score PSI" in plan.reason
     off = settings.model_copy(update={"audit": AuditSettings(retrain_score_psi=1e-9, retrain_on_drift=False)})
     assert job.champion_drift(scored_plan, "2025-11", off) is None  # drift may not retrain: nothing to build
 
@@ -133,5 +152,5 @@ def test_a_judged_month_is_reused_only_while_its_scores_are_the_same(scored_plan
         stale = [dict(r, auroc=0.123, **changed) for r in rows]
         rebuilt, _ = monitoring_history(scored_plan, model, settings, outcomes, known_month="2025-11", judged=stale)
         assert list(rebuilt["auroc"]) == list(fresh["auroc"])
-    published = json.loads((scored_plan / "outputs" / "2025-11" / "run.json").read_text())["audit"]["monitoring"]
+    published = _list_audit(scored_plan, "2025-11")["monitoring"]
     assert [r["scores_sha256"] for r in published] == list(fresh["scores_sha256"])

@@ -28,8 +28,9 @@ def test_psi_bands_come_from_the_settings():
     assert not loose["warning"].iloc[0]
 
 
-def _psi_rows(score: float, features: list[float]) -> pd.DataFrame:
-    rows = [{"column": "score", "psi": score}] + [{"column": f"f{i}", "psi": v} for i, v in enumerate(features)]
+def _psi_rows(score: float, features: list[float], alert_at: float = 0.25, score_alert_at: float = 0.25) -> pd.DataFrame:
+    rows = [{"column": "score", "psi": score, "alert_at": score_alert_at}]
+    rows += [{"column": f"f{i}", "psi": v, "alert_at": alert_at} for i, v in enumerate(features)]
     return pd.DataFrame(rows)
 
 
@@ -40,6 +41,10 @@ def test_the_drift_trigger_reads_the_score_or_the_share_of_shifted_features():
     due, reason = drift_decision(_psi_rows(0.02, [0.3] + [0.01] * 7), settings)
     assert not due
     assert "score PSI 0.020" in reason and "1 of 8 features" in reason
+    # Features and a score that move that much between training months anyway: their own levels decide.
+    assert not drift_decision(_psi_rows(0.30, [0.3, 0.3] + [0.01] * 6, alert_at=0.5, score_alert_at=0.5), settings)[0]
+    due, reason = drift_decision(_psi_rows(0.55, [0.01] * 8, score_alert_at=0.5), settings)
+    assert due and "(retrain at 0.5)" in reason
     off = Settings(audit=AuditSettings(retrain_on_drift=False))
     assert not drift_decision(_psi_rows(0.9, [0.9] * 8), off)[0]
 

@@ -27,7 +27,7 @@ def _ed_claim(lake, month, claim_id, person, day, facility, *, institutional=Tru
 def build_plan() -> Lake:
     lake = Lake()
     everyone = ["P_ED", "P_REV", "P_IP", "P_PMCA_COMPLEX", "P_PMCA_ONE", "P_PMCA_PROG", "P_PMCA_MALIG",
-                "P_RX", "P_SDOH", "P_BH", "P_COST", "P_20", "P_ADULT", "P_LABEL_IP", "P_QUIET"]
+                "P_RX", "P_SDOH", "P_BH", "P_COST", "P_20", "P_ADULT", "P_LABEL_IP", "P_QUIET", "P_LABEL_SH"]
     for p in everyone:
         birth = {"P_20": "2004-07-15", "P_ADULT": "2004-06-15"}.get(p, "2012-03-01")
         lake.enrol(p, ALL, start="2023-01-01", birth_date=birth, gender="male" if p == "P_ED" else "female")
@@ -140,4 +140,9 @@ def build_plan() -> Lake:
     lake.claim("2025-06", "IP-L", "P_LABEL_IP", "2025-05-10", claim_type="institutional", bill_type_code="111",
                revenue_center_code="0120", admission_date="2025-05-10", discharge_date="2025-05-12",
                claim_end_date="2025-05-12", paid_amount=20000.0)
+    # P_LABEL_SH: an office visit for an intentional overdose (initial encounter) is a self-harm event;
+    # a later follow-up of the same injury (D) and a history code (Z91.51) are not new events.
+    lake.claim("2025-05", "SH-1", "P_LABEL_SH", "2025-04-22", diagnosis_code_1="T391X2A")
+    lake.claim("2025-07", "SH-2", "P_LABEL_SH", "2025-06-02", diagnosis_code_1="T391X2D", diagnosis_code_2="Z9151")
+    lake.claim("2025-07", "SH-3", "P_QUIET", "2025-06-03", diagnosis_code_1="Z9151")
     return lake

@@ -36,6 +36,19 @@ def test_admission_and_high_cost(labels):
     assert frame.loc["P_IP", "ip_admit"] == 0
 
 
+def test_programme_outcomes(labels):
+    frame, _ = labels
+    sh = frame.loc["P_LABEL_SH"]
+    # One self-harm event: the follow-up visit (D) and the history code do not count again.
+    assert sh["self_harm_claims"] == 1 and sh["bh_crisis"] == 1
+    assert sh["acute_event"] == 0 and sh["cares_acute"] == 0  # no visit to the ED, no admission
+    ed = frame.loc["P_ED"]
+    assert ed["bh_crisis"] == 1 and ed["cares_acute"] == 1  # a BH ED visit (C), and 4 ED visits
+    ip = frame.loc["P_LABEL_IP"]
+    assert ip["psych_ip_admits"] == 0 and ip["bh_crisis"] == 0 and ip["cares_acute"] == 1
+    assert frame.loc["P_QUIET", "self_harm_claims"] == 0  # a history code alone is no event
+
+
 def test_months_observed_for_a_child_who_leaves(labels):
     frame, attrition = labels
     assert frame.loc["P_LEFT", "months_observed"] == 2  # enrolled at the end of April and May only

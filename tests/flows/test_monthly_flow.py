@@ -14,12 +14,13 @@ import pytest
 
 from riskstrat import features
 from riskstrat import jobs as job
+from riskstrat.publish.outputs import month_files
 
 pytestmark = pytest.mark.slow
 
 END = "2025-11"
 FIRST, SECOND = "2025-09", "2025-10"  # months 19 and 20 of the plan: enough history to train on
-PUBLISHED = ("scores.parquet", "explanations.parquet", "worklist.csv", "worklist.xlsx", "report.html", "run.json")
+LISTS = ["acute_event", "cares", "stronger_together"]  # the shipped specifications, in file order
 
 
 def _artifacts(state):
@@ -101,20 +102,37 @@ def test_two_consecutive_months_publish_their_outputs(plan, runs):
         assert state.is_completed(), result
         summary = _summary(result)
         out = plan / "outputs" / month
-        assert sorted(p.name for p in out.iterdir()) == sorted(PUBLISHED)
+        assert sorted(p.name for p in out.iterdir()) == sorted(month_files(LISTS))
         manifest = json.loads((out / "run.json").read_text())
-        assert json.dumps(manifest).count(summary.model_id) >= 1  # the manifest names the model the summary reports
+        assert sorted(manifest["models"]) == LISTS
+        for spec, model_id in manifest["models"].items():
+            assert f"{spec} {model_id}" in summary.model_id  # the summary names every list's model
         assert summary.scored and summary.scored > 0
         assert 0 < summary.flagged <= summary.scored
         assert summary.report == str(out / "report.html")
         assert summary.ingest["rows_in"] >= summary.ingest["rows_accepted"] > 0
 
 
-def test_first_month_trains_and_the_next_reuses_the_champion(runs):
+def test_first_month_trains_every_list_and_the_next_reuses_the_champions(plan, runs):
     first = _summary(runs["first"][1])
     second = _summary(runs["second"][1])
     assert [s.status for s in first.steps if s.name == "train"] == ["ran"]
     assert "no champion" in first.retrain
+    # Two programmes and the general list, each with its own model, outcome and champion.
+    from riskstrat.model import registry
+
+    champions = registry.champions(plan)
+    assert sorted(champions) == LISTS
+    outcomes = {spec: registry.load_model(plan, model_id).design.outcome for spec, model_id in champions.items()}
+    assert outcomes == {"acute_event": "acute_event", "cares": "cares_acute", "stronger_together": "bh_crisis"}
+    import pandas as pd
+
+    scores = pd.read_parquet(plan / "outputs" / FIRST / "scores.parquet", columns=["list", "person_id", "flagged", "model_id"])
+    assert set(scores["list"]) == set(LISTS)
+    for spec, rows in scores.groupby("list"):
+        assert set(rows["model_id"]) == {champions[spec]} and rows["person_id"].is_unique
+    general = set(scores.loc[scores["list"] == "acute_event", "person_id"])
+    assert set(scores.loc[scores["list"] != "acute_event", "person_id"]) <= general  # programmes rank fewer children
     assert [s.status for s in second.steps if s.name == "train"] == ["skipped"]
     assert "1 month old" in second.retrain
     assert second.model_id == first.model_id
@@ -128,9 +146,13 @@ def test_drift_is_checked_before_training_and_reported_with_the_month(plan, runs
     names = [s.name for s in second.steps]
     assert names.index("validate") < names.index("drift") < names.index("train")
     drift = second.steps[names.index("drift")]
-    assert drift.status == "ran" and drift.note.startswith(first.model_id) and "score PSI" in drift.note
+    assert drift.status == "ran" and "score PSI" in drift.note
+    for spec in LISTS:
+        assert f"{spec} m-" in drift.note  # every champion's drift is checked
     audit = json.loads((plan / "outputs" / SECOND / "run.json").read_text())["audit"]
-    assert set(audit["psi"]) == {"training", "last month"}  # the first month left its profile behind
+    for spec in LISTS:
+        # the first month left each list's profile behind
+        assert set(audit["lists"][spec]["psi"]) == {"training", "last month"}
     md = _artifacts(runs["second"][0])[job.artifact_key(SECOND)].data
     for warning in audit["warnings"]:
         assert f"- drift: {warning}" in md
@@ -291,11 +313,12 @@ def test_the_on_demand_flows_run_each_stage(plan, runs):
     every = ingest(str(plan), return_state=True)  # no month: every delivery not yet in the lake
     assert every.is_completed()
     assert _task_run_names(every) == ["ingest new deliveries", "load settings"]
-    trained = train(str(plan), SECOND)
-    assert trained["model_id"].startswith(f"m-{SECOND}-")
+    trained = train(str(plan), SECOND, model="stronger_together")
+    assert list(trained) == ["stronger_together"]
+    assert trained["stronger_together"]["model_id"].startswith(f"m-{SECOND}-")
     state = score(str(plan), SECOND, return_state=True)
     assert state.is_completed()
     published = state.result()
-    assert published["model_id"] == champion_id(plan)
+    assert f"acute_event {champion_id(plan)}" in published["model_id"]
     assert published["report"].endswith("report.html")
     assert "done" in _artifacts(state)[job.artifact_key(SECOND)].data

@@ -64,7 +64,7 @@ def test_the_installed_package_is_the_wheel_and_carries_contracts_models_and_flo
     assert not Path(found["file"]).is_relative_to(REPO)
     assert found["contracts"] == sorted(f"{t}.yaml" for t in ("eligibility", "medical_claim", "pharmacy_claim", "ed_visit",
                                                               "care_management", "sdoh_screening"))
-    assert found["models"] == ["acute_event.yaml"]
+    assert found["models"] == ["acute_event.yaml", "cares.yaml", "stronger_together.yaml"]
     assert found["concepts"] > 30
 
 
@@ -85,4 +85,5 @@ def test_synth_ingest_train_score_and_monthly_run_from_the_wheel(installed, tmp_
     assert f"riskstrat monthly {MONTHLY}: done" in monthly
     run = json.loads((ws / "outputs" / MONTHLY / "run.json").read_text(encoding="utf-8"))
     assert run["code"]["git_commit"] is None and len(run["code"]["digest"]) == 64  # the wheel, not a checkout
-    assert run["rows"]["flagged"] == 25
+    assert run["counts"]["lists"]["acute_event"]["flagged"] == 25  # the general list, at its capacity
+    assert sorted(run["models"]) == ["acute_event", "cares", "stronger_together"]

@@ -39,8 +39,12 @@ def test_trained_model_is_calibrated_on_test_months(trained):
     assert model["expected"]["brier"] <= result.metrics["rules"]["expected"]["brier"]
 
 
-def test_calibration_never_saw_the_training_or_test_children(trained):
+def test_calibration_is_fitted_out_of_sample(trained):
     _, result = trained
+    d = result.design
+    cal = result.metrics["cross_fit"]
+    # The registered model's calibrator is fitted on the out-of-fold scores of every month.
     att = result.attrition.set_index("step")
-    assert att.loc["calibration: kept", "rows"] > 0
-    assert result.metrics["model"]["n"] == att.loc["test: kept", "rows"]
+    model_json = (result.model_dir / "calibrator.json").read_text()
+    assert f'"n": {att.loc["registered model: learned from", "rows"]}' in model_json
+    assert cal["test_rows_judged"] == result.metrics["model"]["n"] and len(d.test_months) == 2

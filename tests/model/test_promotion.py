@@ -38,7 +38,7 @@ def test_better_challenger_replaces_a_weak_champion(tmp_path, plan, settings, de
     strong = fit_and_register(tmp_path, frame, DECLARATIONS, design, settings, truth=truth)
     assert weak.promoted and strong.promoted
     assert registry.champion_id(tmp_path) == strong.model_id
-    history = json.loads((tmp_path / "models" / "champion.json").read_text())["history"]
+    history = json.loads((tmp_path / "models" / "champion.json").read_text())["acute_event"]["history"]
     assert [h["model_id"] for h in history] == [weak.model_id, strong.model_id]
 
 

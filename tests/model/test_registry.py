@@ -70,7 +70,7 @@ def test_rewriting_a_file_and_its_checksum_is_still_refused(trained, tmp_path):
 
 def test_missing_file_and_missing_champion_are_named(trained, tmp_path):
     workspace, result = trained
-    with pytest.raises(registry.RegistryError, match="no champion model yet"):
+    with pytest.raises(registry.RegistryError, match="no champion for acute_event yet"):
         registry.load_model(tmp_path)
     copy = tmp_path / "models" / result.model_id
     shutil.copytree(result.model_dir, copy)

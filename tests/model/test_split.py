@@ -1,90 +1,91 @@
+"""Cross-fitting: every judged score comes from a fit that never saw the child nor the month."""
+
+import lightgbm as lgb
+import numpy as np
 import pandas as pd
 import pytest
 
-from riskstrat.config import ModelSettings
-from riskstrat.model.matrix import TrainError
-from riskstrat.model.train import SIDES, collect_training_frame, split_frame
+from riskstrat.audit import performance as perf
+from riskstrat.config import ModelSettings, Settings
+from riskstrat.features import Feature
+from riskstrat.model.design import StudyDesign, person_folds
+from riskstrat.model.matrix import TrainError, model_features
+from riskstrat.model.train import collect_training_frame, cross_fit, fit_and_register, lightgbm_params
+
+MEMORY = Feature("child_code", "demographics", "population", "value", column="child_code",
+                 description="A number fixed per child and unrelated to risk in general.", reason="code {value}",
+                 kind="count", sources=("eligibility",))
 
 
-def test_no_future_rows_and_sides_in_time_order(plan, design, settings):
-    frame, _ = plan
-    splits = split_frame(frame, design, settings.model)
-    for side in ("train", "calibration", "test"):
-        months = set(splits.side(side)["as_of"])
-        assert months == set(getattr(design, f"{side}_months"))
-    # Tuning children are followed through the training months too, never past the tuning months.
-    assert set(splits.tune["as_of"]) == set(design.train_months + design.tune_months)
-    assert splits.train["as_of"].max() < min(design.tune_months)
-    assert splits.tune["as_of"].max() < splits.calibration["as_of"].min()
-    assert splits.calibration["as_of"].max() < splits.test["as_of"].min()
-    assert splits.test["as_of"].max() <= design.last_matured_month
+def memorisable(children: int = 3000, months: list[str] | None = None, seed: int = 5) -> pd.DataFrame:
+    """Each child's label is the same every month and a coin toss; ``child_code`` names the child.
+
+    A fit that saw the child learns its label from the code; a fit that did not can only guess, so
+    out-of-fold scores must rank no better than chance."""
+    rng = np.random.default_rng(seed)
+    months = months or [f"2024-{m:02d}" for m in range(1, 9)]
+    code = rng.permutation(children).astype(float)
+    label = (rng.random(children) < 0.3).astype(int)
+    ids = np.array([f"C{i:05d}" for i in range(children)])
+    # The rules baseline reads prior use and behavioural-health features; here they carry nothing.
+    rules = {"ed_visits_12m": 0.0, "ip_admits_12m": 0.0, "bh_condition_groups_12m": 0.0}
+    return pd.concat([pd.DataFrame({"person_id": ids, "as_of": m, "child_code": code, **rules, "label": label})
+                      for m in months], ignore_index=True)
 
 
-def test_no_child_on_both_sides_of_any_split(plan, design, settings):
-    frame, _ = plan
-    splits = split_frame(frame, design, settings.model)
-    children = {side: set(splits.side(side)["person_id"]) for side in SIDES}
-    for i, a in enumerate(SIDES):
-        for b in SIDES[i + 1:]:
-            assert not children[a] & children[b], f"{a} and {b} share children"
-    # Shares roughly as configured, so no side is starved.
-    total = sum(len(c) for c in children.values())
-    assert 0.2 < len(children["test"]) / total < 0.3
+def test_out_of_fold_scores_never_come_from_a_fit_that_saw_the_child():
+    settings = ModelSettings(num_leaves=63, min_child_samples=5, max_trees=200, runout_months=0, horizon_months=1)
+    rows = memorisable(children=600)
+    design = StudyDesign.from_settings("2024-09", settings, first_month="2024-01")
+    specs = model_features([MEMORY])
+    y = rows["label"].to_numpy()
+    # A fit that saw every child learns their labels from the code: a leak would show.
+    x = rows[["child_code"]].to_numpy(np.float32)
+    seen = lgb.train(lightgbm_params(settings, specs), lgb.Dataset(x, label=y), num_boost_round=200)
+    assert perf.auroc(y, seen.predict(x)) > 0.8
+    fitted = cross_fit(rows, specs, design, settings)
+    assert perf.auroc(y, fitted.oof_raw) < 0.6
 
 
-def test_every_row_is_accounted_for_in_the_attrition(plan, design, settings):
-    frame, _ = plan
-    unmatured = frame[frame["as_of"] == "2025-05"].assign(as_of="2025-08")
-    splits = split_frame(pd.concat([frame, unmatured]), design, settings.model)
-    att = splits.attrition.set_index("step")
-    late = (frame["as_of"] > design.last_matured_month).sum() + len(unmatured)
-    assert att.loc["dropped: outcome not matured", "rows"] == late
-    kept = sum(len(splits.side(s)) for s in SIDES)
-    dropped = att.loc[[s for s in att.index if s.startswith("dropped") or "held for another side" in s], "rows"].sum()
-    assert kept + dropped == att.loc["rows in the training frame", "rows"]
-    assert "2025-08" not in set(splits.test["as_of"])
+def test_folds_are_fixed_by_child_and_balanced():
+    ids = pd.Series([f"P{i:06d}" for i in range(30_000)])
+    folds = person_folds(ids, 3)
+    assert np.array_equal(folds, person_folds(ids.sample(frac=1, random_state=1).sort_index(), 3))
+    assert np.bincount(folds).min() > 9_500
+    one_child = pd.Series(["P000007"] * 5)
+    assert len(set(person_folds(one_child, 3))) == 1
 
 
-def test_same_child_same_side_in_every_retrain(plan, design, settings):
-    frame, _ = plan
-    a = split_frame(frame, design, settings.model)
-    b = split_frame(frame.sample(frac=1, random_state=1), design, settings.model)
-    assert set(a.test["person_id"]) == set(b.test["person_id"])
+def test_every_row_is_accounted_for_in_the_attrition(tmp_path):
+    settings = ModelSettings(runout_months=0, horizon_months=1, max_trees=30, min_child_samples=20)
+    full = Settings(model=settings)
+    rows = memorisable(children=2000, months=[f"2024-{m:02d}" for m in range(1, 11)])
+    rows["label"] = rows["label"].astype(float)
+    rows.loc[rows.index[:7], "label"] = np.nan
+    design = StudyDesign.from_settings("2024-09", settings, first_month="2024-01")
+    result = fit_and_register(tmp_path, rows, [MEMORY], design, full)
+    att = result.attrition.set_index("step")
+    assert att.loc["dropped: month outside the design", "rows"] == 2 * 2000  # 2024-09 and 2024-10 have not matured
+    assert att.loc["dropped: no label (follow-up incomplete)", "rows"] == 7
+    assert att.loc["registered model: learned from", "rows"] == len(rows) - 4000 - 7
+    assert result.metrics["model"]["n"] == 2 * 2000  # every child of both test months
+    assert result.metrics["cross_fit"]["folds"] == 3
 
 
-def test_a_side_without_events_is_refused(plan, design):
-    frame, _ = plan
-    quiet = frame.assign(label=frame["label"].where(~frame["as_of"].isin(design.test_months), 0))
-    with pytest.raises(TrainError, match="test months .* no events"):
-        split_frame(quiet, design, ModelSettings())
+def test_a_plan_too_small_for_its_folds_is_refused_by_name():
+    settings = ModelSettings(runout_months=0, horizon_months=1, max_trees=30)
+    rows = memorisable(children=40)
+    rows["label"] = 0
+    design = StudyDesign.from_settings("2024-09", settings, first_month="2024-01")
+    with pytest.raises(TrainError, match="fold 1 of 3: no events"):
+        cross_fit(rows, model_features([MEMORY]), design, settings)
 
 
-def test_missing_label_column_is_named(plan, design, settings):
-    frame, _ = plan
-    with pytest.raises(TrainError, match="no 'label' column"):
-        split_frame(frame.drop(columns="label"), design, settings.model)
-
-
-def test_collecting_month_by_month_keeps_exactly_the_rows_the_split_uses(plan, design, settings):
-    frame, _ = plan
-    by_month = {m: g for m, g in frame.groupby("as_of")}
-    built = []
-
+def test_collect_stacks_months_as_float32_and_sums_the_builders_steps():
     def build(month):
-        built.append(month)
-        return by_month[month], pd.DataFrame([{"as_of": month, "step": "children in the population", "children": len(by_month[month])}])
+        frame = memorisable(children=10, months=[month])
+        return frame.assign(child_code=frame["child_code"].astype("float64")), [{"as_of": month, "step": "enrolled", "children": 10}]
 
-    stacked, attrition = collect_training_frame(build, design, settings.model)
-    assert built == list(design.all_months)  # nothing later than the design is ever built
-    direct = split_frame(frame, design, settings.model)
-    collected = split_frame(stacked, design, settings.model)
-    for side in SIDES:
-        a = direct.side(side).sort_values(["as_of", "person_id"]).reset_index(drop=True)
-        b = collected.side(side).sort_values(["as_of", "person_id"]).reset_index(drop=True)
-        assert a["person_id"].tolist() == b["person_id"].tolist()
-        assert a["label"].tolist() == b["label"].tolist()
-    assert stacked["ed_visits_12m"].dtype == "float32"
-    held = attrition[attrition["step"].str.contains("held for another side")]
-    assert held["rows"].sum() + len(stacked) == sum(len(by_month[m]) for m in design.all_months)
-    built_rows = attrition.set_index("step").loc["built: children in the population", "rows"]
-    assert built_rows == sum(len(by_month[m]) for m in design.all_months)
+    frame, attrition = collect_training_frame(build, ["2024-01", "2024-02"])
+    assert len(frame) == 20 and frame["child_code"].dtype == np.float32
+    assert attrition.set_index("step").loc["built: enrolled", "rows"] == 20

@@ -71,9 +71,24 @@ AS_OF = "2025-06"
 MALICIOUS = '=HYPERLINK("http://evil.example/x","click")'
 
 
+#: ED diagnoses: suicidal ideation (the Stronger Together rule) and cystic fibrosis, a progressive
+#: condition (PMCA class 2: with two ED visits, the CARES rule).
+SUICIDAL, CYSTIC_FIBROSIS, ASTHMA = "R45851", "E840", "J45909"
+
+
+def ed_visit(i: int, person_id: str, month: int, *codes: str, year: int = 2025) -> dict:
+    """One ED visit (ADT) of ``person_id`` in ``month`` with up to three diagnoses."""
+    day = f"{year}-{month:02d}-1{i % 9}"
+    return {"visit_id": f"V{year}{i}", "person_id": person_id, "member_id": "M" + person_id, "facility_npi": "1234567890",
+            "arrival_datetime": f"{day} 10:00:00", "message_datetime": f"{day} 12:00:00", "disposition": "discharged",
+            **{f"diagnosis_code_{k}": code for k, code in enumerate(codes, start=1)}}
+
+
 def lake_rows() -> dict[str, list[dict]]:
     """Eligibility snapshot of 2025-06: 12 children in 8 households, an adult, a malicious name;
-    care management: one enrolled, one recent decline, one old decline, one discharged."""
+    care management: one enrolled in CARES, one recent Stronger Together decline, one old decline,
+    one discharged. ED visits put K01, K04 and K05 in both programmes' populations (K01 also on
+    the general list), K02 in Stronger Together's only."""
     elig = [
         child("K01", "H1", MALICIOUS, "Smith"),
         child("K02", "H1", "Ann", "+Smith"),
@@ -96,13 +111,11 @@ def lake_rows() -> dict[str, list[dict]]:
         {"person_id": "K07", "program": "cares", "status": "enrolled", "status_date": "2024-10-01"},
         {"person_id": "K07", "program": "cares", "status": "discharged", "status_date": "2025-02-01"},
     ]
-    ed = [
-        {"visit_id": f"V{i}", "person_id": p, "member_id": "M" + p, "facility_npi": "1234567890",
-         "arrival_datetime": f"2025-0{m}-1{i % 9} 10:00:00", "message_datetime": f"2025-0{m}-1{i % 9} 12:00:00",
-         "diagnosis_code_1": "R45851" if p in ("K01", "K02") else "J45909", "disposition": "discharged"}
-        for i, (p, m) in enumerate([("K01", 3), ("K01", 5), ("K01", 6), ("K02", 4), ("K02", 5), ("K03", 2),
-                                    ("K04", 5), ("K05", 5), ("K05", 4), ("K09", 1), ("K10", 6), ("K11", 3)])
-    ]
+    visits = [("K01", 3, SUICIDAL, CYSTIC_FIBROSIS), ("K01", 5, SUICIDAL), ("K01", 6, SUICIDAL), ("K02", 4, SUICIDAL),
+              ("K02", 5, SUICIDAL), ("K03", 2, ASTHMA), ("K04", 5, SUICIDAL, CYSTIC_FIBROSIS), ("K04", 2, ASTHMA),
+              ("K05", 5, SUICIDAL, CYSTIC_FIBROSIS), ("K05", 4, ASTHMA), ("K09", 1, ASTHMA), ("K10", 6, ASTHMA),
+              ("K11", 3, ASTHMA)]
+    ed = [ed_visit(i, p, m, *codes) for i, (p, m, *codes) in enumerate(visits)]
     return {"eligibility": elig, "care_management": cm, "ed_visit": ed}
 
 
@@ -126,13 +139,36 @@ def write_ledger(root: Path) -> None:
     pq.write_table(pa.Table.from_pylist(rows, schema=pa.schema(DELIVERY_COLUMNS)), root / "lake" / "_deliveries.parquet")
 
 
-def build_workspace(root: Path, model_workspace: Path, capacity: int = 5) -> Path:
-    """A scoring workspace: the tiny lake and its ingest ledger, the registered model (copied), a riskstrat.toml."""
+def copy_specs(folder: Path, capacities: dict[str, int] | None = None) -> Path:
+    """The shipped model specifications copied into ``folder``, with the ``capacities`` given."""
+    import re
+    import shutil
+
+    from riskstrat.config import specs_folder
+
+    folder.mkdir(parents=True)
+    for path in sorted(specs_folder(None).glob("*.yaml")):
+        shutil.copy(path, folder / path.name)
+    for name, capacity in (capacities or {}).items():
+        path = folder / f"{name}.yaml"
+        path.write_text(re.sub(r"^capacity: \d+$", f"capacity: {capacity}", path.read_text(encoding="utf-8"),
+                               flags=re.M), encoding="utf-8")
+    return folder
+
+
+#: Each list's capacity in the scoring workspace: small, so that a list is cut.
+CAPACITIES = {"acute_event": 5, "cares": 2, "stronger_together": 2}
+
+
+def build_workspace(root: Path, model_workspace: Path) -> Path:
+    """A scoring workspace: the tiny lake and its ingest ledger, the registered models (copied), the
+    shipped specifications with :data:`CAPACITIES` (``model.specs_dir``)."""
     import shutil
 
     shutil.copytree(model_workspace / "models", root / "models")
     for table, rows in lake_rows().items():
         write_lake_table(root, table, AS_OF, rows)
     write_ledger(root)
-    (root / "riskstrat.toml").write_text(f"[scoring]\ncapacity = {capacity}\n", encoding="utf-8")
+    copy_specs(root / "specs", CAPACITIES)
+    (root / "riskstrat.toml").write_text('[model]\nspecs_dir = "specs"\n', encoding="utf-8")
     return root

@@ -66,6 +66,33 @@ def test_suppression_rules():
     assert not none.loc["DECLINED_RECENT", "suppressed"] and none.loc["ENROLLED", "suppressed"]
 
 
+def test_a_programmes_list_counts_its_own_statuses_and_other_programmes_enrolments():
+    people = ["DECLINED_ST", "DECLINED_CARES", "ENROLLED_CARES", "UNREACHABLE_ST", "DISCHARGED_CARES", "NONE"]
+    frame = cm(
+        ("DECLINED_ST", "stronger_together", "declined", "2025-05-20"),
+        ("DECLINED_CARES", "cares", "declined", "2025-05-20"),
+        ("ENROLLED_CARES", "cares", "enrolled", "2025-03-01"),
+        ("UNREACHABLE_ST", "stronger_together", "unable_to_reach", "2025-06-01"),
+        ("DISCHARGED_CARES", "cares", "enrolled", "2024-01-05"),
+        ("DISCHARGED_CARES", "cares", "discharged", "2025-04-01"),
+    )
+
+    def kept_off(program):
+        out = suppression(people, frame, AS_OF, 180, program).set_index("person_id")
+        return {p: out.loc[p, "suppression_reason"] for p in people if out.loc[p, "suppressed"]}
+
+    assert kept_off(None) == {
+        "DECLINED_ST": "declined stronger together on 2025-05-20", "DECLINED_CARES": "declined cares on 2025-05-20",
+        "ENROLLED_CARES": "enrolled in cares (since 2025-03-01)",
+        "UNREACHABLE_ST": "could not be reached for stronger together on 2025-06-01"}
+    # declining one programme leaves the other's list open; an enrolment anywhere closes every list
+    assert kept_off("stronger_together") == {
+        "DECLINED_ST": "declined stronger together on 2025-05-20", "ENROLLED_CARES": "enrolled in cares (since 2025-03-01)",
+        "UNREACHABLE_ST": "could not be reached for stronger together on 2025-06-01"}
+    assert kept_off("cares") == {
+        "DECLINED_CARES": "declined cares on 2025-05-20", "ENROLLED_CARES": "enrolled in cares (since 2025-03-01)"}
+
+
 def test_suppression_without_care_management_data():
     out = suppression(["A"], None, AS_OF, 180)
     assert out["suppressed"].tolist() == [False]

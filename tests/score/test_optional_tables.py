@@ -21,13 +21,14 @@ from riskstrat.cli import app
 from riskstrat.config import IngestSettings
 from riskstrat.features import build_features
 from riskstrat.ingest import ingest_workspace, read_deliveries
+from riskstrat.model.registry import champions
+from riskstrat.publish.outputs import month_files
 from riskstrat.synth import PlanSpec, generate_plan
 
 pytestmark = pytest.mark.slow
 
 END, BEFORE = "2025-11", "2025-10"
 OPTIONAL = ("care_management", "sdoh_screening")
-PUBLISHED = ("scores.parquet", "explanations.parquet", "worklist.csv", "worklist.xlsx", "report.html", "run.json")
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +73,7 @@ def _score(root: Path, month: str) -> dict:
     result = CliRunner().invoke(app, ["score", "--workspace", str(root), "--as-of", month])
     assert result.exit_code == 0, result.output
     out = root / "outputs" / month
-    assert sorted(p.name for p in out.iterdir()) == sorted(PUBLISHED)
+    assert sorted(p.name for p in out.iterdir()) == sorted(month_files(list(champions(root))))
     return json.loads((out / "run.json").read_text(encoding="utf-8"))
 
 
@@ -88,8 +89,8 @@ def test_a_plan_that_never_sends_the_optional_tables_scores_every_month(never):
     for month in (BEFORE, END):
         run = _score(never, month)
         assert run["inputs"]["care_management_snapshot"] is None
-        assert run["rows"]["suppressed"] == 0 and run["rows"]["flagged"] == 20
-        assert run["audit"]["psi"]  # drift, fairness and monitoring were computed, not skipped
+        assert run["rows"]["suppressed"] == 0 and run["counts"]["lists"]["acute_event"]["flagged"] == 20
+        assert all(audit["psi"] for audit in run["audit"]["lists"].values())  # computed for every list, not skipped
         scores = read_scores(never, month)
         assert not scores["suppressed"].any()
     report = (never / "outputs" / END / "report.html").read_text(encoding="utf-8")

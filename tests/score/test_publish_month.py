@@ -7,8 +7,10 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
-from scorekit import AS_OF, lake_rows, write_lake_table
+from scorekit import AS_OF, CYSTIC_FIBROSIS, ed_visit, lake_rows, write_lake_table
 
 from riskstrat.config import load_settings
 from riskstrat.publish import outputs as publish
@@ -48,25 +50,65 @@ def test_a_failed_rerun_keeps_the_published_month(workspace, monkeypatch):
     assert [p.name for p in (workspace / "outputs").iterdir()] == [AS_OF]
 
 
-def test_next_month_says_who_is_continuing(workspace):
-    first = score_month(workspace, AS_OF, load_settings(workspace))
-    june = pd.read_parquet(first.out_dir / "scores.parquet")
+def july_lake(workspace: Path, mover: str) -> None:
+    """The July deliveries: the same eligibility; K01 enrolled in Stronger Together; ``mover`` has an
+    ED visit for cystic fibrosis, which brings them into the CARES population."""
     rows = lake_rows()
     write_lake_table(workspace, "eligibility", "2025-07", rows["eligibility"])
     write_lake_table(workspace, "care_management", "2025-07", rows["care_management"] + [
         {"person_id": "K01", "program": "stronger_together", "status": "enrolled", "status_date": "2025-07-03"}])
+    write_lake_table(workspace, "ed_visit", "2025-07", [ed_visit(100, mover, 7, CYSTIC_FIBROSIS)])
+
+
+def lists_of(path: Path) -> dict[str, pd.DataFrame]:
+    scores = pd.read_parquet(path)
+    return {name: part.set_index("person_id") for name, part in scores.groupby("list", sort=False)}
+
+
+def test_next_month_says_who_is_continuing_on_each_list(workspace):
+    first = score_month(workspace, AS_OF, load_settings(workspace))
+    june = lists_of(first.out_dir / "scores.parquet")
+    general = june["acute_event"]
+    movers = [p for p in general.index[general["flagged"]] if p not in june["cares"].index and p != "K01"]
+    assert movers, "a child on the general list only, to bring into CARES"
+    mover = movers[0]
+    july_lake(workspace, mover)
     july = score_month(workspace, "2025-07", load_settings(workspace))
-    scores = pd.read_parquet(july.out_dir / "scores.parquet").set_index("person_id")
-    was = set(june.loc[june["flagged"], "person_id"])
-    assert scores["flagged_last_month"].to_dict() == {p: p in was for p in scores.index}
-    assert scores.loc["K01", "suppressed"] and not scores.loc["K01", "flagged"]  # enrolled since: off the list
-    wl = {r["person_id"]: r["new_or_continuing"] for r in read_csv(july.worklist_csv)}
-    assert all(v == ("continuing" if p in was else "new") for p, v in wl.items())
-    assert "continuing" in wl.values()
+    now = lists_of(july.out_dir / "scores.parquet")
+    for name, part in now.items():  # flagged last month means: on the same list last month
+        was = set(june[name].index[june[name]["flagged"]])
+        assert part["flagged_last_month"].to_dict() == {p: p in was for p in part.index}, name
+    cares = now["cares"]
+    assert mover in cares.index and cares.loc[mover, "flagged"] and not cares.loc[mover, "flagged_last_month"]
+    for name, part in now.items():  # enrolled since: off every list, saying where
+        assert part.loc["K01", "suppression_reason"] == "enrolled in stronger together (since 2025-07-03)", name
+        assert not part.loc["K01", "flagged"]
+    status = {r["person_id"]: r["new_or_continuing"] for r in read_csv(july.out_dir / "worklist_cares.csv")}
+    assert status[mover] == "new" and status["K05"] == "continuing"
+    before = set().union(*(set(p.index[p["flagged"]]) for p in june.values()))
+    combined = {r["person_id"]: r["new_or_continuing"] for r in read_csv(july.worklist_csv)}
+    assert combined == {p: "continuing" if p in before else "new" for p in combined}
+    assert combined[mover] == "continuing"  # new to CARES, but the team called them last month
     page = july.report.read_text(encoding="utf-8")
     assert "now suppressed (enrolled, declined or unreachable)" in page
     run = json.loads((july.out_dir / "run.json").read_text(encoding="utf-8"))
     assert run["inputs"]["previous_scores"]["path"] == f"outputs/{AS_OF}/scores.parquet"
+    assert run["counts"]["lists"]["cares"]["flagged_continuing"] == 1
+
+
+def test_a_month_published_before_there_were_lists_counts_as_the_general_lists(workspace):
+    first = score_month(workspace, AS_OF, load_settings(workspace))
+    path = first.out_dir / "scores.parquet"
+    old = pq.read_table(path)
+    old = old.filter(pc.equal(old["list"], "acute_event")).drop_columns(["list", "list_title"])
+    pq.write_table(old, path)
+    june = set(old.filter(old["flagged"])["person_id"].to_pylist())
+    july_lake(workspace, "K03")
+    july = lists_of(score_month(workspace, "2025-07", load_settings(workspace)).out_dir / "scores.parquet")
+    general = july["acute_event"]["flagged_last_month"]
+    assert general.to_dict() == {p: p in june for p in general.index}
+    for name in ("cares", "stronger_together"):  # those lists were not published: unknown, not "no"
+        assert july[name]["flagged_last_month"].isna().all()
 
 
 def test_cli_prints_where_the_worklist_and_report_are(workspace):
@@ -91,7 +133,7 @@ def test_no_model_is_a_one_line_error(tmp_path):
     ws.mkdir()
     out = CliRunner().invoke(app, ["score", "--workspace", str(ws), "--as-of", AS_OF])
     assert out.exit_code == 1
-    assert "champion" in out.output
+    assert "no champion for any list" in out.output and len(out.output.strip().splitlines()) == 1
     assert not (ws / "outputs" / AS_OF).exists()
 
 

@@ -13,24 +13,31 @@ Bins come from the reference only, so the current month is judged on the referen
 
 - numeric columns: the reference's deciles, as right-closed intervals ``(e_i, e_i+1]``. Tied
   quantiles collapse into one edge, so a count that is 0 for 85% of children gets one bin
-  ``≤ 0`` holding them all, not nine empty ones; a 0/1 flag gets two bins.
+  ``≤ 0`` holding them all, not nine empty ones; a 0/1 flag gets two bins. Values are binned at
+  float32, the precision the model reads them in. Labels read as people write numbers: whole
+  numbers as ``≤ 0``, ``1``, ``2–3``, ``≥ 4``; other numbers in two or more significant
+  figures, ``≤ -0.11``, ``-0.11 to 0.25``, ``> 0.25``.
 - categorical columns (text, boolean, category): one bin per reference value; values the
   reference never saw share one "unseen" bin.
 - missing values are a bin of their own in both cases: a feed that stops arriving shows up as
   drift, not as a smaller denominator.
 
 An empty bin on either side would make the log infinite; every share is floored at
-:data:`EPSILON` first. Thresholds are in :data:`PSI_THRESHOLDS`, the one place they are set.
+:data:`EPSILON` first. The default thresholds are :data:`PSI_THRESHOLDS`; a column that moves
+more than them between months when nothing changed (a seasonal feature, a small plan's noise)
+gets its own, raised in proportion (:func:`alarm_bands`, from the :func:`psi_matrix` of the
+months of a reference described on common bins by :func:`shares_on`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import pandas as pd
+from scipy.stats import chi2
 
 Bands = tuple[tuple[float, str, bool], ...]
 
@@ -51,6 +58,40 @@ EPSILON = 1e-4
 DECILES = 10
 MISSING = "<missing>"
 UNSEEN = "<unseen>"
+
+
+def alarm_bands(spread: float, warn: float, alert: float) -> Bands:
+    """The bands of a column whose PSI between two months reaches ``spread`` when nothing changed.
+
+    A shift is judged against how much the column moves anyway (seasonality, or the noise of a
+    small plan's months): it warns from the larger of ``warn`` and ``spread``, and is major from
+    the larger of ``alert`` and ``spread`` scaled as ``alert`` is to ``warn``.
+    """
+    return psi_bands(max(warn, spread), max(alert, spread * alert / warn))
+
+
+#: How sure the sampling-noise floor is that a PSI above it is not chance (per column and month).
+NOISE_CONFIDENCE = 0.999
+
+
+def noise_floor(n_reference: int, n_current: int, bins: int) -> float:
+    """The PSI two samples of these sizes reach by chance alone, at :data:`NOISE_CONFIDENCE`.
+
+    With no change, PSI is close to a chi-square statistic with ``bins - 1`` degrees of freedom
+    scaled by ``1/n_reference + 1/n_current``: a programme's list of a few dozen children moves by
+    0.2-0.6 from month to month on noise alone, which no fixed threshold allows for.
+    """
+    if n_reference <= 0 or n_current <= 0 or bins < 2:
+        return 0.0
+    return float((1 / n_reference + 1 / n_current) * chi2.ppf(NOISE_CONFIDENCE, bins - 1))
+
+
+def raised_to(bands: Bands, floor: float) -> Bands:
+    """``bands`` with the warning level at least ``floor`` (the major level raised in proportion)."""
+    warn, alert = bands[0][0], bands[1][0]
+    if floor <= warn:
+        return bands
+    return psi_bands(floor, max(alert, floor * alert / warn))
 
 
 def psi_status(value: float, bands: Bands = PSI_THRESHOLDS) -> tuple[str, bool]:
@@ -100,22 +141,44 @@ class BinProfile:
 
 
 def _numeric(values: pd.Series) -> np.ndarray:
-    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    # Binned at float32, the precision the model reads features in: training stores its frame as
+    # float32 while a month's features arrive as float64, and -1/9 in float32 lies below -1/9 in
+    # float64, so at float64 every child exactly on an edge changed bin between training and the month.
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float32)
 
 
-def _edge_labels(edges: list[float]) -> list[str]:
+def _number(value: float, digits: int) -> str:
+    text = np.format_float_positional(value, precision=digits, unique=True, fractional=False, trim="-")
+    return "0" if text == "-0" else text
+
+
+def _numbers(edges: list[float]) -> list[str]:
+    """The edges in as few significant figures as keep them apart, at least two (17 tell any floats apart)."""
+    for digits in range(2, 18):
+        texts = [_number(e, digits) for e in edges]
+        if len(set(texts)) == len(texts):
+            break
+    return texts
+
+
+def edge_labels(edges: list[float], integer: bool) -> list[str]:
+    """Bin labels as people write them.
+
+    Whole numbers: "≤ 0", "1", "2–3", "≥ 4". Others: "≤ -0.11", "-0.11 to 0.25", "> 0.25".
+    """
     if not edges:
         return ["all"]
-    fmt = lambda x: f"{x:g}"  # noqa: E731
-    labels = [f"≤ {fmt(edges[0])}"]
-    labels += [f"({fmt(a)}, {fmt(b)}]" for a, b in zip(edges, edges[1:])]
-    labels.append(f"> {fmt(edges[-1])}")
-    return labels
+    if not integer:
+        texts = _numbers(edges)
+        return [f"≤ {texts[0]}", *(f"{a} to {b}" for a, b in zip(texts, texts[1:])), f"> {texts[-1]}"]
+    ints = [int(e) for e in edges]
+    middle = [str(b) if a + 1 == b else f"{a + 1}{'–' if a + 1 >= 0 else ' to '}{b}" for a, b in zip(ints, ints[1:])]
+    return [f"≤ {ints[0]}", *middle, f"≥ {ints[-1] + 1}"]
 
 
 def _numeric_counts(x: np.ndarray, edges: list[float]) -> tuple[np.ndarray, int]:
     present = x[~np.isnan(x)]
-    idx = np.searchsorted(np.asarray(edges, dtype=float), present, side="left")
+    idx = np.searchsorted(np.asarray(edges, dtype=np.float32), present, side="left")
     return np.bincount(idx, minlength=len(edges) + 1), int(np.isnan(x).sum())
 
 
@@ -134,13 +197,14 @@ def profile_column(values: pd.Series, column: str | None = None, bins: int = DEC
     edges: list[float] = []
     if len(present):
         # inverted_cdf keeps every edge on a value the reference holds, so integer counts bin on
-        # whole numbers (≤ 0, (0, 1], …) and ties collapse instead of splitting a mass of zeros.
+        # whole numbers (≤ 0, 1, 2–3, …) and ties collapse instead of splitting a mass of zeros.
         qs = np.quantile(present, np.arange(1, bins) / bins, method="inverted_cdf")
         edges = sorted(set(float(q) for q in qs))
         if edges and edges[-1] >= present.max():
             edges = edges[:-1]  # the top bin would be empty by construction
     counts, missing = _numeric_counts(x, edges)
-    return BinProfile(column=column, kind="numeric", labels=_edge_labels(edges),
+    integer = bool(len(present)) and bool(np.all(present == np.floor(present)))
+    return BinProfile(column=column, kind="numeric", labels=edge_labels(edges, integer),
                       shares=[c / n for c in counts] if n else [], n=n, edges=edges,
                       missing=missing / n if n else 0.0)
 
@@ -151,14 +215,13 @@ def profile(frame: pd.DataFrame, columns: Sequence[str] | None = None, bins: int
     return {c: profile_column(frame[c], c, bins) for c in columns}
 
 
-def bin_shares(prof: BinProfile, values: pd.Series) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """(bin labels, reference shares, current shares) of ``values`` on the reference's bins.
+def shares_on(prof: BinProfile, values: pd.Series) -> BinProfile:
+    """``values`` binned on ``prof``'s bins: a profile with the same bins and the shares of ``values``.
 
-    The missing and unseen bins are appended when either side has any.
+    This is how one month is described on the bins of several months pooled (the drift reference
+    keeps one per training month), so any two such profiles compare bin by bin.
     """
     n = len(values)
-    labels = list(prof.labels)
-    ref = list(prof.shares)
     if prof.kind == "categorical":
         text = values.astype("string")
         counts = text.value_counts(dropna=True)
@@ -168,16 +231,39 @@ def bin_shares(prof: BinProfile, values: pd.Series) -> tuple[list[str], np.ndarr
     else:
         c, m = _numeric_counts(_numeric(values), prof.edges)
         cur, unseen, missing = [float(v) for v in c], 0.0, float(m)
-    cur_shares = [v / n for v in cur] if n else [math.nan] * len(cur)
-    if prof.unseen or unseen:
-        labels.append(UNSEEN)
-        ref.append(prof.unseen)
-        cur_shares.append(unseen / n if n else math.nan)
-    if prof.missing or missing:
-        labels.append(MISSING)
-        ref.append(prof.missing)
-        cur_shares.append(missing / n if n else math.nan)
-    return labels, np.asarray(ref, dtype=float), np.asarray(cur_shares, dtype=float)
+    share = (lambda v: v / n) if n else (lambda v: math.nan)
+    return replace(prof, shares=[share(v) for v in cur], n=n, unseen=share(unseen), missing=share(missing))
+
+
+def pooled(profiles: Sequence[BinProfile]) -> BinProfile:
+    """Profiles on the same bins (:func:`shares_on`) as one: their shares weighted by their rows."""
+    n = sum(p.n for p in profiles)
+    weigh = lambda values: float(np.dot([p.n for p in profiles], values) / n)  # noqa: E731
+    return replace(profiles[0], n=n, shares=[weigh(s) for s in zip(*(p.shares for p in profiles))],
+                   unseen=weigh([p.unseen for p in profiles]), missing=weigh([p.missing for p in profiles]))
+
+
+def psi_matrix(profiles: Sequence[BinProfile], epsilon: float = EPSILON) -> np.ndarray:
+    """PSI between every two of ``profiles`` (on the same bins, :func:`shares_on`), as a square matrix."""
+    shares = np.asarray([[*p.shares, p.unseen, p.missing] for p in profiles], dtype=float).reshape(len(profiles), -1)
+    a = np.maximum(shares, epsilon)[:, None, :]
+    b = np.maximum(shares, epsilon)[None, :, :]
+    return np.sum((a - b) * np.log(a / b), axis=2)
+
+
+def bin_shares(prof: BinProfile, values: pd.Series) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(bin labels, reference shares, current shares) of ``values`` on the reference's bins.
+
+    The missing and unseen bins are appended when either side has any.
+    """
+    cur = shares_on(prof, values)
+    labels, ref, shares = list(prof.labels), list(prof.shares), list(cur.shares)
+    for label, r, c in ((UNSEEN, prof.unseen, cur.unseen), (MISSING, prof.missing, cur.missing)):
+        if r or c:
+            labels.append(label)
+            ref.append(r)
+            shares.append(c)
+    return labels, np.asarray(ref, dtype=float), np.asarray(shares, dtype=float)
 
 
 def psi_from_shares(reference, current, epsilon: float = EPSILON) -> float:
@@ -204,15 +290,16 @@ def psi_table(
     against: str = "training",
     bins: int = DECILES,
     epsilon: float = EPSILON,
-    bands: Bands = PSI_THRESHOLDS,
+    bands: Bands | Mapping[str, Bands] = PSI_THRESHOLDS,
 ) -> pd.DataFrame:
     """PSI of each column of ``current`` against ``reference``: a tidy table with a status per column.
 
     ``reference`` is a frame (the training rows, last month's rows) or stored profiles from
     :func:`profile`. ``against`` names the reference in the table ("training", "last month").
-    Columns: ``against``, ``column``, ``kind``, ``psi``, ``status``, ``warning``, ``bins``,
-    ``largest_shift`` (the bin whose share moved most, e.g. "≤ 0: 82.0% → 71.3%"), ``n_reference``
-    and ``n_current``. Sorted by PSI, largest first.
+    ``bands`` are one set for every column or a set per column (:func:`alarm_bands`).
+    Columns: ``against``, ``column``, ``kind``, ``psi``, ``status``, ``warning``, ``warn_at`` and
+    ``alert_at`` (the column's bands), ``bins``, ``largest_shift`` (the bin whose share moved most,
+    e.g. "≤ 0: 82.0% → 71.3%"), ``n_reference`` and ``n_current``. Sorted by PSI, largest first.
     """
     profiles = reference if isinstance(reference, dict) else None
     if columns is None:
@@ -231,22 +318,25 @@ def psi_table(
             prof = profile_column(reference[column], column, bins)
         labels, ref, cur = bin_shares(prof, current[column])
         value = psi_from_shares(ref, cur, epsilon)
-        status, warning = psi_status(value, bands)
+        column_bands = raised_to(bands[column] if isinstance(bands, Mapping) else bands,
+                                 noise_floor(prof.n, len(current), len(labels)))
+        status, warning = psi_status(value, column_bands)
         moved = np.abs(cur - ref)
         i = int(np.nanargmax(moved)) if len(moved) and np.isfinite(moved).any() else None
         shift = "" if i is None else f"{labels[i]}: {100 * ref[i]:.1f}% → {100 * cur[i]:.1f}%"
         rows.append({"against": against, "column": column, "kind": prof.kind, "psi": value, "status": status,
-                     "warning": warning, "bins": len(labels), "largest_shift": shift,
-                     "n_reference": prof.n, "n_current": len(current)})
-    table = pd.DataFrame(rows, columns=["against", "column", "kind", "psi", "status", "warning", "bins",
-                                        "largest_shift", "n_reference", "n_current"])
+                     "warning": warning, "warn_at": column_bands[0][0], "alert_at": column_bands[1][0],
+                     "bins": len(labels), "largest_shift": shift, "n_reference": prof.n, "n_current": len(current)})
+    table = pd.DataFrame(rows, columns=["against", "column", "kind", "psi", "status", "warning", "warn_at", "alert_at",
+                                        "bins", "largest_shift", "n_reference", "n_current"])
     return table.sort_values("psi", ascending=False, kind="mergesort", na_position="first").reset_index(drop=True)
 
 
 def drift_warnings(table: pd.DataFrame) -> list[str]:
     """One line per column whose PSI raised a warning, for the report and the Prefect artifact."""
     return [
-        f"{r.column}: PSI {r.psi:.3f} against {r.against} ({r.status} shift; {r.largest_shift})"
+        f"{r.column}: PSI {r.psi:.3f} against {r.against} "
+        f"({r.status} shift, warns from {r.warn_at:.3g}; {r.largest_shift})"
         if np.isfinite(r.psi) else f"{r.column}: no data to compare against {r.against}"
         for r in table[table["warning"]].itertuples()
     ]

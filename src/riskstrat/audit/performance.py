@@ -179,12 +179,9 @@ def at_capacity(y, score, month, capacity: int, *, ids, order=None) -> dict[str,
 
 
 def held_out_capacity(settings) -> int:
-    """Children flagged per month among the test children: ``scoring.capacity`` scaled by ``model.test_share``.
-
-    The test rows hold only that share of the children, so flagging this many of them a month is
-    as deep into the list as the capacity goes into the whole plan's.
-    """
-    return max(1, int(round(settings.scoring.capacity * settings.model.test_share)))
+    """Children flagged per test month: ``scoring.capacity``. Cross-fitting scores every child of a
+    test month out of sample, so the test rows are the whole list, as deep as the capacity goes."""
+    return settings.scoring.capacity
 
 
 def evaluate_scores(
@@ -251,4 +248,7 @@ def ratio_to_oracle(model: dict, oracle: dict) -> dict[str, float]:
     if "expected" in model and "expected" in oracle:
         out["expected_auroc"] = _ratio(model["expected"]["auroc"], oracle["expected"]["auroc"])
         out["expected_auprc"] = _ratio(model["expected"]["auprc"], oracle["expected"]["auprc"])
+        # The share of the true risk the best list of the same size would carry that this list carries.
+        out["capture_at_capacity"] = _ratio(model["expected"]["capacity"]["events"],
+                                            oracle["expected"]["capacity"]["events"])
     return out

@@ -12,8 +12,9 @@ notebook read them instead of rebuilding the training data:
   behind it records why there are none.
 - ``drift_reference.json`` — :func:`drift_reference`: the binned distribution
   (:func:`riskstrat.audit.drift.profile`) of every model feature and of the calibrated score on the
-  training rows (the same fixed sample the logistic baseline is fitted on), so each month's PSI
-  against training needs no training data.
+  training rows (the same fixed sample the logistic baseline is fitted on), pooled and month by
+  month, and how far each column moves between months; so each month's PSI against what training
+  expects of it (:func:`expected_profiles`) needs no training data.
 
 Neither file decides a prediction, so neither is part of the model id; both are checksummed.
 Only shares, counts and rates are stored: no row of member data.
@@ -22,12 +23,13 @@ Only shares, counts and rates are stored: no row of member data.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from riskstrat.audit.drift import BinProfile, profile
+from riskstrat.audit.drift import BinProfile, pooled, profile, psi_matrix, shares_on
 from riskstrat.audit.fairness import (
     GROUP_COLUMNS,
     NeedCheck,
@@ -38,7 +40,9 @@ from riskstrat.audit.fairness import (
 )
 from riskstrat.audit.performance import held_out_capacity
 from riskstrat.audit.workspace import month_groups
+from riskstrat.core.months import add_months, month_index
 from riskstrat.core.ranking import pick_top
+from riskstrat.core.workspace import lake_partitions, partition_month
 from riskstrat.features import FeatureError
 
 SCORE = "score"
@@ -125,18 +129,91 @@ def need_checks(fairness: dict) -> list[NeedCheck]:
             for n in fairness.get("need", [])]
 
 
+def first_full_month(workspace: Path | str, lookback_months: int) -> str | None:
+    """The first as-of month whose look-back lies wholly after the lake's first eligibility delivery; None without one."""
+    months = sorted(partition_month(p) for p in lake_partitions(workspace) if p.parent.parent.name == "eligibility")
+    return add_months(months[0], lookback_months - 1) if months else None
+
+
 def drift_reference(rows: pd.DataFrame, features: Sequence[str], predict: Callable[[pd.DataFrame], np.ndarray],
-                    months: Sequence[str]) -> dict:
-    """drift_reference.json: bins and shares of each feature and of the score on the training rows."""
-    frame = rows[list(features)].copy()
-    frame[SCORE] = predict(rows)
-    return {"source": "training rows", "months": list(months), "rows": int(len(frame)),
-            "profiles": {name: p.to_dict() for name, p in profile(frame).items()}}
+                    full_from: str | None = None) -> dict:
+    """drift_reference.json: bins and shares of each feature and of the score on the training rows, month by month.
+
+    ``rows`` carry ``as_of``. Kept: ``profiles``, every column binned on all months pooled;
+    ``by_month``, each month's rows and shares on those bins (the missing share last), so a month
+    can be compared with the same calendar month of training; and ``spread``, per column, how far
+    it moves when nothing changed: ``adjacent``, the largest PSI between two months next to each
+    other or a year apart (noise, a month of season, a year of slow change), and ``any``, the
+    largest between any two months (the whole seasonal swing as well).
+
+    Months before ``full_from`` (:func:`first_full_month`) are left out: their look-back reaches
+    before the plan's first delivery, so 12-month counts (enrolled months, visits, paid PMPM) are
+    truncated there. Kept in, they would make the start of the data part of what later months are
+    expected to look like, and their distance from every later month would raise each column's
+    spread until no real shift could warn. When every month is that early they are all kept: a
+    reference with the artefact beats none.
+    """
+    months = rows["as_of"].astype(str).to_numpy()
+    full = months >= full_from if full_from else np.ones(len(rows), dtype=bool)
+    kept = full if full.any() else ~full
+    frame = rows.loc[kept, list(features)].copy()
+    frame[SCORE] = predict(rows.loc[kept])
+    profiles = profile(frame)
+    by_month = {month: {c: shares_on(p, part[c]) for c, p in profiles.items()}
+                for month, part in frame.groupby(months[kept], sort=True)}
+    index = np.array([month_index(m) for m in by_month])
+    apart = np.abs(index[:, None] - index[None, :])
+    pairs = {"adjacent": (apart == 1) | ((apart > 0) & (apart % 12 == 0)), "any": apart > 0}
+    matrices = {c: psi_matrix([cols[c] for cols in by_month.values()]) for c in profiles}
+    return {
+        "source": "training rows", "months": list(by_month), "rows": int(len(frame)),
+        "months_left_out": sorted(set(months[~kept])), "full_look_back_from": full_from,
+        "profiles": {name: p.to_dict() for name, p in profiles.items()},
+        # Six decimals: shares are floored at 1e-4 before any PSI, and the file stays small.
+        "by_month": {month: {"rows": cols[SCORE].n,
+                             "shares": {c: [round(v, 6) for v in [*p.shares, p.missing]] for c, p in cols.items()}}
+                     for month, cols in by_month.items()},
+        "spread": {name: {c: float(m[mask].max(initial=0.0)) for c, m in matrices.items()} for name, mask in pairs.items()},
+    }
 
 
 def reference_profiles(reference: dict) -> dict[str, BinProfile]:
-    """The stored profiles of :func:`drift_reference`, ready for :func:`riskstrat.audit.drift.psi_table`."""
+    """The stored profiles of :func:`drift_reference`, all training months pooled, ready for ``psi_table``."""
     return {name: BinProfile.from_dict(p) for name, p in reference["profiles"].items()}
+
+
+def month_to_month_spread(reference: dict) -> dict[str, float]:
+    """Per column, the largest PSI between neighbouring training months (none in a reference from before they were kept)."""
+    return reference.get("spread", {}).get("adjacent", {})
+
+
+def expected_profiles(reference: dict, as_of: str | None) -> tuple[dict[str, BinProfile], dict[str, float], str]:
+    """(what month ``as_of`` is expected to look like, per column; how far each column strays
+    from it when nothing changed; in words, what the month is compared with).
+
+    The same calendar month of training when the reference holds it (pooled over the years it
+    holds), since a seasonal feature differs between the months of one year more than between
+    the same month of two; it strays by the spread of neighbouring months. Otherwise every
+    training month pooled, which a month may stray from by the whole seasonal swing (the spread
+    of any two months). A reference stored before months were kept apart (no ``by_month``) has
+    only its pooled rows and no spread.
+    """
+    profiles = reference_profiles(reference)
+    by_month = reference.get("by_month")
+    if not by_month:
+        return profiles, {}, "the training rows pooled"
+    same = [m for m in by_month if as_of and m[5:] == as_of[5:]]
+    if not same:
+        words = f"the training months {reference['months'][0]} to {reference['months'][-1]} pooled"
+        return profiles, reference["spread"]["any"], words
+    expected = {c: pooled([_stored_month(p, by_month[m]) for m in same]) for c, p in profiles.items()}
+    return expected, month_to_month_spread(reference), f"{' and '.join(same)}, the same calendar month in training"
+
+
+def _stored_month(prof: BinProfile, month: dict) -> BinProfile:
+    shares = month["shares"][prof.column]
+    # No training month holds a value outside the bins, which were drawn from all of them.
+    return replace(prof, n=month["rows"], shares=shares[:-1], missing=shares[-1], unseen=0.0)
 
 
 def model_audit(workspace: Path | str, test: pd.DataFrame, training_rows: pd.DataFrame,
@@ -150,4 +227,5 @@ def model_audit(workspace: Path | str, test: pd.DataFrame, training_rows: pd.Dat
     groups, note = row_groups(workspace, test)
     fairness = held_out_fairness(test, predict(test), test[label].to_numpy(dtype=int), groups, capacity, note=note,
                              label=design.label_definition)
-    return fairness, drift_reference(training_rows, features, predict, design.train_months)
+    return fairness, drift_reference(training_rows, features, predict,
+                                     first_full_month(workspace, design.lookback_months))

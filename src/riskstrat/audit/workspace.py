@@ -14,9 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from riskstrat.audit import monitoring
 from riskstrat.audit.fairness import audit_groups
+from riskstrat.config import DEFAULT_SPEC
 from riskstrat.core.errors import RiskstratError
 from riskstrat.core.fingerprint import fingerprint, sha256_file
 from riskstrat.core.months import add_months
@@ -44,9 +46,19 @@ def _read(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
     return frame
 
 
-def read_scores(workspace: Path | str, month: str) -> pd.DataFrame:
-    """``outputs/<month>/scores.parquet`` with ``flagged`` as 0/1."""
-    scores = _read(output_dir(workspace, month) / "scores.parquet", SCORES_COLUMNS)
+def read_scores(workspace: Path | str, month: str, spec: str = DEFAULT_SPEC) -> pd.DataFrame:
+    """List ``spec``'s rows of ``outputs/<month>/scores.parquet`` (one per child), ``flagged`` as 0/1.
+
+    A month published before there were several lists has no ``list`` column: its rows are the
+    general list's.
+    """
+    path = output_dir(workspace, month) / "scores.parquet"
+    scores = _read(path, SCORES_COLUMNS)
+    if "list" in pq.read_schema(path).names:
+        lists = pd.read_parquet(path, columns=["list"])["list"].astype("string")
+        scores = scores.loc[(lists == spec).to_numpy()].reset_index(drop=True)
+    elif spec != DEFAULT_SPEC:
+        scores = scores.iloc[0:0]
     scores["flagged"] = scores["flagged"].fillna(False).astype(bool).astype(int)
     return scores
 
@@ -56,8 +68,10 @@ def read_explanations(workspace: Path | str, month: str) -> pd.DataFrame:
     return _read(output_dir(workspace, month) / "explanations.parquet", EXPLANATIONS_COLUMNS)
 
 
-def scoring_model_id(workspace: Path | str, month: str, scores: pd.DataFrame | None = None) -> str | None:
-    """The model that scored ``month``: scores.parquet's ``model_id``, else run.json's, else None (the champion).
+def scoring_model_id(workspace: Path | str, month: str, scores: pd.DataFrame | None = None,
+                     spec: str = DEFAULT_SPEC) -> str | None:
+    """The model that scored list ``spec`` of ``month``: scores.parquet's ``model_id`` (``scores``: that
+    list's rows), else run.json's, else None (the champion).
 
     Auditing a month with a different model than the one that scored it would explain scores
     nobody published.
@@ -67,7 +81,7 @@ def scoring_model_id(workspace: Path | str, month: str, scores: pd.DataFrame | N
     run = output_dir(workspace, month) / "run.json"
     if run.is_file():
         manifest = json.loads(run.read_text(encoding="utf-8"))
-        model = manifest.get("model_id") or manifest.get("model")
+        model = (manifest.get("models") or {}).get(spec) or manifest.get("model_id") or manifest.get("model")
         if isinstance(model, dict):
             model = model.get("model_id") or model.get("id")
         return str(model) if model else None
@@ -167,8 +181,10 @@ def monitoring_history(workspace: Path | str, model, settings, outcomes: Outcome
                    "scores_sha256": sha256_file(output_dir(workspace, month) / "scores.parquet")}
             row = earlier.get(month)
             if row is None or any(row.get(k) != v for k, v in key.items()):
-                labelled = outcomes(month, runout, latest)
-                row = monitoring.month_metrics(month, read_scores(workspace, month), labelled, outcome)
+                scores = read_scores(workspace, month, model.design.spec)
+                if scores.empty:
+                    continue  # the list was not published that month
+                row = monitoring.month_metrics(month, scores, outcomes(month, runout, latest), outcome)
             history = monitoring.track(history, {k: (math.nan if v is None else v) for k, v in row.items()})
             keys[month] = key
     if history is not None:

@@ -16,6 +16,7 @@ from riskstrat.jobs.errors import DeliveryRefused, MonthBusy, MonthlyError
 from riskstrat.jobs.lock import MonthLock
 from riskstrat.jobs.plan import (
     DriftCheck,
+    DriftChecks,
     RetrainDecision,
     StepPlan,
     champion_drift,
@@ -30,6 +31,7 @@ from riskstrat.jobs.plan import (
     plan_train,
     retrain_decision,
     retrain_due,
+    retrains_due,
     transient,
 )
 from riskstrat.jobs.steps import (
@@ -45,9 +47,9 @@ from riskstrat.jobs.steps import (
 from riskstrat.jobs.summary import MonthlyRunFailed, MonthSummary, StepOutcome, artifact_key, one_line
 
 __all__ = [
-    "DeliveryRefused", "DriftCheck", "MonthBusy", "MonthLock", "MonthSummary", "MonthlyError", "MonthlyRunFailed",
+    "DeliveryRefused", "DriftCheck", "DriftChecks", "MonthBusy", "MonthLock", "MonthSummary", "MonthlyError", "MonthlyRunFailed",
     "RetrainDecision", "StepOutcome", "StepPlan", "artifact_key", "champion_drift", "check_delivery",
     "data_docs_index", "delivery_problems", "ingest_batches", "latest_month", "ledger_counts", "months_to_ingest",
-    "one_line", "plan_score", "plan_train", "read_steps", "record_step", "retrain_decision", "retrain_due",
+    "one_line", "plan_score", "plan_train", "read_steps", "record_step", "retrain_decision", "retrain_due", "retrains_due",
     "score_inputs", "state_dir", "step_is_current", "step_record", "tree_digest", "train_inputs", "transient",
 ]

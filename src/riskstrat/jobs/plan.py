@@ -18,7 +18,7 @@ import duckdb
 import pandas as pd
 
 from riskstrat.audit.month import drift_decision, scored_frame, training_drift
-from riskstrat.config import Settings
+from riskstrat.config import DEFAULT_SPEC, Settings
 from riskstrat.core.months import months_apart
 from riskstrat.core.workspace import LANDING, VALIDATION, landing_months, output_dir
 from riskstrat.features import build_features
@@ -27,6 +27,8 @@ from riskstrat.ingest.contracts import TABLES, load_contracts
 from riskstrat.jobs.errors import DeliveryRefused, MonthlyError
 from riskstrat.jobs.steps import score_inputs, step_is_current, step_record, train_inputs
 from riskstrat.model import registry
+from riskstrat.model.specs import load_specs
+from riskstrat.scoring.month import list_model_ids
 
 
 @dataclass(frozen=True)
@@ -65,47 +67,81 @@ def retrain_decision(month: str, champion: str | None, champion_as_of: str | Non
                                   f"(retrain every {every_months})", champion, champion_as_of)
 
 
-def retrain_due(workspace: Path | str, month: str, settings: Settings, drift: str | None = None) -> RetrainDecision:
-    """:func:`retrain_decision` for the workspace's current champion and ``schedule.retrain_every_months``."""
-    champion = registry.champion_id(Path(workspace))
-    as_of = registry.load_model(Path(workspace), champion).design.as_of if champion else None
+def retrain_due(workspace: Path | str, month: str, settings: Settings, drift: str | None = None,
+                spec: str = DEFAULT_SPEC) -> RetrainDecision:
+    """:func:`retrain_decision` for the current champion of ``spec`` and ``schedule.retrain_every_months``."""
+    champion = registry.champion_id(Path(workspace), spec)
+    as_of = registry.model_as_of(champion) if champion else None
     return retrain_decision(month, champion, as_of, settings.schedule.retrain_every_months, drift)
 
 
-@dataclass
+def retrains_due(workspace: Path | str, month: str, settings: Settings,
+                 drift: dict[str, str] | None = None) -> dict[str, RetrainDecision]:
+    """:func:`retrain_due` for every specification in force; ``drift`` maps a specification to its drift sentence."""
+    drift = drift or {}
+    return {s.name: retrain_due(workspace, month, settings, drift.get(s.name), s.name)
+            for s in load_specs(workspace, settings)}
+
+
+@dataclass(frozen=True)
 class DriftCheck:
-    """The champion's drift before training: the decision and the sentence with its numbers.
+    """One champion's drift before training: the decision and the sentence with its numbers."""
 
-    ``features`` is the month's feature table the check was computed on, so that scoring the same
-    month can use it instead of building it again (20-40 s at state scale). It lives only as
-    long as the caller keeps it: never written anywhere, and left out of repr and comparisons.
-    """
-
+    spec: str
     model_id: str
     due: bool
     reason: str
+
+
+@dataclass
+class DriftChecks:
+    """Every champion's drift for the month.
+
+    ``features`` is the month's feature table the checks were computed on, so that scoring the
+    same month can use it instead of building it again (20-40 s at state scale). It lives only as
+    long as the caller keeps it: never written anywhere, and left out of repr and comparisons.
+    """
+
+    checks: dict[str, DriftCheck]
     features: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
+    def due(self) -> dict[str, str]:
+        """Specification -> drift sentence, for the champions whose drift calls for a retrain."""
+        return {spec: c.reason for spec, c in self.checks.items() if c.due}
 
-def champion_drift(workspace: Path | str, month: str, settings) -> DriftCheck | None:
-    """PSI of ``month``'s features and the champion's score against its training data; None when there is nothing to compare.
+    def note(self) -> str:
+        return "; ".join(f"{c.spec} {c.model_id}: {c.reason}" for c in self.checks.values())
 
-    There is nothing to compare without a champion, or with a champion registered before drift
-    references were stored; and nothing to decide when drift may not trigger a retrain
-    (``audit.retrain_on_drift`` off), so the month's features are not built for it.
+
+def champion_drift(workspace: Path | str, month: str, settings, specs: list[str] | None = None) -> DriftChecks | None:
+    """PSI of ``month``'s features and each champion's score against its training data; None when there is nothing to compare.
+
+    ``specs``: the specifications to check (default: every one in force). There is nothing to
+    compare without a champion, or with a champion registered before drift references were
+    stored; and nothing to decide when drift may not trigger a retrain (``audit.retrain_on_drift``
+    off), so the month's features are not built for it.
     """
     if not settings.audit.retrain_on_drift:
         return None
-    champion = registry.champion_id(Path(workspace))
-    if champion is None:
-        return None
-    model = registry.load_model(Path(workspace), champion)
-    if not model.drift_reference:
+    in_force = [s for s in load_specs(workspace, settings) if specs is None or s.name in specs]
+    models = []
+    for spec in in_force:
+        champion = registry.champion_id(Path(workspace), spec.name)
+        if champion is not None:
+            model = registry.load_model(Path(workspace), champion)
+            if model.drift_reference:
+                models.append((spec, model))
+    if not models:
         return None
     features = build_features(workspace, month, settings)
-    table = training_drift(model, scored_frame(model, features, model.predict_proba(features)), settings)
-    due, reason = drift_decision(table, settings)
-    return DriftCheck(model.model_id, due, reason, features)
+    checks = {}
+    for spec, model in models:
+        # A list is compared on its own children, as its reference was built from them.
+        rows = features if spec.population is None else features.loc[spec.population.test(features)]
+        table = training_drift(model, scored_frame(model, rows, model.predict_proba(rows)), settings, as_of=month)
+        due, reason = drift_decision(table, settings)
+        checks[spec.name] = DriftCheck(spec.name, model.model_id, due, reason)
+    return DriftChecks(checks, features)
 
 
 def months_to_ingest(workspace: Path | str, month: str) -> list[str]:
@@ -201,31 +237,41 @@ class StepPlan:
     reason: str
     inputs: str = ""
     outputs: tuple[Path, ...] = ()
-    model_id: str | None = None
+    #: train: the specifications to train; score: specification -> the model it scores with.
+    specs: tuple[str, ...] = ()
+    model_ids: dict[str, str] = field(default_factory=dict)
 
 
-def plan_train(workspace: Path | str, month: str, settings: Settings, drift: str | None = None) -> StepPlan:
-    """Train when retraining is due and no finished training read the same inputs.
+def plan_train(workspace: Path | str, month: str, settings: Settings, drift: dict[str, str] | None = None) -> StepPlan:
+    """Train the specifications whose retraining is due, unless a finished training read the same inputs.
 
-    ``drift`` only decides *whether* to train; what training reads (and so whether an identical
-    training already ran) is the lake, the model settings and the code, as without drift.
+    ``drift`` (specification -> sentence) only decides *whether* to train; what training reads
+    (and so whether an identical training already ran) is the lake, the specifications, the
+    model settings and the code, as without drift.
     """
-    decision = retrain_due(workspace, month, settings, drift)
-    if not decision.due:
-        return StepPlan("train", False, decision.reason, model_id=decision.champion)
+    decisions = retrains_due(workspace, month, settings, drift)
+    due = tuple(spec for spec, d in decisions.items() if d.due)
+    reason = "; ".join(f"{spec}: {d.reason}" for spec, d in decisions.items())
+    if not due:
+        return StepPlan("train", False, reason)
     inputs = train_inputs(workspace, month, settings)
     if step_is_current(workspace, month, "train", inputs):
         before = (step_record(workspace, month, "train") or {}).get("detail", {})
         return StepPlan("train", False, f"already trained on the same data ({before.get('decision', 'no change')})",
-                        inputs, model_id=decision.champion)
-    return StepPlan("train", True, decision.reason, inputs, model_id=decision.champion)
+                        inputs)
+    return StepPlan("train", True, reason, inputs, specs=due)
 
 
 def plan_score(workspace: Path | str, month: str, settings: Settings, model_id: str | None = None) -> StepPlan:
-    """Score unless ``outputs/month`` was published from the same lake, model, settings and code, and is untouched."""
-    model_id = model_id or registry.champion_id(Path(workspace))
-    inputs = score_inputs(workspace, month, settings, model_id)
+    """Score unless ``outputs/month`` was published from the same lake, models, settings and code, and is untouched.
+
+    ``model_id`` replaces its specification's champion; every other list scores with its champion.
+    """
+    model_ids = list_model_ids(Path(workspace), load_specs(workspace, settings), model_id)
+    inputs = score_inputs(workspace, month, settings, model_ids)
     out = (output_dir(workspace, month),)
+    named = ", ".join(f"{spec} {mid}" for spec, mid in model_ids.items()) or "no champion"
     if step_is_current(workspace, month, "score", inputs):
-        return StepPlan("score", False, "outputs unchanged: same lake, model, settings and code", inputs, out, model_id)
-    return StepPlan("score", True, f"scoring with {model_id}", inputs, out, model_id)
+        return StepPlan("score", False, "outputs unchanged: same lake, models, settings and code", inputs, out,
+                        model_ids=model_ids)
+    return StepPlan("score", True, f"scoring with {named}", inputs, out, model_ids=model_ids)

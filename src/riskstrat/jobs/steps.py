@@ -13,12 +13,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from riskstrat.audit.month import previous_audit
-from riskstrat.config import Settings
+from riskstrat.config import Settings, specs_folder
 from riskstrat.core.files import write_atomic
 from riskstrat.core.fingerprint import code_fingerprint, fingerprint, lake_fingerprint, sha256_file
 from riskstrat.core.months import add_months
 from riskstrat.core.workspace import STATE, output_dir, output_months
-from riskstrat.scoring.programs import programs_file
 
 STATE_DIR = Path(STATE) / "monthly"
 
@@ -31,14 +30,20 @@ def tree_digest(root: Path | str) -> dict[str, str]:
     return {p.relative_to(root).as_posix(): sha256_file(p) for p in sorted(root.rglob("*")) if p.is_file()}
 
 
+def specs_digest(workspace: Path | str, settings: Settings) -> dict[str, str]:
+    """sha256 of each model specification file in force (the plan's folder or the shipped one)."""
+    return tree_digest(specs_folder(workspace, settings.model))
+
+
 def train_inputs(workspace: Path | str, month: str, settings: Settings) -> str:
-    """Fingerprint of what a training run as of ``month`` reads: the lake, the model settings, the code."""
+    """Fingerprint of what a training run as of ``month`` reads: the lake, the specifications, the model settings, the code."""
     return fingerprint({"lake": lake_fingerprint(workspace, month)["digest"], "model": settings.model.model_dump(mode="json"),
-                        "code": code_fingerprint()["digest"]})
+                        "specs": specs_digest(workspace, settings), "code": code_fingerprint()["digest"]})
 
 
-def score_inputs(workspace: Path | str, month: str, settings: Settings, model_id: str | None) -> str:
-    """Fingerprint of what scoring ``month`` reads: the lake, the model, last month's scores, settings, code.
+def score_inputs(workspace: Path | str, month: str, settings: Settings, model_ids: dict[str, str] | None) -> str:
+    """Fingerprint of what scoring ``month`` reads: the lake, the models (specification -> id), the
+    specifications, last month's scores, settings, code.
 
     Last month's scores are an input because the report shows what changed since them; last
     month's audit (its run.json: drift profile, judged months) because drift is measured against
@@ -48,13 +53,12 @@ def score_inputs(workspace: Path | str, month: str, settings: Settings, model_id
     ws = Path(workspace)
     previous = output_dir(ws, add_months(month, -1)) / "scores.parquet"
     published = {m: sha256_file(output_dir(ws, m) / "scores.parquet") for m in output_months(ws) if m < month}
-    programs_path = programs_file(ws, settings.scoring)
     return fingerprint({
-        "lake": lake_fingerprint(ws, month)["digest"], "model_id": model_id,
+        "lake": lake_fingerprint(ws, month)["digest"], "models": model_ids,
         "previous_scores": sha256_file(previous) if previous.is_file() else None,
-        "programs": sha256_file(programs_path) if programs_path and programs_path.is_file() else None,
+        "specs": specs_digest(ws, settings),
         "scoring": settings.scoring.model_dump(mode="json"), "outcome": settings.model.outcome, "code": code_fingerprint()["digest"],
-        "audit": settings.audit.model_dump(mode="json"), "previous_audit": fingerprint(previous_audit(ws, month)[0]),
+        "audit": settings.audit.model_dump(mode="json"), "previous_audit": fingerprint({spec: previous_audit(ws, month, spec)[0] for spec in sorted(model_ids or {})}),
         "published": published, "horizon": settings.model.horizon_months, "runout": settings.model.runout_months,
     })
 

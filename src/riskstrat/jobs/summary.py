@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 from riskstrat.core.workspace import output_dir
 from riskstrat.jobs.errors import MonthlyError
 from riskstrat.jobs.plan import data_docs_index, ledger_counts
+from riskstrat.publish.month import models_named
 
 
 @dataclass
@@ -132,7 +133,8 @@ class MonthSummary:
             except json.JSONDecodeError:
                 manifest = {}
         model = manifest.get("model")
-        from_manifest = manifest.get("model_id") or (model.get("model_id") if isinstance(model, dict) else model)
+        from_manifest = (models_named(manifest["models"]) if isinstance(manifest.get("models"), dict) else
+                         manifest.get("model_id") or (model.get("model_id") if isinstance(model, dict) else model))
         self.model_id = getattr(result, "model_id", None) or from_manifest
         counts = getattr(result, "counts", None) or manifest.get("counts") or {}
         self.scored, self.flagged, self.worklist = counts.get("scored"), counts.get("flagged"), counts.get("worklist_rows")

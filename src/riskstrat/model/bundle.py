@@ -32,6 +32,9 @@ class ModelBundle:
     # What the audit needs later (riskstrat.audit.training); not identity: they never change a prediction.
     fairness: dict | None = None
     drift_reference: dict | None = None
+    # person_id, as_of, score: each test row's out-of-fold score, so the audit and a programme's
+    # model can judge on the very scores the metrics came from.
+    test_scores: pd.DataFrame | None = None
 
     @property
     def trees(self) -> int:

@@ -24,6 +24,7 @@ from riskstrat.core.months import months_apart
 from riskstrat.core.plots import figure as new_figure
 from riskstrat.core.plots import svg_of
 from riskstrat.model.bundle import ModelBundle
+from riskstrat.model.labels import declared_outcomes
 
 GROUPS: tuple[tuple[str, tuple[int, ...]], ...] = (
     ("Details and output of the intervention", (1, 2, 3, 4)),
@@ -243,7 +244,9 @@ caption {{ text-align: left; font-style: italic; padding-bottom: .3rem; }}
 # Plots
 
 
-_MODEL_LABELS = {"model": "LightGBM (calibrated)", "logistic": "logistic regression", "rules": "rules baseline", "oracle": "oracle (true risk)"}
+_MODEL_LABELS = {"model": "LightGBM (calibrated)", "logistic": "logistic regression", "rules": "rules baseline",
+                 "general": "general acute-risk model's ranking", "oracle": "oracle (true risk)"}
+_COMPARED = ("model", "logistic", "rules", "general", "oracle")
 
 
 def calibration_svg(metrics: dict) -> str:
@@ -269,7 +272,7 @@ def lift_svg(metrics: dict) -> str:
     """Lift (event rate in the top share / overall rate) as the flagged share grows, per model."""
     fig = new_figure(figsize=(5.2, 4.2))
     ax = fig.add_subplot()
-    for name in ("oracle", "model", "logistic", "rules"):
+    for name in ("oracle", *_COMPARED[:-1]):
         curve = metrics.get(name, {}).get("lift_curve")
         if not curve:
             continue
@@ -294,7 +297,7 @@ LABEL_CHOICE = "docs/label_choice.md"
 def performance_table(metrics: dict) -> pd.DataFrame:
     """One row per model: discrimination, calibration and yield at the top of the list."""
     rows = []
-    for name in ("model", "logistic", "rules", "oracle"):
+    for name in _COMPARED:
         m = metrics.get(name)
         if not m:
             continue
@@ -312,7 +315,8 @@ def performance_table(metrics: dict) -> pd.DataFrame:
 def expected_table(metrics: dict) -> pd.DataFrame:
     """One row per model: its metrics expected under the synthetic plan's true risk."""
     rows = []
-    for name in ("model", "logistic", "rules", "oracle"):
+    ratios = metrics.get("ratios_to_oracle", {})
+    for name in _COMPARED:
         e = metrics.get(name, {}).get("expected")
         if not e:
             continue
@@ -320,6 +324,7 @@ def expected_table(metrics: dict) -> pd.DataFrame:
             "model": _MODEL_LABELS[name], "expected AUROC": e["auroc"], "expected AUPRC": e["auprc"],
             "expected Brier": e.get("brier", float("nan")), "expected lift top 1%": e["top"]["0.01"]["lift"],
             "expected PPV at capacity": e["capacity"]["ppv"],
+            "share of the oracle's true risk captured at capacity": ratios.get(name, {}).get("capture_at_capacity", 1.0 if name == "oracle" else float("nan")),
         })
     return pd.DataFrame(rows)
 
@@ -360,14 +365,18 @@ def build_card(f: ModelBundle, model_id: str) -> ModelCard:
         "It only sees what claims and feeds record: children who use little care because of "
         "barriers to access look lower-risk than they are. Claims lag, so recent events may be "
         "missing. Performance drifts as the population, coding and benefits change. The label is "
-        "acute care use, a proxy for need; ranking by cost would repeat the bias documented by "
+        "acute need, not the whole of need; ranking by cost would repeat the bias documented by "
         "Obermeyer et al. (Science, 2019)."))
     card.add(11, text(
-        f"As-of months stacked for training: {', '.join(d.train_months)}; tuning (early stopping): "
-        f"{', '.join(d.tune_months)}; calibration: {', '.join(d.calibration_months)}; test: "
-        f"{', '.join(d.test_months)}. Children enrolled at each as-of month with a {d.lookback_months}-month "
-        f"look-back; only months whose outcome window had closed by {d.as_of}. Each child belongs to "
-        "one side only (a fixed hash of the person key), so no child is in both training and test."))
+        f"Specification {d.spec} ({_population_words(f)}). The model that scores children learned from every "
+        f"matured child-month the plan has: every child enrolled at each as-of month {d.fit_months[0]} to "
+        f"{d.fit_months[-1]}, with a {d.lookback_months}-month look-back; only months whose outcome window and "
+        f"claims run-out had closed by {d.as_of}. How it is judged without seeing its own test rows "
+        f"(cross-fitting): children are split into {d.folds} folds by a fixed hash of the person key; for each "
+        f"fold a fit learns from the other folds' children in the months before the test months "
+        f"({d.train_months[0]} to {d.train_months[-1]}), stopping early on a held-back share of them, and scores "
+        f"its own fold's children. The test months ({', '.join(d.test_months)}) are therefore scored for every "
+        "child by a fit that never saw that child nor any month as late." + (f" {d.note}." if d.note else "")))
     card.add(11, table(f.attrition[["step", "rows", "children", "events", "note"]], "Attrition: rows kept and dropped at each step"))
     features = [x.to_dict() for x in f.features]
     used = _protected_features(features)
@@ -382,9 +391,9 @@ def build_card(f: ModelBundle, model_id: str) -> ModelCard:
               "on a real plan they are" if f.synthetic else "Training data are")
     card.add(14, text(
         f"{source} the deploying plan's own deliveries, the same sources the model scores each month, so the "
-        f"setting is the intended one. The most recent training month is {d.train_months[-1]}, "
-        f"{months_apart(d.train_months[-1], d.as_of)} months before the as-of month {d.as_of}: the price of labels that "
-        "have fully matured and of calibration and test months the model never saw."))
+        f"setting is the intended one. The most recent month the model learned from is {d.fit_months[-1]}, "
+        f"{months_apart(d.fit_months[-1], d.as_of)} months before the as-of month {d.as_of}: the {d.horizon_months}-month "
+        f"outcome window and {d.runout_months} months of claims run-out of the newest label that has happened."))
     card.add(16, text(
         "The label is acute care use, not cost (Obermeyer et al., Science 2019). Monotone "
         "constraints keep more recorded use from ever lowering risk."))
@@ -393,8 +402,9 @@ def build_card(f: ModelBundle, model_id: str) -> ModelCard:
         card.add(n, missing("no external validation has been done."))
     card.add(21, text(
         f"{synthetic}Test months {', '.join(d.test_months)}: {model['n']:,} child-months, "
-        f"{model['events']:,} events (prevalence {model['prevalence']:.3f}), children and months never used in "
-        f"training, tuning or calibration. {m.get('capacity_note', '')}."))
+        f"{model['events']:,} events (prevalence {model['prevalence']:.3f}) among {_population_words(f)}, each scored "
+        f"by a fit that never saw the child nor those months, and calibrated on other months' out-of-fold scores. "
+        f"{m.get('capacity_note', '')}."))
     card.add(21, table(performance_table(m), f"{synthetic}Performance on the test months, beside the baselines"))
     if any("expected" in m.get(k, {}) for k in ("model", "oracle")):
         card.add(21, table(expected_table(m), f"{synthetic}Expected metrics against the true risk (steady where realised ones move ±0.02)"))
@@ -427,12 +437,14 @@ def build_card(f: ModelBundle, model_id: str) -> ModelCard:
     card.add(30, text("The model is retrained on the latest matured months on the schedule in riskstrat.toml (schedule.retrain_every_months); a retrained challenger replaces the champion only if it is not worse on the same test months, and every model stays in the registry."))
     card.add(31, text("When monitoring finds a validity or fairness problem, the model is retrained at the next run or, if urgent, retrained and promoted at once with `riskstrat train --promote`."))
     card.add_extra("Label", text(
-        f"{d.label_definition}. The default label is acute care use, not cost: cost measures access to care as much "
-        "as need, and ranking by it under-serves children who face barriers (Obermeyer et al., Science 2019). "
-        f"What a cost label (high_cost) changes, measured on a synthetic plan: {LABEL_CHOICE}."))
+        f"{d.label_definition}. Why this outcome is the need this list serves: {declared_outcomes()[d.outcome].need} "
+        "The labels are acute need, not cost: cost measures access to care as much as need, and ranking by it "
+        "under-serves children who face barriers (Obermeyer et al., Science 2019). Why each outcome was chosen, "
+        f"and what a cost label (high_cost) changes, measured on a synthetic plan: {LABEL_CHOICE}."))
     card.add_extra("Calibration", text(
-        f"Platt scaling on the booster's log-odds, fitted on the calibration months only "
-        f"({f.calibrator.n_:,} child-months, {f.calibrator.events_:,} events): "
+        f"Platt scaling on the booster's log-odds, fitted out of sample: on the out-of-fold scores of every month "
+        f"({f.calibrator.n_:,} child-months, {f.calibrator.events_:,} events; the judged fits' own calibration used "
+        f"the training months' only): "
         f"probability = 1 / (1 + exp(-({f.calibrator.slope_:.4f} x raw + {f.calibrator.intercept_:.4f}))). "
         f"Test-month expected calibration error: {model.get('ece', float('nan')):.4f}."))
     card.add_extra("Model and provenance", table(pd.DataFrame([
@@ -450,6 +462,7 @@ def build_card(f: ModelBundle, model_id: str) -> ModelCard:
             "the reference of each month's PSI. The subgroup table with intervals is under 22."))
     else:
         card.add_extra("Subgroups and drift", missing("no drift reference was stored with this model, so its monthly PSI against training cannot be computed."))
+    _learning_curve_section(card, f)
     card.add_extra("TRIPOD+AI items", text(
         "Source of data, participants, outcome and its horizon (3, 11), predictors (12 and the "
         "feature list), sample size and missing data (the attrition table), analysis methods "
@@ -457,6 +470,45 @@ def build_card(f: ModelBundle, model_id: str) -> ModelCard:
         "are stated on this card."))
     card.add_extra("TRIPOD+AI items", missing("sample-size justification, confidence intervals for performance, and model updating results are not reported."))
     return card
+
+
+def learning_curve_svg(points: list[dict]) -> str:
+    """AUROC (and expected AUROC) against the children the model learned from, log scale."""
+    fig = new_figure(figsize=(5.2, 3.6))
+    ax = fig.add_subplot()
+    children = [p["children"] for p in points]
+    ax.plot(children, [p["auroc"] for p in points], marker="o", label="AUROC")
+    if all("expected_auroc" in p for p in points):
+        ax.plot(children, [p["expected_auroc"] for p in points], marker="s", label="expected AUROC (true risk)")
+    ax.set_xscale("log")
+    ax.set_xlabel("training children (first fold)")
+    ax.set_ylabel("AUROC on the fold's test rows")
+    ax.legend(fontsize=8)
+    return svg_of(fig, tight=True)
+
+
+def _learning_curve_section(card: ModelCard, f: ModelBundle) -> None:
+    points = f.metrics.get("learning_curve") or []
+    if len(points) < 2:
+        card.add_extra("Learning curve", missing("too few training children to refit on shares of them."))
+        return
+    synthetic = "SYNTHETIC DATA: " if f.synthetic else ""
+    frame = pd.DataFrame(points).rename(columns={"share": "share of training children", "test_rows": "test rows"})
+    last, before = points[-1], points[-2]
+    gain = last.get("expected_auroc", last["auroc"]) - before.get("expected_auroc", before["auroc"])
+    card.add_extra("Learning curve", text(
+        f"{synthetic}The first fold's fit refitted on a fixed share of its training children, judged on the same "
+        f"test rows (as OHDSI PatientLevelPrediction reports it). Doubling from {before['children']:,} to "
+        f"{last['children']:,} children changed the {'expected ' if 'expected_auroc' in last else ''}AUROC by "
+        f"{gain:+.3f}: " + ("a plan this size still gains from more children or more history." if gain > 0.005 else
+                            "more children of the same kind would add little; more history or new features might.")))
+    card.add_extra("Learning curve", table(frame, f"{synthetic}Quality against the number of training children"))
+    card.figures["learning_curve"] = learning_curve_svg(points)
+    card.add_extra("Learning curve", figure("learning_curve", f"{synthetic}AUROC against training children"))
+
+
+def _population_words(f: ModelBundle) -> str:
+    return (f.metrics.get("cross_fit", {}).get("population") or "every child").replace("children the", "the children the")
 
 
 def _fairness_sections(card: ModelCard, f: ModelBundle) -> bool:
@@ -479,13 +531,13 @@ def _fairness_sections(card: ModelCard, f: ModelBundle) -> bool:
         return False
     frame = fairness_frame(fair)
     shown = display_table(frame)
-    flags = (f"Flags: the top {fair['capacity_per_month']} test children per test month (the capacity scaled by "
-             "the test share). Intervals are 95% (Wilson for rates). Groups under "
+    flags = (f"Flags: the top {fair['capacity_per_month']} test children per test month (the monthly capacity). "
+             "Intervals are 95% (Wilson for rates). Groups under "
              f"{fair['min_n']} children are marked too small and not judged.")
     card.add(13, text(
         f"{synthetic}Share of the {fair['children']:,} test children ({', '.join(fair['months'])}) in each group, with "
-        "95% intervals. Training children are drawn from the same plan and months by a fixed hash of the person, "
-        "so their make-up is the same up to chance; race, ethnicity and region are recorded in eligibility, not "
+        "95% intervals. The model learned from every child of the same plan, so the make-up of its training "
+        "children is the same up to the months; race, ethnicity and region are recorded in eligibility, not "
         "used as features."))
     card.add(13, table(shown[["attribute", "group", "children", "share"]], f"{synthetic}Demographic make-up of the test children"))
     card.add(22, text(f"{synthetic}The largest gaps, in words (each group against the other children):"))

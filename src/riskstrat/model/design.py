@@ -1,16 +1,21 @@
-"""The study design: which as-of months a model learns from, is tuned, calibrated and tested on.
+"""The study design: which as-of months a model learns from and which it is judged on.
 
 A design is data that travels with the model (``design.json`` in the registry) and is checked
 when it is created, so an impossible design fails before any data is read. Months are
 ``YYYY-MM`` strings throughout, the same form as the lake partitions.
 
-Time runs one way::
+The registered model learns from every matured child-month the plan has (``fit_months``): the
+newest outcome it knows is the newest one that has happened. Its quality is measured without
+letting it grade its own homework, by cross-fitting (:mod:`riskstrat.model.train`):
 
-    train months  <  tune month(s)  <  calibration months  <  test months  <=  as_of - horizon
+- **Time.** The latest matured months are the ``test_months``. The fits that are judged learn only
+  from the months before them (``train_months``), so every test row is later than anything the
+  judged fit learned from, as a deployed model's next month is.
+- **Children.** Children are split into ``folds`` by a fixed hash of ``person_id``. A child's
+  test rows are scored by the fit that never saw that child, so no child is on both sides.
 
-Every as-of month in the design has its outcome window (the ``horizon_months`` after it) closed
-by the training as-of month, so every label is fully observed. Children are split as well as
-months: each child belongs to exactly one side (see ``riskstrat.model.train.split_frame``).
+Every as-of month in the design has its outcome window (the ``horizon_months`` after it) and the
+claims run-out closed by the training as-of month, so every label is fully observed.
 """
 
 from __future__ import annotations
@@ -21,9 +26,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
-from riskstrat.config import ModelSettings
+from riskstrat.config import DEFAULT_SPEC, ModelSettings
 from riskstrat.core.errors import RiskstratError
-from riskstrat.core.months import add_months, check_month, last_matured_month
+from riskstrat.core.months import add_months, check_month, last_matured_month, months_between
 from riskstrat.model.labels import OUTCOMES
 
 
@@ -33,7 +38,7 @@ class DesignError(RiskstratError):
 
 @dataclass(frozen=True)
 class StudyDesign:
-    """As-of month, look-back, horizon, outcome and the train/tune/calibration/test months.
+    """As-of month, look-back, horizon, outcome, the months judged fits learn from and are tested on, and the folds.
 
     Build it with :meth:`from_settings`; the constructor checks every field, so a design that
     exists is one that can be run.
@@ -44,11 +49,12 @@ class StudyDesign:
     horizon_months: int
     lookback_months: int
     train_months: tuple[str, ...]
-    tune_months: tuple[str, ...]
-    calibration_months: tuple[str, ...]
     test_months: tuple[str, ...]
+    folds: int = 3
     runout_months: int = 0
+    spec: str = DEFAULT_SPEC
     label_definition: str = field(default="")
+    note: str = ""
 
     def __post_init__(self) -> None:
         check_month(self.as_of, "as_of")
@@ -60,22 +66,19 @@ class StudyDesign:
             raise DesignError("lookback_months: must be at least 1")
         if self.runout_months < 0:
             raise DesignError("runout_months: must not be negative")
-        sides = (
-            ("train_months", self.train_months),
-            ("tune_months", self.tune_months),
-            ("calibration_months", self.calibration_months),
-            ("test_months", self.test_months),
-        )
-        for name, months in sides:
+        if self.folds < 2:
+            raise DesignError("folds: at least 2, so every child has a fit that never saw them")
+        for name in ("train_months", "test_months"):
+            months = getattr(self, name)
             if not months:
                 raise DesignError(f"{name}: needs at least one month")
             for m in months:
                 check_month(m, name)
             if list(months) != sorted(set(months)):
                 raise DesignError(f"{name}: months must be distinct and in order")
-        for (earlier_name, earlier), (later_name, later) in zip(sides, sides[1:]):
-            if earlier[-1] >= later[0]:
-                raise DesignError(f"{later_name}: {later[0]} is not after the last of {earlier_name} ({earlier[-1]})")
+        if self.train_months[-1] >= self.test_months[0]:
+            raise DesignError(f"test_months: {self.test_months[0]} is not after the last of train_months "
+                              f"({self.train_months[-1]})")
         if self.test_months[-1] > self.last_matured_month:
             raise DesignError(
                 f"test_months: {self.test_months[-1]} has not matured by {self.as_of} "
@@ -90,15 +93,16 @@ class StudyDesign:
         return last_matured_month(self.as_of, self.horizon_months, self.runout_months)
 
     @property
-    def all_months(self) -> tuple[str, ...]:
-        """Every as-of month the design reads, oldest first."""
-        return self.train_months + self.tune_months + self.calibration_months + self.test_months
+    def fit_months(self) -> tuple[str, ...]:
+        """Every as-of month the design reads, oldest first: what the registered model learns from."""
+        return self.train_months + self.test_months
 
     def side_of(self, month: str) -> str | None:
-        """``"train"``, ``"tune"``, ``"calibration"``, ``"test"`` or None for a month outside the design."""
-        for name in ("train", "tune", "calibration", "test"):
-            if month in getattr(self, f"{name}_months"):
-                return name
+        """``"train"``, ``"test"`` or None for a month outside the design."""
+        if month in self.train_months:
+            return "train"
+        if month in self.test_months:
+            return "test"
         return None
 
     def describe_label(self) -> str:
@@ -111,7 +115,7 @@ class StudyDesign:
     def to_dict(self) -> dict:
         """JSON-ready form (``design.json``)."""
         out = asdict(self)
-        for key in ("train_months", "tune_months", "calibration_months", "test_months"):
+        for key in ("train_months", "test_months"):
             out[key] = list(out[key])
         out["last_matured_month"] = self.last_matured_month
         return out
@@ -120,77 +124,76 @@ class StudyDesign:
     def from_dict(cls, data: dict) -> "StudyDesign":
         """Inverse of :meth:`to_dict`; re-checks every field."""
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        for key in ("train_months", "tune_months", "calibration_months", "test_months"):
+        for key in ("train_months", "test_months"):
             known[key] = tuple(known[key])
         return cls(**known)
 
     @classmethod
-    def from_settings(cls, as_of: str, settings: ModelSettings, first_month: str | None = None) -> "StudyDesign":
-        """Lay the months out back from ``as_of``: test, calibration, tune, then up to ``train_months``.
+    def from_settings(cls, as_of: str, settings: ModelSettings, first_month: str | None = None,
+                      spec: str = DEFAULT_SPEC) -> "StudyDesign":
+        """Every matured as-of month from ``first_month`` (at most ``settings.train_months`` of them,
+        the latest), the last ``settings.test_months`` of them held for testing.
 
-        ``first_month`` is the earliest as-of month the data supports (e.g. the first month with a
-        full look-back); training months before it are not used. Fewer than
-        ``settings.min_train_months`` training months is an error naming what is missing.
+        ``first_month`` is the earliest as-of month the data supports (the first month with a full
+        look-back). A short history keeps at least ``settings.min_train_months`` months to learn
+        from by testing on fewer months, and the design's ``note`` says so; with fewer than
+        ``min_train_months + 1`` matured months the error names what is missing.
         """
         check_month(as_of, "as_of")
+        last = last_matured_month(as_of, settings.horizon_months, settings.runout_months)
+        start = add_months(last, -(settings.train_months - 1))
         if first_month is not None:
             check_month(first_month, "first_month")
-        last = last_matured_month(as_of, settings.horizon_months, settings.runout_months)
-        cursor = last
-        laid: dict[str, tuple[str, ...]] = {}
-        for name, count in (
-            ("test_months", settings.test_months),
-            ("calibration_months", settings.calibration_months),
-            ("tune_months", settings.tune_months),
-        ):
-            months = tuple(add_months(cursor, -i) for i in reversed(range(count)))
-            laid[name] = months
-            cursor = add_months(months[0], -1)
-        train = [add_months(cursor, -i) for i in reversed(range(settings.train_months))]
-        if first_month is not None:
-            train = [m for m in train if m >= first_month]
-        if len(train) < settings.min_train_months:
-            earliest_needed = add_months(cursor, -(settings.min_train_months - 1))
+            start = max(start, first_month)
+        months = months_between(start, last) if start <= last else []
+        test_count = min(settings.test_months, len(months) - settings.min_train_months)
+        if test_count < 1:
+            needed = settings.min_train_months + 1
             raise DesignError(
-                f"train_months: as of {as_of} only {len(train)} matured training months are available "
-                f"(data supports as-of months from {first_month}); at least {settings.min_train_months} are needed, "
-                f"which needs data supporting {earliest_needed} — train with a later --as-of or a longer history"
+                f"train_months: as of {as_of} only {len(months)} matured as-of months are available "
+                f"(data supports as-of months from {first_month}, outcomes matured through {last}); at least "
+                f"{needed} are needed ({settings.min_train_months} to learn from and 1 to test), which needs data "
+                f"supporting {add_months(last, -(needed - 1))} — train with a later --as-of or a longer history"
             )
+        note = ""
+        if test_count < settings.test_months:
+            note = (f"{test_count} test month(s) instead of {settings.test_months}: the plan's history gives "
+                    f"{len(months)} matured as-of months and {settings.min_train_months} are kept to learn from")
         return cls(
-            as_of=as_of,
-            outcome=settings.outcome,
-            horizon_months=settings.horizon_months,
-            lookback_months=settings.lookback_months,
-            train_months=tuple(train),
-            runout_months=settings.runout_months,
-            **laid,
+            as_of=as_of, outcome=settings.outcome, horizon_months=settings.horizon_months,
+            lookback_months=settings.lookback_months, train_months=tuple(months[:-test_count]),
+            test_months=tuple(months[-test_count:]), folds=settings.folds, runout_months=settings.runout_months,
+            spec=spec, note=note,
         )
 
 
-# Constant on purpose: a child held for testing stays held in every retrain, so a champion and
-# its challenger never trained on each other's test children.
+# Constant on purpose: a child stays in the same fold in every retrain, so a champion and its
+# challenger split the children the same way.
 _SPLIT_SALT = "riskstrat-split-v1"
 
 
-def person_sides(person_ids: pd.Series, settings: ModelSettings, cache: dict[str, str] | None = None) -> pd.Series:
-    """The side each child belongs to, from a fixed hash of ``person_id``: the same in every retrain.
+def _unit_hash(ids: np.ndarray, salt: str) -> np.ndarray:
+    return np.array([int.from_bytes(hashlib.sha256(f"{salt}:{pid}".encode()).digest()[:8], "big") / 2**64
+                     for pid in ids])
 
-    sha256 rather than Python's ``hash`` so the split is the same in every process and could be
-    reproduced in SQL; ``cache`` saves re-hashing the same children month after month.
+
+def child_hash(person_ids: pd.Series, salt: str = _SPLIT_SALT, cache: dict[str, float] | None = None) -> np.ndarray:
+    """A number in [0, 1) per row from a fixed hash of ``person_id``: the same in every process and retrain.
+
+    sha256 rather than Python's ``hash`` so the split could be reproduced in SQL; ``cache`` saves
+    re-hashing the same children month after month.
     """
     cache = {} if cache is None else cache
     codes, uniques = pd.factorize(person_ids.astype("string"))
-    uniques = uniques.to_numpy(dtype=object)
-    sides = np.array([cache.get(pid) for pid in uniques], dtype=object)
-    new = np.flatnonzero(pd.isna(sides))
+    uniques = np.asarray(uniques, dtype=object)
+    values = np.array([cache.get(pid, np.nan) for pid in uniques], dtype=float)
+    new = np.flatnonzero(np.isnan(values))
     if len(new):
-        u = np.array([
-            int.from_bytes(hashlib.sha256(f"{_SPLIT_SALT}:{uniques[i]}".encode()).digest()[:8], "big") / 2**64 for i in new
-        ])
-        cut_test = settings.test_share
-        cut_cal = cut_test + settings.calibration_share
-        cut_tune = cut_cal + settings.tune_share
-        sides[new] = np.where(u < cut_test, "test", np.where(u < cut_cal, "calibration", np.where(u < cut_tune, "tune", "train")))
-        cache.update(zip(uniques[new].tolist(), sides[new].tolist()))
-    out = np.where(codes >= 0, sides[np.maximum(codes, 0)] if len(sides) else None, None)
-    return pd.Series(out, index=person_ids.index, dtype=object)
+        values[new] = _unit_hash(uniques[new], salt)
+        cache.update(zip(uniques[new].tolist(), values[new].tolist()))
+    return values[codes] if len(values) else np.zeros(len(person_ids))
+
+
+def person_folds(person_ids: pd.Series, folds: int, cache: dict[str, float] | None = None) -> np.ndarray:
+    """The fold (0 … folds-1) of each child."""
+    return np.minimum((child_hash(person_ids, _SPLIT_SALT, cache) * folds).astype(int), folds - 1)

@@ -5,9 +5,9 @@ messages delivered up to the latest delivery, through the same concept SQL the f
 (``ed_visits``, ``bh_ed_visits``, ``inpatient_stays``, ``paid_amounts``), so an ED visit means
 the same thing as a label and as a feature.
 
-Outcomes (:data:`OUTCOMES`): ``acute_event`` (default) = any inpatient admission, any
-behavioural-health ED visit, or 2+ ED visits; ``ed_2plus``; ``ip_admit``; ``high_cost`` = in
-the top 5% of paid amount in the window among the as-of population (and paid > 0).
+Outcomes (:data:`OUTCOMES`) are declared once, in ``outcomes.yaml`` beside this module: each a
+rule over the window's counts (``acute_event``, ``bh_crisis`` for Stronger Together,
+``cares_acute`` for CARES, ...), or the top share of paid amount (``high_cost``, kept to compare).
 
 Children who leave the plan in the window (disenrolment or death; read from each month's own
 eligibility snapshot): kept when the outcome was observed before they left, dropped otherwise
@@ -21,11 +21,15 @@ the claims lag of inputs.md); :func:`build_training_frame` refuses months that a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import cache
+from importlib import resources
 from typing import NamedTuple
 
 import duckdb
 import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from riskstrat.config import Settings
 from riskstrat.core.errors import RiskstratError
@@ -35,17 +39,85 @@ from riskstrat.features.build import open_lake, population_attrition
 from riskstrat.features.concept_sql import concept_sql, materialise, register_codesets, set_params
 from riskstrat.lake import latest_delivery
 
-OUTCOMES = {
-    "acute_event": "any inpatient admission, any behavioural-health ED visit, or 2 or more ED visits",
-    "ed_2plus": "2 or more ED visits",
-    "ip_admit": "any inpatient admission",
-    "high_cost": "paid amount in the top 5% of the as-of population (and more than 0)",
-}
-HIGH_COST_QUANTILE = 0.95
+OUTCOMES_FILE = "outcomes.yaml"
+#: What outcomes.sql counts in the window; an outcome's rule may read these.
+WINDOW_COUNTS = ("ed_visits", "bh_ed_visits", "ip_admits", "psych_ip_admits", "self_harm_claims", "paid")
 
 
 class LabelError(RiskstratError):
     """Outcomes cannot be labelled as asked; the message names the month or outcome and why."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CountAtLeast(_Strict):
+    count: str
+    at_least: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _known_count(self) -> "CountAtLeast":
+        if self.count not in WINDOW_COUNTS:
+            raise ValueError(f"count {self.count!r} is not one of {', '.join(WINDOW_COUNTS)}")
+        return self
+
+
+class TopShare(_Strict):
+    quantity: str
+    share: float = Field(gt=0, lt=1)
+
+
+class Outcome(_Strict):
+    """One declared outcome: a child has it when any count reaches its level, or (``top_share``)
+    when the quantity is in that top share of the as-of population and above 0."""
+
+    name: str
+    description: str
+    need: str
+    any: tuple[CountAtLeast, ...] = ()
+    top_share: TopShare | None = None
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> "Outcome":
+        if bool(self.any) == (self.top_share is not None):
+            raise ValueError("give exactly one rule: any: (counts) or top_share:")
+        return self
+
+    def label(self, counts: pd.DataFrame) -> pd.Series:
+        """0/1 per row of the window counts."""
+        if self.top_share is not None:
+            q = counts[self.top_share.quantity]
+            cut = q.quantile(1 - self.top_share.share) if len(q) else 0.0
+            hit = (q >= cut) & (q > 0)
+        else:
+            hit = pd.Series(False, index=counts.index)
+            for rule in self.any:
+                hit |= counts[rule.count] >= rule.at_least
+        return hit.astype("int8")
+
+
+@cache
+def declared_outcomes() -> dict[str, Outcome]:
+    """The outcomes of ``outcomes.yaml``, by name; a bad entry is refused naming the file and the field."""
+    where = f"riskstrat/model/{OUTCOMES_FILE}"
+    raw = yaml.safe_load(resources.files("riskstrat.model").joinpath(OUTCOMES_FILE).read_text(encoding="utf-8"))
+    out: dict[str, Outcome] = {}
+    for i, entry in enumerate(raw["outcomes"]):
+        try:
+            outcome = Outcome.model_validate(entry)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"])
+            raise LabelError(f"{where}: outcomes[{i}]{'.' + field if field else ''}: {first['msg']}") from None
+        if outcome.name in out:
+            raise LabelError(f"{where}: outcomes[{i}].name: {outcome.name!r} is declared twice")
+        out[outcome.name] = outcome
+    return out
+
+
+#: Outcome name -> its one-line definition, in declaration order.
+OUTCOMES = {name: o.description for name, o in declared_outcomes().items()}
 
 
 class TrainingFrame(NamedTuple):
@@ -76,15 +148,8 @@ def check_matured(as_of: str, latest: str, horizon: int, runout_months: int) -> 
         )
 
 
-def _labels(outcomes: pd.DataFrame) -> pd.DataFrame:
-    o = outcomes
-    paid_cut = o["paid"].quantile(HIGH_COST_QUANTILE) if len(o) else 0.0
-    return pd.DataFrame({
-        "acute_event": ((o["ip_admits"] >= 1) | (o["bh_ed_visits"] >= 1) | (o["ed_visits"] >= 2)).astype("int8"),
-        "ed_2plus": (o["ed_visits"] >= 2).astype("int8"),
-        "ip_admit": (o["ip_admits"] >= 1).astype("int8"),
-        "high_cost": ((o["paid"] >= paid_cut) & (o["paid"] > 0)).astype("int8"),
-    }, index=o.index)
+def _labels(counts: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({name: o.label(counts) for name, o in declared_outcomes().items()}, index=counts.index)
 
 
 def build_labels(workspace_or_connection, as_of: str, settings: Settings | None = None, *,
@@ -97,8 +162,8 @@ def build_labels(workspace_or_connection, as_of: str, settings: Settings | None 
     deliveries that arrived after it. ``runout_months`` defaults to ``model.runout_months``.
 
     ``labels``: one row per child of the population (before attrition) with the counts in the
-    window (ed_visits, bh_ed_visits, ip_admits, paid), ``months_observed`` and a 0/1 column per
-    outcome of :data:`OUTCOMES`. ``attrition``: the population steps (step, children).
+    window (:data:`WINDOW_COUNTS`), ``months_observed`` and a 0/1 column per outcome of
+    :data:`OUTCOMES`. ``attrition``: the population steps (step, children).
     """
     check_month(as_of, "as_of")
     settings = settings or Settings()
@@ -135,18 +200,26 @@ def apply_follow_up_rule(labels: pd.DataFrame, outcome: str, horizon: int) -> tu
     return kept, steps
 
 
-def build_training_frame(workspace, as_of_months: list[str], outcome: str = "acute_event",
+def build_training_frame(workspace, as_of_months: list[str], outcome: str | Sequence[str] = "acute_event",
                          settings: Settings | None = None, *,
                          runout_months: int | None = None,
                          known_month: str | None = None) -> TrainingFrame:
-    """Stack as-of months: columns person_id, as_of, the features (declaration order), label.
+    """Stack as-of months: columns person_id, as_of, the features (declaration order), then the labels.
+
+    One outcome (a name): its label is column ``label`` and the rows the follow-up rule drops are
+    left out. Several outcomes (a list), for models that share one frame: a column per outcome,
+    NaN where that outcome's follow-up rule drops the row, and every attrition step is prefixed
+    with the outcome.
 
     Refuses (:class:`LabelError`, :class:`~riskstrat.core.months.MonthError`) an unknown outcome, a
     malformed month, or a month whose outcome window and run-out are not yet in the lake — before
     building anything. ``runout_months`` defaults to ``model.runout_months``.
     """
-    if outcome not in OUTCOMES:
-        raise LabelError(f"unknown outcome {outcome!r}; choose one of {', '.join(OUTCOMES)}")
+    single = isinstance(outcome, str)
+    outcomes = [outcome] if single else list(outcome)
+    unknown = [o for o in outcomes if o not in OUTCOMES]
+    if unknown or not outcomes:
+        raise LabelError(f"unknown outcome {', '.join(map(repr, unknown)) or 'none given'}; choose from {', '.join(OUTCOMES)}")
     if not as_of_months:
         raise LabelError("no as-of months given")
     settings = settings or Settings()
@@ -165,16 +238,23 @@ def build_training_frame(workspace, as_of_months: list[str], outcome: str = "acu
             features = build_features(con, month, settings)
             labels, population_steps = build_labels(con, month, settings, runout_months=runout_months,
                                                     known_month=latest)
-            kept, follow_steps = apply_follow_up_rule(labels, outcome, horizon)
-            frame = features.merge(kept[["person_id", outcome]], on="person_id", how="inner")
+            steps = list(population_steps.itertuples(index=False))
+            frame = features.merge(labels[["person_id", *outcomes, "months_observed"]], on="person_id", how="inner")
+            for name in outcomes:
+                kept, follow_steps = apply_follow_up_rule(frame, name, horizon)
+                steps += [(step if single else f"{name}: {step}", n) for step, n in follow_steps]
+                if single:
+                    frame = kept
+                else:
+                    frame[name] = frame[name].astype("float32").where(frame.index.isin(kept.index))
+            frame = frame.drop(columns="months_observed")
             frame.insert(1, "as_of", month)
-            frames.append(frame.rename(columns={outcome: "label"}))
-            for step, n in list(population_steps.itertuples(index=False)) + follow_steps:
-                attrition.append({"as_of": month, "step": step, "children": n})
+            frames.append(frame.rename(columns={outcome: "label"}) if single else frame)
+            attrition += [{"as_of": month, "step": step, "children": n} for step, n in steps]
     finally:
         con.close()
     stacked = pd.concat(frames, ignore_index=True)
-    stacked = stacked[["person_id", "as_of", *feature_names(), "label"]]
+    stacked = stacked[["person_id", "as_of", *feature_names(), *(["label"] if single else outcomes)]]
     return TrainingFrame(frame=stacked, attrition=pd.DataFrame(attrition))
 
 

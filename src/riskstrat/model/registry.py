@@ -12,8 +12,13 @@ A model folder holds only text a reviewer can open — nothing here is ever pick
     metrics.json       every metric of the model, the baselines and (synthetic plans) the oracle
     fairness.json      fairness by group on the test months and the Obermeyer check (riskstrat.audit.training)
     drift_reference.json  binned distribution of each feature and the score on the training rows
+    test_scores.parquet   each test row's out-of-fold score (person_id, as_of, score)
     card.md, card.html the model card; calibration.svg, lift.svg, fairness.svg and need_*.svg its plots
     checksums.json     sha256 of every file above, verified on every load
+
+Each model belongs to one specification (``design.json``'s ``spec``), and each specification has
+its own champion: ``champion.json`` maps specification name to the champion's id, the reason it
+was promoted and the history of promotions.
 
 The model id is ``m-<as-of>-<8 hex>``, the hex taken from the content of the files that decide
 its predictions, so the same training gives the same id and a changed model a new one; loading
@@ -23,6 +28,7 @@ A folder is written under a temporary name and renamed into place: it is complet
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from dataclasses import dataclass, field
@@ -31,7 +37,10 @@ from pathlib import Path
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
+from riskstrat.config import DEFAULT_SPEC
 from riskstrat.core.errors import RiskstratError
 from riskstrat.core.files import staged_folder, write_atomic
 from riskstrat.core.fingerprint import sha256_bytes
@@ -44,6 +53,7 @@ from riskstrat.model.matrix import ModelFeature, feature_matrix
 
 CHAMPION = "champion.json"
 CHECKSUMS = "checksums.json"
+TEST_SCORES = "test_scores.parquet"
 # The files whose content decides what a model predicts; the model id is derived from them.
 _IDENTITY_FILES = ("model.txt", "calibrator.json", "features.json", "design.json")
 
@@ -103,8 +113,13 @@ def register(workspace: Path, bundle: ModelBundle) -> Path:
     for name, audit in (("fairness.json", bundle.fairness), ("drift_reference.json", bundle.drift_reference)):
         if audit is not None:
             files[name] = _dumps(audit)
+    if bundle.test_scores is not None:
+        buffer = io.BytesIO()
+        pq.write_table(pa.Table.from_pandas(bundle.test_scores, preserve_index=False), buffer)
+        files[TEST_SCORES] = buffer.getvalue()
     manifest = {
         "model_id": model_id,
+        "spec": bundle.design.spec,
         "as_of": bundle.design.as_of,
         "synthetic": bundle.synthetic,
         "code": bundle.code,
@@ -148,7 +163,7 @@ def verify(model_dir: Path) -> dict[str, bytes]:
         if sha256_bytes(data) != expected:
             raise RegistryError(f"{path}: checksum does not match checksums.json; the file was altered, refusing to load")
         verified[name] = data
-    as_of = model_dir.name.split("-", 1)[1].rsplit("-", 1)[0] if model_dir.name.count("-") >= 3 else ""
+    as_of = model_as_of(model_dir.name) if model_dir.name.count("-") >= 3 else ""
     if _model_id(as_of, verified) != model_dir.name:
         raise RegistryError(f"{model_dir}: content does not match its model id; the folder was altered or renamed, refusing to load")
     return verified
@@ -192,13 +207,13 @@ class RegisteredModel:
         return self.calibrator.predict(self.raw_score(frame))
 
 
-def load_model(workspace: Path, model_id: str | None = None) -> RegisteredModel:
-    """Load a model (the champion by default) after verifying every checksum; never unpickles."""
+def load_model(workspace: Path, model_id: str | None = None, spec: str = DEFAULT_SPEC) -> RegisteredModel:
+    """Load a model (by default the champion of ``spec``) after verifying every checksum; never unpickles."""
     models = Path(workspace) / MODELS
     if model_id is None:
-        model_id = champion_id(workspace)
+        model_id = champion_id(workspace, spec)
         if model_id is None:
-            raise RegistryError(f"{models / CHAMPION}: no champion model yet; run `riskstrat train` first")
+            raise RegistryError(f"{models / CHAMPION}: no champion for {spec} yet; run `riskstrat train` first")
     model_dir = models / model_id
     if not model_dir.is_dir():
         raise RegistryError(f"{model_dir}: no such model in the registry")
@@ -225,29 +240,54 @@ def load_model(workspace: Path, model_id: str | None = None) -> RegisteredModel:
     )
 
 
-def champion_id(workspace: Path) -> str | None:
-    """The id in ``models/champion.json``, or None when no model has been promoted."""
+def load_test_scores(model: RegisteredModel) -> pd.DataFrame:
+    """The model's out-of-fold test scores (person_id, as_of, score), checked against checksums.json."""
+    files = verify(model.path)
+    if TEST_SCORES not in files:
+        raise RegistryError(f"{model.path / TEST_SCORES}: this model kept no test scores (registered before cross-fitting)")
+    scores = pq.read_table(io.BytesIO(files[TEST_SCORES])).to_pandas()
+    return scores.astype({"person_id": "string"})
+
+
+def model_as_of(model_id: str) -> str:
+    """The as-of month in a model id (``m-<YYYY-MM>-<hex>``)."""
+    return model_id.split("-", 1)[1].rsplit("-", 1)[0]
+
+
+def _champions(workspace: Path) -> dict:
+    """``champion.json`` as {spec: {model_id, reason, history}}. A registry written before models
+    had specifications holds one champion, the general list's; it reads as such."""
     path = Path(workspace) / MODELS / CHAMPION
     if not path.exists():
-        return None
+        return {}
     try:
-        return json.loads(path.read_text(encoding="utf-8"))["model_id"]
-    except (json.JSONDecodeError, KeyError, TypeError):
-        raise RegistryError(f"{path}: not a champion pointer (expected JSON with model_id)") from None
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        raise RegistryError(f"{path}: not a champion pointer (expected JSON)") from None
+    if isinstance(data, dict) and "model_id" in data:
+        return {DEFAULT_SPEC: data}
+    if not isinstance(data, dict) or not all(isinstance(v, dict) and "model_id" in v for v in data.values()):
+        raise RegistryError(f"{path}: not a champion pointer (expected JSON mapping each specification to a model_id)")
+    return data
 
 
-def set_champion(workspace: Path, model_id: str, reason: str) -> None:
-    """Point ``champion.json`` at ``model_id`` (atomically), keeping the history of promotions."""
+def champions(workspace: Path) -> dict[str, str]:
+    """Specification name -> champion model id, for every specification that has one."""
+    return {spec: entry["model_id"] for spec, entry in _champions(workspace).items()}
+
+
+def champion_id(workspace: Path, spec: str = DEFAULT_SPEC) -> str | None:
+    """The champion of ``spec``, or None when none has been promoted."""
+    return champions(workspace).get(spec)
+
+
+def set_champion(workspace: Path, model_id: str, reason: str, spec: str = DEFAULT_SPEC) -> None:
+    """Make ``model_id`` the champion of ``spec`` (atomically), keeping the history of promotions."""
     models = Path(workspace) / MODELS
     if not (models / model_id).is_dir():
         raise RegistryError(f"{models / model_id}: no such model in the registry")
-    path = models / CHAMPION
-    history = []
-    if path.exists():
-        try:
-            old = json.loads(path.read_text(encoding="utf-8"))
-            history = old.get("history", [])
-        except json.JSONDecodeError:
-            history = []
-    history.append({"model_id": model_id, "reason": reason})
-    write_atomic(path, _dumps({"model_id": model_id, "reason": reason, "history": history}))
+    entries = _champions(workspace)
+    history = entries.get(spec, {}).get("history", [])
+    history = [*history, {"model_id": model_id, "reason": reason}]
+    entries[spec] = {"model_id": model_id, "reason": reason, "history": history}
+    write_atomic(models / CHAMPION, _dumps(entries))

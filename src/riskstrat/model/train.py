@@ -1,19 +1,27 @@
-"""Training: split by time and by child, fit LightGBM, calibrate on months it never saw, judge, register.
+"""Training: one model per specification, learning from every matured child-month, judged out of sample.
 
-The recipe (:func:`fit_and_register`, called by :func:`train_model` once the features stage has
+The recipe (:func:`fit_and_register`, called by :func:`train_models` once the features stage has
 built the frame):
 
-1. :func:`split_frame` — each as-of month belongs to one side (train < tune < calibration <
-   test, from the :class:`~riskstrat.model.design.StudyDesign`) and each child to one side (a fixed
-   hash of ``person_id``). A row is kept only where the two agree (the tuning children also in
-   the training months), so no child is on both sides of any split and nothing later than a
-   side's months reaches it. Every drop is counted.
-2. :func:`fit_booster` — LightGBM, shallow trees, monotone where the declarations say so,
-   early-stopped on the tuning children's log-loss, deterministic.
-3. :class:`PlattCalibrator` — fitted on the calibration months only.
-4. Baselines (:mod:`riskstrat.model.baselines`) and, on synthetic plans, the oracle, on the same
-   test rows (:mod:`riskstrat.model.evaluation`).
-5. :mod:`riskstrat.model.registry` — register the challenger, then the promotion gate.
+1. :func:`cross_fit` — children are split into folds by a fixed hash of ``person_id``
+   (:func:`~riskstrat.model.design.person_folds`). For each fold, LightGBM learns from the other
+   folds' children in the training months (the months before the test window) and stops early on
+   its own fold's children in those months, which it never learns from. Each fold's fit scores
+   its own children in every month, so every row gets a score from a fit that never saw that
+   child (out of fold), and test rows from a fit that saw nothing as late as them and that no
+   test row helped to stop.
+2. Calibration out of sample: Platt scaling on the out-of-fold scores of the training months
+   judges the test rows; the registered model's calibrator is fitted on the out-of-fold scores of
+   every month.
+3. The registered model: LightGBM on every child and every matured month (the test months too),
+   with the fold fits' mean tree count. It is the model that scores children; the metrics are the
+   fold fits', which is what cross-fitting estimates: the quality of this recipe on this plan.
+4. Baselines on the same test rows: the rules, logistic regression (cross-fitted the same way),
+   and for a programme's list the general model's ranking; on synthetic plans the oracle
+   (:mod:`riskstrat.model.evaluation`). A programme's list is judged among the children its
+   population rule admits, as the list ranks them.
+5. :mod:`riskstrat.model.registry` — register the challenger, then the promotion gate for its
+   specification.
 
 Why no re-weighting or oversampling of the rare outcome: both change the base rate the model
 learns, so its probabilities would have to be un-distorted afterwards, and ranking (what the
@@ -29,102 +37,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import lightgbm as lgb
+import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
-from riskstrat.audit.training import model_audit
-from riskstrat.config import ModelSettings, Settings
+from riskstrat.audit import performance as perf
+from riskstrat.audit.training import first_full_month, model_audit
+from riskstrat.config import DEFAULT_SPEC, ModelSettings, Settings
 from riskstrat.core.fingerprint import code_fingerprint, lake_fingerprint
-from riskstrat.core.months import add_months, check_month, month_of
+from riskstrat.core.months import check_month, month_of
 from riskstrat.core.progress import Progress, tick
-from riskstrat.core.workspace import TRUTH, lake_partitions, partition_month
-from riskstrat.features import FEATURES, Feature
+from riskstrat.core.workspace import TRUTH
+from riskstrat.features import Feature
 from riskstrat.features.declarations import catalogue_hash, declarations_hash
+from riskstrat.features.rules import Node
 from riskstrat.model import labels, registry
 from riskstrat.model.baselines import LABEL, RulesBaseline, baseline_sample, fit_logistic
 from riskstrat.model.bundle import ModelBundle
 from riskstrat.model.calibration import PlattCalibrator
-from riskstrat.model.design import StudyDesign, person_sides
+from riskstrat.model.design import StudyDesign, child_hash, person_folds
 from riskstrat.model.evaluation import evaluate_all, promotion_gate
 from riskstrat.model.matrix import ModelFeature, TrainError, feature_matrix, model_features, training_array
+from riskstrat.model.specs import Specification, load_specs
 
-SIDES = ("train", "tune", "calibration", "test")
-
-
-@dataclass
-class Splits:
-    """Rows of each side, and the attrition table saying how many rows each step kept and why."""
-
-    train: pd.DataFrame
-    tune: pd.DataFrame
-    calibration: pd.DataFrame
-    test: pd.DataFrame
-    attrition: pd.DataFrame
-
-    def side(self, name: str) -> pd.DataFrame:
-        return getattr(self, name)
-
-
-def _side_months_note(design: StudyDesign, side: str) -> str:
-    months = ", ".join(getattr(design, f"{side}_months"))
-    return f"{months}, and the training months" if side == "tune" else months
-
-
-def split_frame(frame: pd.DataFrame, design: StudyDesign, settings: ModelSettings, label: str = LABEL) -> Splits:
-    """Keep a row only where its month's side and its child's side agree; count every drop.
-
-    The tuning children are also kept in the training months: early stopping then judges on
-    every month of theirs up to the tuning month(s), not on one month's few events (a small
-    plan's single tuning month holds a dozen), and still on children the booster never saw.
-
-    A row whose month is later than the last matured month would carry an unfinished label and
-    is dropped (and counted) rather than trusted.
-    """
-    for col in ("person_id", "as_of", label):
-        if col not in frame.columns:
-            raise TrainError(f"feature frame: no {col!r} column")
-    months = month_of(frame["as_of"])
-    rows: list[dict] = []
-
-    def count(step: str, mask, note: str) -> None:
-        sub = frame.loc[mask] if mask is not None else frame
-        rows.append(
-            {
-                "step": step,
-                "rows": int(len(sub)),
-                "children": int(sub["person_id"].nunique()),
-                "events": int(pd.to_numeric(sub[label], errors="coerce").fillna(0).sum()),
-                "note": note,
-            }
-        )
-
-    count("rows in the training frame", None, f"as-of months {months.min()} to {months.max()}" if len(frame) else "empty")
-    unmatured = months > design.last_matured_month
-    count("dropped: outcome not matured", unmatured, f"as-of month after {design.last_matured_month}")
-    no_label = frame[label].isna()
-    count("dropped: no label", no_label & ~unmatured, "label missing")
-    month_side = months.map({m: design.side_of(m) for m in months.unique()})
-    outside = month_side.isna() & ~unmatured & ~no_label
-    count("dropped: month outside the design", outside, "not a train, tune, calibration or test month")
-    child_side = person_sides(frame["person_id"], settings)
-    month_side = month_side.mask((month_side == "train") & (child_side == "tune"), "tune")
-    parts = {}
-    for side in SIDES:
-        at_side = (month_side == side) & ~no_label & ~unmatured
-        held = at_side & (child_side != side)
-        if held.any():
-            count(
-                f"{side}: dropped, child held for another side", held,
-                "each child is on one side only, so no child is on both sides of a split",
-            )
-        keep = at_side & (child_side == side)
-        count(f"{side}: kept", keep, _side_months_note(design, side))
-        parts[side] = frame.loc[keep].assign(as_of=months[keep]).reset_index(drop=True)
-    splits = Splits(**parts, attrition=pd.DataFrame(rows))
-    for side in SIDES:
-        part = splits.side(side)
-        if len(part) == 0 or part[label].sum() == 0:
-            raise TrainError(f"{side} months ({', '.join(getattr(design, f'{side}_months'))}): no events to learn or judge from")
-    return splits
+# Independent of the fold hash, so each learning-curve share takes children from every part of the fold.
+_CURVE_SALT = "riskstrat-learning-curve-v1"
 
 
 def lightgbm_params(settings: ModelSettings, specs: list[ModelFeature]) -> dict:
@@ -147,43 +84,140 @@ def lightgbm_params(settings: ModelSettings, specs: list[ModelFeature]) -> dict:
     }
 
 
-def lightgbm_datasets(train: pd.DataFrame, tune: pd.DataFrame, specs: list[ModelFeature], settings: ModelSettings,
-                      label: str = LABEL) -> tuple[lgb.Dataset, lgb.Dataset]:
-    """Binned LightGBM datasets for the training and tuning rows; the float matrices are freed once binned."""
-    params = lightgbm_params(settings, specs)
-    names = [s.name for s in specs]
-    x = training_array(train, specs)
-    dtrain = lgb.Dataset(x, label=train[label].to_numpy(), feature_name=names, params=params, free_raw_data=True)
-    del x
-    dtrain.construct()
-    dtune = lgb.Dataset(training_array(tune, specs), label=tune[label].to_numpy(), params=params, reference=dtrain)
-    dtune.construct()
-    return dtrain, dtune
-
-
-def fit_booster(dtrain: lgb.Dataset, dtune: lgb.Dataset, specs: list[ModelFeature], settings: ModelSettings) -> lgb.Booster:
-    """Boost on the training rows, stop early on the tuning rows, return the booster cut at its best tree.
-
-    The returned booster is re-read from its own text, so it is byte for byte what the registry
-    stores and what scoring will load.
-    """
-    booster = lgb.train(
-        lightgbm_params(settings, specs), dtrain, num_boost_round=settings.max_trees, valid_sets=[dtune],
-        valid_names=["tune"], callbacks=[lgb.early_stopping(settings.early_stopping_rounds, verbose=False)],
-    )
-    best = booster.best_iteration or booster.current_iteration()
-    return lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
-
-
-def load_truth(workspace: Path) -> pd.DataFrame | None:
-    """The synthetic plan's oracle (``truth/risk.parquet``), or None on a real plan."""
+def load_truth(workspace: Path, outcome: str = "acute_event") -> pd.DataFrame | None:
+    """The synthetic plan's oracle for ``outcome`` (``truth/risk.parquet``, column ``p_<outcome>``) as
+    person_id, month, p_true; None on a real plan or when the plan has no oracle for that outcome."""
     path = Path(workspace) / TRUTH / "risk.parquet"
+    column = f"p_{outcome}"
     if not path.exists():
         return None
-    truth = pd.read_parquet(path, columns=["person_id", "month", "p_true"])
+    if column not in pq.read_schema(path).names:
+        return None
+    truth = pd.read_parquet(path, columns=["person_id", "month", column]).rename(columns={column: "p_true"})
     truth["person_id"] = truth["person_id"].astype("string")
     truth["month"] = month_of(truth["month"])
     return truth
+
+
+@dataclass
+class CrossFit:
+    """What :func:`cross_fit` produced: the registered booster and calibrator, and the out-of-fold scores that judge them."""
+
+    booster: lgb.Booster
+    calibrator: PlattCalibrator
+    judged_calibrator: PlattCalibrator
+    oof_raw: np.ndarray
+    fold_trees: list[int]
+    logistic_prob: np.ndarray  # out of fold, on every row (NaN where the logistic fit was not asked)
+    attrition: pd.DataFrame
+    #: share of the first fold's training children -> (children learned from, raw scores of that
+    #: fold's test rows); the learning curve (:func:`learning_curve`).
+    curve: dict[float, tuple[int, np.ndarray]] = field(default_factory=dict)
+
+
+def cross_fit(rows: pd.DataFrame, specs: list[ModelFeature], design: StudyDesign, settings: ModelSettings,
+              label: str = LABEL, progress: Progress | None = None) -> CrossFit:
+    """Fold fits on the training months, out-of-fold scores for every row, and the fit on everything.
+
+    ``rows``: person_id, as_of, the features and ``label`` (0/1, no missing) for the design's months.
+    """
+    months = rows["as_of"].to_numpy()
+    test = np.isin(months, design.test_months)
+    fold = person_folds(rows["person_id"], design.folds)
+    y = rows[label].to_numpy(dtype=float)
+    params = lightgbm_params(settings, specs)
+    x = training_array(rows, specs)
+    # Bin once: every fold fit is a subset of the same binned rows, so the bins (and the memory)
+    # are shared, and the fit on everything reuses them too.
+    everything = lgb.Dataset(x, label=y, feature_name=[s.name for s in specs], params=params, free_raw_data=False)
+    everything.construct()
+    oof_raw = np.full(len(rows), np.nan)
+    logistic_prob = np.full(len(rows), np.nan)
+    trees, steps, curve = [], [], {}
+    for k in range(design.folds):
+        tick(progress, "fitting folds", k, design.folds + 1)
+        learn = ~test & (fold != k)
+        # Stopping on the fold's own children (in the training months only) uses every child to
+        # learn somewhere; a separate tuning share would starve a small plan of events.
+        fit_rows, stop_rows = np.flatnonzero(learn), np.flatnonzero(~test & (fold == k))
+        for name, idx in (("learn from", fit_rows), ("stop early on", stop_rows)):
+            if len(idx) == 0 or y[idx].sum() == 0:
+                raise TrainError(f"fold {k + 1} of {design.folds}: no events to {name} in the training months "
+                                 f"({design.train_months[0]}..{design.train_months[-1]}); the plan is too small "
+                                 f"for {design.folds} folds, or the outcome too rare")
+        booster = lgb.train(params, everything.subset(fit_rows), num_boost_round=settings.max_trees,
+                            valid_sets=[everything.subset(stop_rows)], valid_names=["tune"],
+                            callbacks=[lgb.early_stopping(settings.early_stopping_rounds, verbose=False)])
+        best = booster.best_iteration or booster.current_iteration()
+        trees.append(int(best))
+        own = fold == k
+        oof_raw[own] = booster.predict(x[own], raw_score=True, num_iteration=best)
+        judged = own & test
+        if k == 0 and judged.any():
+            curve = _curve_fits(rows, x, y, params, everything, learn, stop_rows, judged, settings)
+            curve[1.0] = (int(rows.loc[learn, "person_id"].nunique()), oof_raw[judged])
+        if judged.any():
+            logistic = fit_logistic(rows.loc[learn], specs, settings, label=label)
+            logistic_prob[judged] = logistic.predict_proba(feature_matrix(rows.loc[judged], specs))[:, 1]
+        steps.append({"step": f"fold {k + 1}: learned from", "rows": int(len(fit_rows)),
+                      "children": int(rows["person_id"].iloc[fit_rows].nunique()), "events": int(y[fit_rows].sum()),
+                      "note": f"other folds' children, training months; stopped early at {best} trees on the "
+                              f"fold's own {len(stop_rows):,} rows of the training months"})
+    tick(progress, "fitting the registered model", design.folds, design.folds + 1)
+    final_trees = max(1, int(round(float(np.mean(trees)))))
+    booster = lgb.train(params, everything, num_boost_round=final_trees)
+    booster = lgb.Booster(model_str=booster.model_to_string())
+    steps.append({"step": "registered model: learned from", "rows": int(len(rows)),
+                  "children": int(rows["person_id"].nunique()), "events": int(y.sum()),
+                  "note": f"every child, every month {design.fit_months[0]}..{design.fit_months[-1]}; "
+                          f"{final_trees} trees (the folds' mean)"})
+    del everything
+    return CrossFit(
+        booster=booster,
+        calibrator=PlattCalibrator().fit(oof_raw, y),
+        judged_calibrator=PlattCalibrator().fit(oof_raw[~test], y[~test]),
+        oof_raw=oof_raw, fold_trees=trees, logistic_prob=logistic_prob, attrition=pd.DataFrame(steps), curve=curve,
+    )
+
+
+def _curve_fits(rows, x, y, params, everything, learn, stop_rows, judged, settings: ModelSettings) -> dict:
+    """The first fold refitted on a fixed share of its training children (the same hash, so each
+    share holds the smaller ones), scoring the same test rows: quality against training children,
+    as OHDSI PatientLevelPrediction's learning curve reports it."""
+    out = {}
+    share_of_child = child_hash(rows["person_id"], _CURVE_SALT)
+    for share in settings.learning_curve_shares:
+        sub = np.flatnonzero(learn & (share_of_child < share))
+        if len(sub) == 0 or y[sub].sum() == 0:
+            continue
+        booster = lgb.train(params, everything.subset(sub), num_boost_round=settings.max_trees,
+                            valid_sets=[everything.subset(stop_rows)],
+                            callbacks=[lgb.early_stopping(settings.early_stopping_rounds, verbose=False)])
+        best = booster.best_iteration or booster.current_iteration()
+        out[float(share)] = (int(rows["person_id"].iloc[sub].nunique()),
+                             booster.predict(x[judged], raw_score=True, num_iteration=best))
+    return out
+
+
+def learning_curve(fitted: CrossFit, test_rows_of_first_fold: pd.DataFrame, label: str,
+                   truth: pd.DataFrame | None) -> list[dict]:
+    """Per share of training children: children, test rows and events of the first fold, AUROC and
+    (synthetic plans) expected AUROC against the true risk."""
+    y = test_rows_of_first_fold[label].to_numpy(float)
+    p_true = None
+    if truth is not None:
+        joined = test_rows_of_first_fold[["person_id", "as_of"]].astype({"person_id": "string"}).merge(
+            truth, left_on=["person_id", "as_of"], right_on=["person_id", "month"], how="left")["p_true"]
+        p_true = joined.to_numpy(float) if joined.notna().all() else None
+    points = []
+    for share in sorted(fitted.curve):
+        children, raw = fitted.curve[share]
+        point = {"share": share, "children": children, "test_rows": int(len(y)), "events": int(y.sum()),
+                 "auroc": perf.auroc(y, raw)}
+        if p_true is not None:
+            point["expected_auroc"] = perf.expected_auroc(p_true, raw)
+        points.append(point)
+    return points
 
 
 @dataclass
@@ -200,23 +234,38 @@ class TrainResult:
     champion_before: str | None
     synthetic: bool
     best_iteration: int
+    test_scores: pd.DataFrame | None = None
     seconds: dict = field(default_factory=dict)
 
     def summary_lines(self) -> list[str]:
         """A few lines for the CLI; no member-level data."""
         d, m = self.design, self.metrics
         lines = [
-            f"model {self.model_id}  ({'synthetic plan' if self.synthetic else 'plan data'})",
-            f"train {d.train_months[0]}..{d.train_months[-1]} | tune {', '.join(d.tune_months)} (+ training months) | "
-            f"calibrate {', '.join(d.calibration_months)} | test {', '.join(d.test_months)}",
+            f"{d.spec}: model {self.model_id}  ({'synthetic plan' if self.synthetic else 'plan data'})",
+            f"learned from every matured month {d.fit_months[0]}..{d.fit_months[-1]}; judged by {d.folds}-fold "
+            f"cross-fitting on {', '.join(d.test_months)}",
             f"trees {self.best_iteration}; test rows {m['model']['n']:,} with {m['model']['events']:,} events",
         ]
+        if d.note:
+            lines.append(d.note)
         return lines
+
+
+def _labelled(frame: pd.DataFrame, label: str) -> tuple[pd.DataFrame, list[dict]]:
+    """The rows with a label, months as text; the drop counted."""
+    missing = frame[label].isna()
+    kept = frame.loc[~missing]
+    if missing.any():
+        kept = kept.copy()
+    kept[label] = kept[label].astype("int8")
+    step = {"step": "dropped: no label (follow-up incomplete)", "rows": int(missing.sum()), "children": None,
+            "events": None, "note": "left the plan in the window without the outcome"}
+    return kept.assign(as_of=month_of(kept["as_of"])), [step]
 
 
 def fit_and_register(
     workspace: Path,
-    frame: pd.DataFrame | Splits,
+    frame: pd.DataFrame,
     declarations: Sequence[Feature],
     design: StudyDesign,
     settings: Settings,
@@ -227,60 +276,97 @@ def fit_and_register(
     promote: bool = False,
     progress: Progress | None = None,
     label: str = LABEL,
+    population: Node | None = None,
+    general_scores: pd.DataFrame | None = None,
 ) -> TrainResult:
-    """Split, fit, calibrate, evaluate beside baselines (and the oracle), register, and run the promotion gate."""
+    """Cross-fit, calibrate, evaluate beside baselines (and the oracle), register, and run the promotion gate.
+
+    ``frame``: person_id, as_of, the features and ``label`` for the design's months (other rows
+    are dropped and counted). ``population``: a programme's rule; the list is judged among the
+    children it admits. ``general_scores`` (person_id, as_of, score): the general model's
+    out-of-fold test scores, judged beside a programme's model.
+    """
     declarations = list(declarations)
     ms = settings.model
     clock: dict[str, float] = {}
-    total = 6
     t0 = time.perf_counter()
-    tick(progress, "splitting", 0, total)
-    splits = frame if isinstance(frame, Splits) else split_frame(frame, design, ms, label=label)
+    for col in ("person_id", "as_of", label):
+        if col not in frame.columns:
+            raise TrainError(f"feature frame: no {col!r} column")
+    months = month_of(frame["as_of"])
+    outside = ~months.isin(design.fit_months)
+    attrition = [{"step": "rows in the training frame", "rows": int(len(frame)), "children": int(frame["person_id"].nunique()),
+                  "events": None, "note": f"as-of months {months.min()} to {months.max()}" if len(frame) else "empty"},
+                 {"step": "dropped: month outside the design", "rows": int(outside.sum()), "children": None, "events": None,
+                  "note": f"not one of {design.fit_months[0]}..{design.fit_months[-1]} (unmatured, or before the look-back)"}]
+    rows, dropped = _labelled(frame.loc[~outside.to_numpy()], label)
+    attrition += dropped
     del frame
+    rows = rows.reset_index(drop=True)
+    if rows.loc[rows["as_of"].isin(design.test_months), label].sum() == 0:
+        raise TrainError(f"test months ({', '.join(design.test_months)}): no events to judge from")
     specs = model_features(declarations)
-    clock["split"] = time.perf_counter() - t0
+    clock["prepare"] = time.perf_counter() - t0
 
-    tick(progress, "fitting LightGBM", 1, total)
     t = time.perf_counter()
-    dtrain, dtune = lightgbm_datasets(splits.train, splits.tune, specs, ms, label=label)
-    # Once binned, the training rows are needed only for the logistic baseline's sample; letting
-    # the frame go now keeps the peak near one copy of the training data.
-    baseline_rows = baseline_sample(splits.train, ms)
-    splits.train = None
-    booster = fit_booster(dtrain, dtune, specs, ms)
-    del dtrain, dtune
+    fitted = cross_fit(rows, specs, design, ms, label=label, progress=progress)
     clock["fit"] = time.perf_counter() - t
 
-    tick(progress, "calibrating", 2, total)
     t = time.perf_counter()
-    cal = splits.calibration
-    calibrator = PlattCalibrator().fit(booster.predict(feature_matrix(cal, specs), raw_score=True), cal[label].to_numpy())
-    clock["calibrate"] = time.perf_counter() - t
-
-    tick(progress, "baselines", 3, total)
-    t = time.perf_counter()
-    logistic = fit_logistic(baseline_rows, specs, ms, label=label)
-    rules = RulesBaseline(tuple(ms.rules_use_features), tuple(ms.rules_bh_features)).fit(cal, cal[label])
-    clock["baselines"] = time.perf_counter() - t
-
-    tick(progress, "evaluating", 4, total)
-    t = time.perf_counter()
-    test = splits.test
-    metrics = evaluate_all(test, specs, booster, calibrator, logistic, rules, settings, truth, label=label)
+    is_test = rows["as_of"].isin(design.test_months).to_numpy()
+    test = rows.loc[is_test].reset_index(drop=True)
+    test_raw = fitted.oof_raw[is_test]
+    test_prob = fitted.judged_calibrator.predict(test_raw)
+    test_scores = test[["person_id", "as_of"]].assign(person_id=test["person_id"].astype("string"), score=test_prob)
+    learned = rows.loc[~is_test]
+    rules = RulesBaseline(tuple(ms.rules_use_features), tuple(ms.rules_bh_features)).fit(learned, learned[label])
+    judged = np.ones(len(test), dtype=bool) if population is None else population.test(test)
+    judged_on = "every child" if population is None else f"children the {design.spec} population admits"
+    if population is not None and test.loc[judged, label].sum() == 0:
+        # A small plan's test months may hold no event in a narrow population; the list is then
+        # judged on every child rather than not at all, and the card says so.
+        judged = np.ones(len(test), dtype=bool)
+        judged_on = (f"every child: the {design.spec} population had no {design.outcome} event in the test months "
+                     "(too small a plan to judge the list among its own children)")
+    scored = {
+        "model": (test_raw[judged], test_prob[judged]),
+        "logistic": (fitted.logistic_prob[is_test][judged],) * 2,
+        "rules": (rules.score(test)[judged], rules.predict_proba(test)[judged]),
+    }
+    if general_scores is not None:
+        joined = test[["person_id", "as_of"]].astype({"person_id": "string"}).merge(
+            general_scores.astype({"person_id": "string"}), on=["person_id", "as_of"], how="left")["score"]
+        if joined.notna().all():
+            scored["general"] = (joined.to_numpy(float)[judged], None)
+    test_judged = test.loc[judged].reset_index(drop=True)
+    metrics = evaluate_all(test_judged, scored, settings, truth, label=label)
+    metrics["cross_fit"] = {"folds": design.folds, "fold_trees": fitted.fold_trees,
+                            "registered_trees": fitted.booster.current_iteration(),
+                            "population": judged_on,
+                            "test_rows_all_children": int(len(test)), "test_rows_judged": int(judged.sum())}
+    first_fold = person_folds(test["person_id"], design.folds) == 0
+    metrics["learning_curve"] = learning_curve(fitted, test.loc[first_fold], label, truth)
     clock["evaluate"] = time.perf_counter() - t
 
-    tick(progress, "registering", 5, total)
     t = time.perf_counter()
-    attrition = splits.attrition if attrition_before is None else pd.concat([attrition_before, splits.attrition], ignore_index=True)
-    # The training rows are gone by now (freed once binned); the baseline's fixed sample of them
-    # stands in for the drift reference, which needs their distribution, not every row.
-    fairness, drift_reference = model_audit(
-        workspace, test, baseline_rows,
-        lambda rows: calibrator.predict(booster.predict(feature_matrix(rows, specs), raw_score=True)),
-        [s.name for s in specs], design, settings, label)
+    attrition = pd.concat([*( [attrition_before] if attrition_before is not None else []), pd.DataFrame(attrition),
+                           fitted.attrition], ignore_index=True)
+    judged_prob = test_prob[judged]
+
+    def predict(frame: pd.DataFrame) -> np.ndarray:
+        # The test rows are judged by their out-of-fold scores; any other rows (the drift
+        # reference) by the registered model, as scoring will score them.
+        if frame is test_judged:
+            return judged_prob
+        return fitted.calibrator.predict(fitted.booster.predict(feature_matrix(frame, specs), raw_score=True))
+
+    # The list's own children are what each month's drift is compared with, not every child.
+    reference_rows = rows if population is None else rows.loc[population.test(rows)]
+    fairness, drift_reference = model_audit(workspace, test_judged, baseline_sample(reference_rows, ms), predict,
+                                            [s.name for s in specs], design, settings, label)
     bundle = ModelBundle(
-        booster=booster,
-        calibrator=calibrator,
+        booster=fitted.booster,
+        calibrator=fitted.calibrator,
         features=specs,
         declarations_hash=declarations_hash(declarations),
         catalogue_hash=catalogue_hash(declarations),
@@ -294,88 +380,108 @@ def fit_and_register(
         synthetic=truth is not None,
         fairness=fairness,
         drift_reference=drift_reference,
+        test_scores=test_scores,
     )
     model_dir = registry.register(workspace, bundle)
     model_id = model_dir.name
-    champion_before = registry.champion_id(workspace)
-    promoted, decision = promotion_gate(workspace, model_id, bundle, test, settings, promote, label)
+    champion_before = registry.champion_id(workspace, design.spec)
+    promoted, decision = promotion_gate(workspace, model_id, bundle, test_judged, settings, promote, label)
     clock["register"] = time.perf_counter() - t
-    tick(progress, "done", total, total)
     return TrainResult(
         model_id=model_id, model_dir=model_dir, design=design, metrics=metrics, attrition=attrition,
         promoted=promoted, decision=decision, champion_before=champion_before, synthetic=truth is not None,
-        best_iteration=booster.current_iteration(), seconds=clock,
+        best_iteration=fitted.booster.current_iteration(), test_scores=test_scores, seconds=clock,
     )
 
 
-def train_model(workspace: Path, as_of: str, settings: Settings, progress: Progress | None = None,
-                promote: bool = False) -> TrainResult:
-    """Train, evaluate and register a model for ``as_of`` from the workspace's lake.
+def train_models(workspace: Path, as_of: str, settings: Settings, names: Sequence[str] | None = None, *,
+                 progress: Progress | None = None, promote: bool = False) -> list[TrainResult]:
+    """Train, evaluate and register one model per specification for ``as_of`` from the workspace's lake.
 
-    The design is laid back from ``as_of`` (from the first month the lake gives a full
-    look-back); the features stage builds each as-of month's rows, and only the rows of the
-    children on that month's side are kept, so memory holds what training uses, not every child
-    of every month.
+    ``names`` picks specifications (default: every one; the jobs stage decides which are due).
+    Specifications with the same horizon and
+    look-back share one stacked frame: the features are built once per month and each model
+    reads its own outcome's column. The general list is trained first, so a programme's model is
+    judged beside the general model's ranking on the same test rows.
     """
     workspace = Path(workspace)
     check_month(as_of, "--as-of")
-    ms = settings.model
-    design = StudyDesign.from_settings(as_of, ms, first_month=_first_supported_month(workspace, ms))
-    return train_from_builder(
-        workspace,
-        # Outcomes known through as_of only: a model trained as of a past month must not learn
+    specs = load_specs(workspace, settings, list(names) if names else None)
+    specs.sort(key=lambda s: s.population is not None)
+    results: list[TrainResult] = []
+    general: pd.DataFrame | None = None
+    groups: dict[tuple, list[Specification]] = {}
+    for s in specs:
+        groups.setdefault((s.spec.horizon_months, s.spec.lookback_months), []).append(s)
+    for group in groups.values():
+        group_settings = settings.for_spec(group[0].spec)
+        ms = group_settings.model
+        design = StudyDesign.from_settings(as_of, ms, first_month=first_full_month(workspace, ms.lookback_months), spec=group[0].name)
+        outcomes = list(dict.fromkeys(settings.for_spec(s.spec).model.outcome for s in group))
+        # Outcomes known through as_of only: a model trained "as of" a past month must not learn
         # from deliveries that arrived after it, or its backtest flatters it.
-        lambda month: labels.build_training_frame(
-            workspace, [month], ms.outcome, settings, runout_months=ms.runout_months, known_month=as_of
-        ),
-        FEATURES, design, settings,
-        truth=load_truth(workspace),
-        data_hashes={**lake_fingerprint(workspace, as_of), "up_to_delivery_month": as_of},
-        promote=promote,
-        progress=progress,
-    )
+        built = collect_training_frame(
+            lambda month: labels.build_training_frame(workspace, [month], outcomes, group_settings,
+                                                      runout_months=ms.runout_months, known_month=as_of),
+            design.fit_months, progress=progress)
+        frame, attrition = built
+        hashes = {**lake_fingerprint(workspace, as_of), "up_to_delivery_month": as_of}
+        for s in group:
+            spec_settings = settings.for_spec(s.spec)
+            spec_design = StudyDesign.from_settings(as_of, spec_settings.model, first_month=design.fit_months[0],
+                                                    spec=s.name)
+            outcome = spec_settings.model.outcome
+            own = frame.drop(columns=[o for o in outcomes if o != outcome]).rename(columns={outcome: LABEL})
+            result = fit_and_register(
+                workspace, own, s.features, spec_design, spec_settings,
+                truth=load_truth(workspace, outcome) if spec_settings.model.horizon_months == 6 else None,
+                data_hashes=hashes, attrition_before=_outcome_steps(attrition, outcome, len(outcomes) > 1),
+                promote=promote, progress=progress, population=s.population,
+                general_scores=general if s.population is not None else None,
+            )
+            if s.population is None and general is None:
+                general = result.test_scores
+            results.append(result)
+            del own
+    return results
 
 
-def train_from_builder(workspace: Path, build_month: Callable[[str], object], declarations: Sequence[Feature],
-                       design: StudyDesign, settings: Settings, **kwargs) -> TrainResult:
-    """:func:`collect_training_frame`, :func:`split_frame`, then :func:`fit_and_register` (``kwargs`` go there)."""
-    frame, attrition_before = collect_training_frame(build_month, design, settings.model, progress=kwargs.get("progress"))
-    splits = split_frame(frame, design, settings.model)
-    del frame  # the sides hold copies; keeping the stacked frame too would double the peak
-    return fit_and_register(workspace, splits, declarations, design, settings, attrition_before=attrition_before, **kwargs)
+def train_model(workspace: Path, as_of: str, settings: Settings, progress: Progress | None = None,
+                promote: bool = False, spec: str | None = None) -> TrainResult:
+    """:func:`train_models` for one specification (default: the general list)."""
+    return train_models(workspace, as_of, settings, [spec or DEFAULT_SPEC], progress=progress, promote=promote)[0]
 
 
-def collect_training_frame(build_month: Callable[[str], object], design: StudyDesign, settings: ModelSettings,
-                           progress: Progress | None = None, label: str = LABEL) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Build every design month with ``build_month`` and keep only the children on that month's side.
+def _outcome_steps(attrition: pd.DataFrame, outcome: str, prefixed: bool) -> pd.DataFrame:
+    """The builder's attrition for one outcome: the population steps, and that outcome's own follow-up steps."""
+    if not prefixed or attrition.empty:
+        return attrition
+    steps = attrition["step"].str.replace("built: ", "", regex=False)
+    own = steps.str.startswith(f"{outcome}: ")
+    other = steps.str.contains(": ", regex=False) & ~own & steps.str.split(": ").str[0].isin(labels.OUTCOMES)
+    kept = attrition.loc[~other].copy()
+    kept["step"] = kept["step"].str.replace(f"{outcome}: ", "", regex=False)
+    return kept.reset_index(drop=True)
 
-    ``build_month(month)`` returns the month's frame (person_id, as_of, features, label) or
-    ``(frame, attrition)`` with attrition rows (step, children). Numbers are stored as float32,
-    as the model reads them. Returns the stacked frame and an attrition table: the builder's
-    steps summed over the months, then per side the rows of children held for another side.
+
+def collect_training_frame(build_month: Callable[[str], object], months: Sequence[str],
+                           progress: Progress | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Build every month with ``build_month`` and stack them, numbers as float32 as the model reads them.
+
+    ``build_month(month)`` returns the month's frame (person_id, as_of, features, labels) or
+    ``(frame, attrition)`` with attrition rows (step, children). Returns the stacked frame and an
+    attrition table: the builder's steps summed over the months.
     """
     parts, built_steps = [], []
-    held = {side: {"rows": 0, "events": 0, "months": 0} for side in SIDES}
-    sides_cache: dict[str, str] = {}
-    months = design.all_months
     for i, month in enumerate(months):
         tick(progress, "building as-of months", i, len(months))
         built = build_month(month)
         frame, attrition = built if isinstance(built, tuple) else (built, None)
         if attrition is not None:
             built_steps.append(attrition if isinstance(attrition, pd.DataFrame) else pd.DataFrame(attrition))
-        if label not in frame.columns and settings.outcome in frame.columns:
-            frame = frame.rename(columns={settings.outcome: label})
-        side = design.side_of(month)
-        child_side = person_sides(frame["person_id"], settings, cache=sides_cache)
-        keep = ((child_side == side) | ((side == "train") & (child_side == "tune"))).to_numpy()
-        held[side]["rows"] += int((~keep).sum())
-        held[side]["events"] += int(pd.to_numeric(frame.loc[~keep, label], errors="coerce").fillna(0).sum())
-        held[side]["months"] += 1
-        kept = frame.loc[keep]
-        wide = kept.select_dtypes(include=["float64", "int64", "Float64", "Int64"]).columns.difference([label])
-        parts.append(kept.astype({c: "float32" for c in wide}))
-        del frame, kept
+        wide = frame.select_dtypes(include=["float64", "int64", "Float64", "Int64"]).columns
+        parts.append(frame.astype({c: "float32" for c in wide}))
+        del frame
     tick(progress, "building as-of months", len(months), len(months))
     stacked = pd.concat(parts, ignore_index=True)
     del parts
@@ -383,18 +489,6 @@ def collect_training_frame(build_month: Callable[[str], object], design: StudyDe
     if built_steps:
         steps = pd.concat(built_steps, ignore_index=True)
         for step, group in steps.groupby("step", sort=False):
-            n = int(group["children"].sum())
-            rows.append({"step": f"built: {step}", "rows": n, "children": None, "events": None,
+            rows.append({"step": f"built: {step}", "rows": int(group["children"].sum()), "children": None, "events": None,
                          "note": f"child-months summed over {group['as_of'].nunique() if 'as_of' in group else len(group)} as-of months"})
-    for side, h in held.items():
-        rows.append({"step": f"{side}: dropped, child held for another side", "rows": h["rows"], "children": None,
-                     "events": h["events"], "note": f"while building its {h['months']} month(s); each child is on one side only"})
-    return stacked, pd.DataFrame(rows)
-
-
-def _first_supported_month(workspace: Path, ms: ModelSettings) -> str | None:
-    """The first as-of month with a full look-back in the lake (first eligibility delivery + look-back - 1)."""
-    months = sorted(partition_month(p) for p in lake_partitions(workspace) if p.parent.parent.name == "eligibility")
-    if not months:
-        return None
-    return add_months(months[0], ms.lookback_months - 1)
+    return stacked, pd.DataFrame(rows, columns=["step", "rows", "children", "events", "note"])

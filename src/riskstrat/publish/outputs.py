@@ -28,13 +28,15 @@ from riskstrat.core.months import add_months
 from riskstrat.core.progress import Progress, tick
 from riskstrat.core.workspace import deliveries_path, output_dir
 from riskstrat.publish import report
-from riskstrat.publish.worklist_files import write_worklist_csv, write_worklist_xlsx
+from riskstrat.publish.worklist_files import ALL_LISTS, write_worklist_csv, write_worklist_xlsx
 from riskstrat.scoring.month import MonthInputs, MonthScores
 
+#: The files every month holds; besides them, one ``worklist_<list>.csv`` per list scored (:func:`month_files`).
 FILES = ("scores.parquet", "explanations.parquet", "worklist.csv", "worklist.xlsx", "report.html", "run.json")
 
 SCORES_SCHEMA = pa.schema([
-    ("as_of", pa.string()), ("person_id", pa.string()), ("member_id", pa.string()), ("household_id", pa.string()),
+    ("as_of", pa.string()), ("list", pa.string()), ("list_title", pa.string()), ("person_id", pa.string()),
+    ("member_id", pa.string()), ("household_id", pa.string()),
     ("age", pa.int64()), ("score", pa.float64()), ("percentile", pa.float64()), ("tier", pa.string()),
     ("rank", pa.int64()), ("flagged", pa.bool_()), ("flag_reason", pa.string()), ("flagged_last_month", pa.bool_()),
     ("program_match", pa.string()), ("program_ids", pa.string()), ("program_reason", pa.string()),
@@ -43,9 +45,19 @@ SCORES_SCHEMA = pa.schema([
 ])
 
 EXPLANATIONS_SCHEMA = pa.schema([
-    ("person_id", pa.string()), ("feature", pa.string()), ("feature_value", pa.float64()),
+    ("list", pa.string()), ("person_id", pa.string()), ("feature", pa.string()), ("feature_value", pa.float64()),
     ("shap_value", pa.float64()), ("base_value", pa.float64()),
 ])
+
+
+def list_worklist_file(name: str) -> str:
+    """The file name of one list's worklist: ``worklist_<list>.csv``."""
+    return f"worklist_{name}.csv"
+
+
+def month_files(lists: list[str]) -> tuple[str, ...]:
+    """Every file a month scored on ``lists`` (specification names) holds."""
+    return (*FILES[:3], *(list_worklist_file(n) for n in lists), *FILES[3:])
 
 
 def _to_table(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
@@ -66,7 +78,7 @@ def write_scores(scores: pd.DataFrame, path: Path) -> None:
 
 
 def write_explanations(explanations: pd.DataFrame, path: Path) -> None:
-    """explanations.parquet: one row per flagged child and model feature, with the base value."""
+    """explanations.parquet: one row per list, flagged child and feature of that list's model, with the base value."""
     table = pa.Table.from_pandas(explanations[[f.name for f in EXPLANATIONS_SCHEMA]], schema=EXPLANATIONS_SCHEMA,
                                  preserve_index=False)
     pq.write_table(table.replace_schema_metadata(None), path, compression="zstd")
@@ -91,24 +103,41 @@ def lake_inputs(workspace: Path, as_of: str) -> dict:
     return out
 
 
+def _model_files(workspace: Path, model) -> dict:
+    """Where a model lives in the registry and its files' checksums."""
+    path = getattr(model, "path", None)
+    checksums = {}
+    if path is not None and (Path(path) / "checksums.json").exists():
+        checksums = json.loads((Path(path) / "checksums.json").read_text(encoding="utf-8"))
+    inside = path is not None and Path(path).is_relative_to(workspace)
+    return {"path": Path(path).relative_to(workspace).as_posix() if inside else None, "checksums": checksums}
+
+
+def _audit_manifest(month: MonthScores) -> dict | None:
+    """Each list's audit under ``lists`` (next month compares each list with its own), and every
+    list's drift warnings together, each naming its list."""
+    audited = [ls for ls in month.lists if ls.audit is not None]
+    if not audited:
+        return None
+    return {"warnings": [f"{ls.spec.title}: {w}" for ls in audited for w in ls.audit.warnings],
+            "lists": {ls.spec.name: ls.audit.manifest() for ls in audited}}
+
+
 def run_manifest(workspace: Path, month: MonthScores, inputs: MonthInputs, settings: Settings, outputs: dict[str, str],
                  timings: dict) -> dict:
-    """run.json: inputs and their hashes, model, code, rows in and out, output hashes, timings."""
+    """run.json: inputs and their hashes, each list's model, code, rows in and out, output hashes, timings."""
     workspace = Path(workspace)
-    model = inputs.model
-    model_path = getattr(model, "path", None)
-    model_files = {}
-    if model_path is not None and (Path(model_path) / "checksums.json").exists():
-        model_files = json.loads((Path(model_path) / "checksums.json").read_text(encoding="utf-8"))
     prev_path = output_dir(workspace, add_months(month.as_of, -1)) / "scores.parquet"
     c = month.counts
     return {
         "as_of": month.as_of,
-        "model": {
-            "model_id": month.model_id,
-            "path": Path(model_path).relative_to(workspace).as_posix() if model_path and Path(model_path).is_relative_to(workspace) else None,
-            "checksums": model_files,
-        },
+        "models": month.model_ids,
+        "lists": {ls.spec.name: {
+            "title": ls.spec.title, "model_id": ls.model_id, "capacity": ls.capacity,
+            "population": ls.spec.spec.population.label if ls.spec.population is not None else "every child",
+            "worklist": list_worklist_file(ls.spec.name), "model": _model_files(workspace, ls.model),
+        } for ls in month.lists},
+        "skipped_lists": {s.name: {"title": s.title, "why": why} for s, why in month.skipped},
         "code": code_fingerprint(),
         "settings": {"scoring": settings.scoring.model_dump()},
         "inputs": {
@@ -117,12 +146,13 @@ def run_manifest(workspace: Path, month: MonthScores, inputs: MonthInputs, setti
             "care_management_snapshot": inputs.inputs.get("care_management_snapshot"),
             "previous_scores": {"path": prev_path.relative_to(workspace).as_posix(), "sha256": sha256_file(prev_path)}
             if prev_path.exists() else None,
-            "programs": {"path": Path(month.programs.source).name, "sha256": month.programs.sha256},
+            "specifications": {s.name: {"path": s.path.name, "sha256": sha256_file(s.path)} for s in inputs.specs},
         },
         "rows": {
             "population_attrition": [{"step": s, "people": n} for s, n in inputs.attrition],
             "feature_rows_in": int(len(inputs.features)),
             "scored": c["scored"],
+            "score_rows": sum(ls.counts["scored"] for ls in month.lists),
             "suppressed": c["suppressed"],
             "flagged": c["flagged"],
             "worklist_rows": c["worklist_rows"],
@@ -130,7 +160,7 @@ def run_manifest(workspace: Path, month: MonthScores, inputs: MonthInputs, setti
             "explanation_rows": c["explanation_rows"],
         },
         "counts": month.counts,
-        "audit": month.audit.manifest() if month.audit is not None else None,
+        "audit": _audit_manifest(month),
         "outputs": outputs,
         "timings": timings,
     }
@@ -138,11 +168,13 @@ def run_manifest(workspace: Path, month: MonthScores, inputs: MonthInputs, setti
 
 def _write_all(folder: Path, workspace: Path, month: MonthScores, inputs: MonthInputs, settings: Settings, timings: dict,
                progress: Progress | None) -> None:
+    sheets = [(ALL_LISTS, month.worklist), *((ls.spec.title, ls.worklist) for ls in month.lists)]
     steps = [
         ("scores.parquet", lambda p: write_scores(month.scores, p)),
         ("explanations.parquet", lambda p: write_explanations(month.explanations, p)),
         ("worklist.csv", lambda p: write_worklist_csv(month.worklist, p)),
-        ("worklist.xlsx", lambda p: write_worklist_xlsx(month.worklist, p, month.as_of)),
+        *((list_worklist_file(ls.spec.name), lambda p, wl=ls.worklist: write_worklist_csv(wl, p)) for ls in month.lists),
+        ("worklist.xlsx", lambda p: write_worklist_xlsx(sheets, p, month.as_of)),
         ("report.html", lambda p: p.write_text(report.render_report(month, inputs, settings), encoding="utf-8")),
     ]
     outputs = {}

@@ -1,5 +1,9 @@
 """report.html: the scoring run on one page, counts and plots only, readable offline.
 
+The page shows all lists together, then a section per list (``templates/list_section.html``:
+its counts, flags, score distribution and top reasons from its own model), then the month's
+audit with a part per list, the validation summary and the changes since last month.
+
 The page is ``templates/report.html`` filled with HTML-escaped values and inline SVG plots made
 with matplotlib's object API (no pyplot state, no CDN). SVG ids use a fixed salt and carry no
 date, so the same run gives the same bytes. No member-level data appears here.
@@ -24,7 +28,8 @@ from riskstrat.core.plots import figure as new_figure
 from riskstrat.core.plots import svg_of
 from riskstrat.features import get_feature
 from riskstrat.scoring.flags import TIERS
-from riskstrat.scoring.month import MonthInputs, MonthScores
+from riskstrat.scoring.month import ListScores, MonthInputs, MonthScores
+from riskstrat.scoring.programs import ProgramRules
 
 
 def _esc(value) -> str:
@@ -79,11 +84,13 @@ def shap_plot(summary: pd.DataFrame, top: int = 15) -> str:
     return svg_of(fig)
 
 
-def _changes(month, inputs) -> str:
-    prev = inputs.previous
+def _changes(scores: pd.DataFrame, prev: pd.DataFrame | None) -> str:
+    """One list this month against the same list last month (``prev``: its rows of last month's scores)."""
     if prev is None:
         return '<p class="note">No scores were published for the month before, so every flag counts as new.</p>'
-    now = month.scores
+    if prev.empty:
+        return '<p class="note">This list was not published the month before, so every flag counts as new.</p>'
+    now = scores
     # Object-dtype indexes hash in C; Arrow-backed string lookups are several times slower at 500k.
     now_ids = pd.Index(now["person_id"].to_numpy(dtype=object), dtype=object)
     prev_ids = pd.Index(prev["person_id"].to_numpy(dtype=object), dtype=object)
@@ -107,21 +114,36 @@ def _changes(month, inputs) -> str:
         ["newly flagged", now_flag_n - continuing],
         ["flagged last month, not now: now suppressed (enrolled, declined or unreachable)",
          int((dropped_here & now_suppressed[here]).sum())],
-        ["flagged last month, not now: no longer in the scored population", int((~present).sum())],
+        ["flagged last month, not now: no longer in the list's population", int((~present).sum())],
         ["flagged last month, not now: ranked below this month's cut",
          int((dropped_here & ~now_suppressed[here]).sum())],
         ["children scored both months", common],
-        ["children new to the scored population", len(now_ids) - common],
+        ["children new to the list's population", len(now_ids) - common],
     ]
     return (_table(["", "last month", "this month"], rows, {1, 2})
             + _table(["change", "children"], detail, {1}))
 
 
-def render_report(month: MonthScores, inputs: MonthInputs, settings: Settings) -> str:
-    """The whole page for one scoring month."""
-    scores, counts, sc = month.scores, month.counts, settings.scoring
-    flagged = scores[scores["flagged"]]
+def _population(ls: ListScores) -> str:
+    return "every child" if ls.spec.population is None else ls.spec.spec.population.label
 
+
+def _lists_table(month: MonthScores) -> str:
+    """Each list's counts, and the month's over distinct children."""
+    def row(name: str, population: str, model_id: str, capacity, c: dict) -> list:
+        return [name, population, model_id, capacity, c["scored"], c["suppressed"], c["flagged"], c["flagged_new"],
+                c["flagged_continuing"], c["households"]]
+
+    rows = [row(ls.spec.title, _population(ls), ls.model_id, ls.capacity, ls.counts) for ls in month.lists]
+    rows.append(row("All lists (each child once)", "", "", "", month.counts))
+    return _table(["list", "population", "model", "capacity", "children scored", "suppressed", "flagged", "new",
+                   "continuing", "households"], rows, {3, 4, 5, 6, 7, 8, 9})
+
+
+def _list_section(ls: ListScores, programs: ProgramRules, settings: Settings) -> str:
+    """One list's counts, flags by tier, programmes, suppression, score distribution and top reasons."""
+    scores, counts, sc = ls.scores, ls.counts, settings.scoring
+    flagged = scores[scores["flagged"]]
     tier_rows = []
     for name, low in TIERS:
         in_tier = scores["tier"] == name
@@ -129,21 +151,18 @@ def render_report(month: MonthScores, inputs: MonthInputs, settings: Settings) -
         prev = f["flagged_last_month"].fillna(False).astype(bool)
         tier_rows.append([name, f"top {low:g}%" if low < 100 else "the rest", int(in_tier.sum()),
                           int(scores.loc[in_tier, "suppressed"].sum()), int(len(f)), int((~prev).sum()), int(prev.sum())])
-    tier_table = _table(["tier", "position", "children", "suppressed", "flagged", "new", "continuing"],
-                        tier_rows, {2, 3, 4, 5, 6})
-    prog_rows = [[p.label, p.description, int(flagged["program_ids"].fillna("").str.split(",").map(lambda x, i=p.id: i in x).sum())]
-                 for p in month.programs.programs]
-    prog_rows.append(["no programme matched", "", int((flagged["program_match"] == "none").sum())])
-    program_table = _table(["programme", "rule", "flagged children"], prog_rows, {2})
     sup_rows = [[k.replace("_", " "), v] for k, v in counts["suppressed_by_reason"].items()] or [["none", 0]]
-    suppression_table = _table(["suppressed because", "children"], sup_rows, {1})
-
-    flag_rule = (f"The {sc.capacity:,} best-ranked children who are not suppressed are flagged; suppressed children do "
-                 "not use capacity.")
+    flag_rule = (f"The {ls.capacity:,} best-ranked children of the list's population who are not suppressed are "
+                 "flagged; suppressed children do not use capacity.")
     if sc.threshold is not None:
         flag_rule += f" Every other child not suppressed with a probability of at least {sc.threshold:g} is flagged too."
-    flag_rule += (f" {counts['flagged_by_capacity']:,} flagged by capacity, {counts['flagged_by_threshold']:,} by threshold. "
-                  "Siblings are listed together on the worklist.")
+    flag_rule += (f" {counts['flagged_by_capacity']:,} flagged by capacity, {counts['flagged_by_threshold']:,} by "
+                  "threshold. Siblings are listed together on the worklist.")
+    if ls.spec.population is None:
+        flag_rule += " Suppressed: a suppressing status in any programme."
+    else:
+        flag_rule += (f" Suppressed: a suppressing status in {ls.spec.name.replace('_', ' ')}, or enrolled in another "
+                      "programme (the child already has a coordinator).")
 
     reason_counts: dict[str, int] = {}
     for feats in flagged["reason_features"]:
@@ -156,33 +175,72 @@ def render_report(month: MonthScores, inputs: MonthInputs, settings: Settings) -
         except KeyError:
             desc = ""
         reason_rows.append([f, desc, n])
-    reasons_table = _table(["feature", "what it measures", "flagged children with it as a top reason"],
-                           reason_rows or [["-", "no flagged children", 0]], {2})
-
-    validation_table = _validation(inputs.deliveries, month.as_of)
-    attrition_rows = [[step, n] for step, n in inputs.attrition] or [["children scored", counts["scored"]]]
-    design = getattr(inputs.model, "design", None)
+    design = getattr(ls.model, "design", None)
     outcome = design.describe_label() if hasattr(design, "describe_label") else "the model's outcome"
-    code = _code_label()
+    values = {
+        "name": ls.spec.name, "title": ls.spec.title, "description": " ".join(ls.spec.spec.description.split()),
+        "model_id": ls.model_id, "population": _population(ls), "capacity": f"{ls.capacity:,}",
+        "scored": f"{counts['scored']:,}", "flagged": f"{counts['flagged']:,}", "households": f"{counts['households']:,}",
+        "suppressed": f"{counts['suppressed']:,}", "flag_rule": flag_rule, "outcome": outcome,
+        "shap_rows": f"{int(ls.shap_summary['rows'].iloc[0]) if len(ls.shap_summary) else 0:,}",
+    }
+    fragments = {
+        "tier_table": _table(["tier", "position", "children", "suppressed", "flagged", "new", "continuing"],
+                             tier_rows, {2, 3, 4, 5, 6}),
+        "program_table": _program_table(programs, flagged),
+        "suppression_table": _table(["suppressed because", "children"], sup_rows, {1}),
+        "score_plot": score_plot(scores), "shap_plot": shap_plot(ls.shap_summary),
+        "reasons_table": _table(["feature", "what it measures", "flagged children with it as a top reason"],
+                                reason_rows or [["-", "no flagged children", 0]], {2}),
+    }
+    return _template("list_section.html").substitute({**{k: _esc(v) for k, v in values.items()}, **fragments})
+
+
+def _program_table(programs: ProgramRules, flagged: pd.DataFrame) -> str:
+    ids = flagged["program_ids"].fillna("").str.split(",")
+    rows = [[p.label, p.description, int(ids.map(lambda x, i=p.id: i in x).sum())] for p in programs.programs]
+    rows.append(["no programme matched", "", int((flagged["program_match"] == "none").sum())])
+    return _table(["programme", "rule", "flagged children"], rows, {2})
+
+
+def _template(name: str) -> Template:
+    return Template(resources.files("riskstrat.publish").joinpath(f"templates/{name}").read_text(encoding="utf-8"))
+
+
+def _per_list(month: MonthScores, fragment) -> str:
+    """A fragment for each list under its title."""
+    return "".join(f"<h3>{_esc(ls.spec.title)}</h3>{fragment(ls)}" for ls in month.lists)
+
+
+def render_report(month: MonthScores, inputs: MonthInputs, settings: Settings) -> str:
+    """The whole page for one scoring month."""
+    counts, sc = month.counts, settings.scoring
+    combos = [[k, v] for k, v in sorted(counts["flagged_by_lists"].items(), key=lambda kv: (-kv[1], kv[0]))]
+    skipped = "".join(f'<p class="note warn">Not scored this month: {_esc(s.title)}, {_esc(why)}.</p>'
+                      for s, why in month.skipped)
+    attrition_rows = [[step, n] for step, n in inputs.attrition] or [["children scored", counts["scored"]]]
+    previous = inputs.previous
+
+    def changes(ls: ListScores) -> str:
+        prev = None if previous is None else previous[(previous["list"] == ls.spec.name).to_numpy(dtype=bool)]
+        return _changes(ls.scores, prev)
 
     values = {
-        "as_of": month.as_of, "model_id": month.model_id, "capacity": f"{sc.capacity:,}",
-        "threshold": "none" if sc.threshold is None else f"{sc.threshold:g}", "suppress_days": sc.suppress_days,
-        "code_version": code, "scored": f"{counts['scored']:,}", "flagged": f"{counts['flagged']:,}",
-        "households": f"{counts['households']:,}", "suppressed": f"{counts['suppressed']:,}",
-        "flag_rule": flag_rule, "outcome": outcome,
-        "shap_rows": f"{int(month.shap_summary['rows'].iloc[0]) if len(month.shap_summary) else 0:,}",
+        "as_of": month.as_of, "threshold": "none" if sc.threshold is None else f"{sc.threshold:g}",
+        "suppress_days": sc.suppress_days, "code_version": _code_label(), "scored": f"{counts['scored']:,}",
+        "flagged": f"{counts['flagged']:,}", "households": f"{counts['households']:,}",
+        "suppressed": f"{counts['suppressed']:,}", "several": f"{counts['flagged_on_several_lists']:,}", "lists": f"{len(month.lists):,}",
+        "psi_warn": f"{settings.audit.psi_warn:g}", "psi_alert": f"{settings.audit.psi_alert:g}",
     }
     fragments = {
         "attrition_table": _table(["step", "people"], attrition_rows, {1}),
-        "tier_table": tier_table, "program_table": program_table, "suppression_table": suppression_table,
-        "score_plot": score_plot(scores), "shap_plot": shap_plot(month.shap_summary),
-        "reasons_table": reasons_table, "validation_table": validation_table, "changes": _changes(month, inputs),
+        "lists_table": _lists_table(month), "skipped": skipped,
+        "combinations_table": _table(["on lists", "flagged children"], combos or [["-", 0]], {1}),
+        "list_sections": "".join(_list_section(ls, month.programs, settings) for ls in month.lists),
+        "validation_table": _validation(inputs.deliveries, month.as_of), "changes": _per_list(month, changes),
     }
-    values.update({"psi_warn": f"{settings.audit.psi_warn:g}", "psi_alert": f"{settings.audit.psi_alert:g}"})
-    fragments.update(_audit_fragments(getattr(month, "audit", None)))
-    template = Template(resources.files("riskstrat.publish").joinpath("templates/report.html").read_text(encoding="utf-8"))
-    return template.substitute({**{k: _esc(v) for k, v in values.items()}, **fragments})
+    fragments.update(_audit_fragments(month))
+    return _template("report.html").substitute({**{k: _esc(v) for k, v in values.items()}, **fragments})
 
 
 def _list(items: list[str]) -> str:
@@ -218,35 +276,47 @@ def _drift_section(drift: pd.DataFrame, notes: list[str]) -> str:
     return "".join(parts) + _table(headers, rows, numeric)
 
 
-def _audit_fragments(audit: MonthAudit | None) -> dict[str, str]:
-    """The drift, fairness and monitoring sections, and the warnings box at the top of the page."""
-    if audit is None:
-        missing = '<p class="note warn">Not computed for this run (scored without the month\'s audit).</p>'
-        return {"audit_warnings": "", "drift_section": missing, "fairness_section": missing, "monitoring_section": missing}
-    warnings = ""
-    if audit.warnings:
-        warnings = (f'<div class="warnings"><b>Drift warnings ({len(audit.warnings)})</b>'
-                    + _list(audit.warnings) + '<span class="note">See "Drift" below.</span></div>')
-    fairness = '<p class="note">No eligibility groups for this month.</p>'
-    if audit.fairness is not None:
-        shown = display_table(audit.fairness, outcome=False)
-        fairness = (_list(audit.gaps) + f"<figure>{fairness_plot_svg(audit.fairness, ('flag_rate',))}</figure>"
-                    + _table(list(shown.columns), shown.values.tolist(), {2}))
+_NOT_AUDITED = '<p class="note warn">Not computed for this run (scored without the month\'s audit).</p>'
+
+
+def _audit_fragments(month: MonthScores) -> dict[str, str]:
+    """The drift, fairness and monitoring sections (a part per list), and the warnings box at the top of the page."""
+    warnings = [f"{ls.spec.title}: {w}" for ls in month.lists if ls.audit is not None for w in ls.audit.warnings]
+    box = ""
+    if warnings:
+        box = (f'<div class="warnings"><b>Drift warnings ({len(warnings)})</b>'
+               + _list(warnings) + '<span class="note">See "Drift" below.</span></div>')
+    return {"audit_warnings": box,
+            "drift_section": _per_list(month, lambda ls: _audited(ls.audit, lambda a: _drift_section(a.drift, a.notes))),
+            "fairness_section": _per_list(month, lambda ls: _audited(ls.audit, _fairness_part)),
+            "monitoring_section": _per_list(month, lambda ls: _audited(ls.audit, _monitoring_part))}
+
+
+def _audited(audit: MonthAudit | None, part) -> str:
+    return _NOT_AUDITED if audit is None else part(audit)
+
+
+def _fairness_part(audit: MonthAudit) -> str:
+    if audit.fairness is None:
+        return '<p class="note">No eligibility groups for this month.</p>'
+    shown = display_table(audit.fairness, outcome=False)
+    return (_list(audit.gaps) + f"<figure>{fairness_plot_svg(audit.fairness, ('flag_rate',))}</figure>"
+            + _table(list(shown.columns), shown.values.tolist(), {2}))
+
+
+def _monitoring_part(audit: MonthAudit) -> str:
     if audit.monitoring is None or audit.monitoring.empty:
-        monitoring = f'<p class="note">No published month has matured yet. {_esc(audit.monitoring_note)}</p>'
-    else:
-        h = audit.monitoring
-        rows = [[r.month, int(r.n), int(r.events), f"{r.auroc:.3f}" if np.isfinite(r.auroc) else "–",
-                 f"{r.ece:.4f}", f"{r.oe_ratio:.2f}", int(r.flagged),
-                 with_interval(r.ppv, r.ppv_lo, r.ppv_hi),
-                 with_interval(r.sensitivity, r.sensitivity_lo, r.sensitivity_hi),
-                 int(r.unmatched)] for r in h.itertuples()]
-        monitoring = (f'<p class="note">{_esc(audit.monitoring_note)}</p>'
-                      + _table(["month", "children", "events", "AUROC", "ECE", "observed / expected", "flagged",
-                                "PPV of flags", "sensitivity", "unmatched"], rows, {1, 2, 3, 4, 5, 6, 9})
-                      + f"<figure>{monitoring_plot_svg(h)}</figure>")
-    return {"audit_warnings": warnings, "drift_section": _drift_section(audit.drift, audit.notes),
-            "fairness_section": fairness, "monitoring_section": monitoring}
+        return f'<p class="note">No published month has matured yet. {_esc(audit.monitoring_note)}</p>'
+    h = audit.monitoring
+    rows = [[r.month, int(r.n), int(r.events), f"{r.auroc:.3f}" if np.isfinite(r.auroc) else "–",
+             f"{r.ece:.4f}", f"{r.oe_ratio:.2f}", int(r.flagged),
+             with_interval(r.ppv, r.ppv_lo, r.ppv_hi),
+             with_interval(r.sensitivity, r.sensitivity_lo, r.sensitivity_hi),
+             int(r.unmatched)] for r in h.itertuples()]
+    return (f'<p class="note">{_esc(audit.monitoring_note)}</p>'
+            + _table(["month", "children", "events", "AUROC", "ECE", "observed / expected", "flagged",
+                      "PPV of flags", "sensitivity", "unmatched"], rows, {1, 2, 3, 4, 5, 6, 9})
+            + f"<figure>{monitoring_plot_svg(h)}</figure>")
 
 
 def _code_label() -> str:

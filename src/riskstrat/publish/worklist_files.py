@@ -1,4 +1,7 @@
-"""The worklist as CSV and XLSX, safe to open in Excel.
+"""The worklists as CSV and XLSX, safe to open in Excel.
+
+One CSV per worklist (the combined list and each list's own); one XLSX with a sheet per worklist,
+the combined list first.
 
 Spreadsheet safety: every text cell whose first non-blank character is ``= + - @``, a tab or a
 carriage return is prefixed with ``'`` in both the CSV and the XLSX, so a name like
@@ -12,6 +15,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import math
+import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +24,9 @@ import pandas as pd
 import xlsxwriter
 
 from riskstrat.core.months import month_end
+
+#: The combined list's sheet, the workbook's first.
+ALL_LISTS = "All lists"
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -53,7 +61,7 @@ def write_worklist_csv(worklist: pd.DataFrame, path: Path) -> None:
 
 
 _HEADERS = {
-    "position": "#", "rank": "Rank", "household_group": "Family", "new_or_continuing": "New / continuing",
+    "position": "#", "list": "List (rank, band and reasons)", "lists": "On lists", "rank": "Rank", "household_group": "Family", "new_or_continuing": "New / continuing",
     "person_id": "Person ID", "member_id": "Member ID", "household_id": "Household (case) ID",
     "first_name": "First name", "last_name": "Last name", "birth_date": "Date of birth", "age": "Age",
     "phone": "Phone", "address": "Address", "city": "City", "state": "State", "zip_code": "ZIP",
@@ -62,34 +70,58 @@ _HEADERS = {
     "other_children_in_household": "Other children in household (not listed)",
 }
 
-_WIDTHS = {"top_reasons": 70, "program_reason": 50, "care_gaps": 40, "address": 28, "program_match": 22}
+_WIDTHS = {"top_reasons": 70, "program_reason": 50, "care_gaps": 40, "address": 28, "program_match": 22,
+           "list": 22, "lists": 30}
+
+# Excel refuses these in a sheet name (and control characters), an apostrophe at either end, more
+# than 31 characters, two names equal but for case, and "History" (its own).
+_NOT_IN_SHEET_NAME = re.compile(r"[\[\]:*?/\\\x00-\x1f]")
+_SHEET_NAME_LENGTH = 31
 
 
-def write_worklist_xlsx(worklist: pd.DataFrame, path: Path, as_of: str) -> None:
-    """One sheet, header frozen, filters on; every text written with ``write_string``."""
+def sheet_names(titles: Sequence[str]) -> list[str]:
+    """A sheet name Excel accepts for each title, unique, in order: forbidden characters become
+    "-", long titles are cut, a repeated name gets " (2)", " (3)", ..."""
+    names: list[str] = []
+    taken = {"history"}
+    for title in titles:
+        base = _NOT_IN_SHEET_NAME.sub("-", str(title)).strip().strip("'")[:_SHEET_NAME_LENGTH].strip() or "list"
+        name, k = base, 2
+        while name.casefold() in taken:
+            suffix = f" ({k})"
+            name, k = base[:_SHEET_NAME_LENGTH - len(suffix)] + suffix, k + 1
+        taken.add(name.casefold())
+        names.append(name)
+    return names
+
+
+def write_worklist_xlsx(sheets: Sequence[tuple[str, pd.DataFrame]], path: Path, as_of: str) -> None:
+    """One sheet per (title, worklist), in order (:func:`sheet_names`), header frozen, filters on;
+    every text written with ``write_string``."""
     workbook = xlsxwriter.Workbook(str(path), {
         "strings_to_formulas": False, "strings_to_numbers": False, "strings_to_urls": False, "in_memory": True,
     })
     # A fixed document date (the month scored) keeps the bytes the same on a rerun.
     stamp = dt.datetime.combine(month_end(as_of), dt.time())
-    workbook.set_properties({"title": f"riskstrat worklist {as_of}", "author": "riskstrat", "created": stamp})
-    sheet = workbook.add_worksheet("worklist")
+    workbook.set_properties({"title": f"riskstrat worklists {as_of}", "author": "riskstrat", "created": stamp})
     header = workbook.add_format({"bold": True, "text_wrap": True, "valign": "top", "bg_color": "#DDEBF7"})
     wrap = workbook.add_format({"text_wrap": True, "valign": "top"})
-    columns = list(worklist.columns)
-    for j, name in enumerate(columns):
-        sheet.write_string(0, j, _HEADERS.get(name, name), header)
-        sheet.set_column(j, j, _WIDTHS.get(name, 14), wrap if name in _WIDTHS else None)
-    for i, row in enumerate(worklist.itertuples(index=False, name=None), start=1):
-        for j, value in enumerate(row):
-            cell = _cell(value)
-            if cell is None:
-                continue
-            if isinstance(cell, (int, float)):
-                sheet.write_number(i, j, cell)
-            else:
-                sheet.write_string(i, j, neutralise(cell))
-    sheet.freeze_panes(1, 0)
-    if len(worklist):
-        sheet.autofilter(0, 0, len(worklist), len(columns) - 1)
+    for name, (_, worklist) in zip(sheet_names([t for t, _ in sheets]), sheets, strict=True):
+        sheet = workbook.add_worksheet(name)
+        columns = list(worklist.columns)
+        for j, column in enumerate(columns):
+            sheet.write_string(0, j, _HEADERS.get(column, column), header)
+            sheet.set_column(j, j, _WIDTHS.get(column, 14), wrap if column in _WIDTHS else None)
+        for i, row in enumerate(worklist.itertuples(index=False, name=None), start=1):
+            for j, value in enumerate(row):
+                cell = _cell(value)
+                if cell is None:
+                    continue
+                if isinstance(cell, (int, float)):
+                    sheet.write_number(i, j, cell)
+                else:
+                    sheet.write_string(i, j, neutralise(cell))
+        sheet.freeze_panes(1, 0)
+        if len(worklist):
+            sheet.autofilter(0, 0, len(worklist), len(columns) - 1)
     workbook.close()

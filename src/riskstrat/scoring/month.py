@@ -1,11 +1,16 @@
-"""Monthly scoring: who is at risk, who goes on the worklist, which programme, and why.
+"""Monthly scoring: one ranked list per model specification, and the month's combined list.
 
-:func:`score_population` is the recipe, each step a plain function testable on hand-built frames::
+:func:`score_population` is the recipe, each step a plain function testable on hand-built frames.
+The month's features are built once and shared; each list that has a model then takes the same
+steps on the children its population admits::
 
-    features (riskstrat.features) -> model (riskstrat.model.registry) -> rank, percentile, tier
-    -> suppression (care_management snapshot) -> flags (capacity, threshold)
-    -> program match (programs.yaml) -> households -> SHAP reasons (riskstrat.scoring.explain)
-    -> worklist
+    population (the specification's rule, riskstrat.model.specs) -> its model
+    (riskstrat.model.registry) -> rank, percentile, tier -> suppression for this list
+    -> flags at its capacity -> program match -> SHAP reasons from its own model
+    -> households -> its worklist
+
+The combined list names each flagged child once, with every list that flagged them
+(:func:`riskstrat.scoring.worklist.combine_worklists`).
 
 :func:`gather_inputs` reads what it needs from the lake and the registry. Publishing the month
 (outputs/YYYY-MM/, the report, run.json) is the next stage's: :mod:`riskstrat.publish`.
@@ -19,40 +24,57 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from riskstrat.audit.month import MonthAudit
-from riskstrat.config import ScoringSettings, Settings
+from riskstrat.config import DEFAULT_SPEC, ScoringSettings, Settings
 from riskstrat.core.months import add_months, month_end
 from riskstrat.core.progress import Progress, tick
 from riskstrat.core.sql import scalar
-from riskstrat.core.workspace import output_dir
+from riskstrat.core.workspace import MODELS, output_dir
 from riskstrat.features import build_features
 from riskstrat.features.build import open_lake, population_attrition, prepare_as_of, span_rows
 from riskstrat.features.concept_sql import materialise, register_codesets
 from riskstrat.lake import connect
-from riskstrat.model.registry import load_model
+from riskstrat.model.registry import CHAMPION, RegistryError, champions, load_model
+from riskstrat.model.specs import Specification, load_specs
 from riskstrat.scoring import explain
 from riskstrat.scoring.flags import TIERS, ScoringError, rank_scores, select_flags
 from riskstrat.scoring.households import household_keys, household_order
-from riskstrat.scoring.programs import ProgramRules, load_programs
+from riskstrat.scoring.programs import ProgramRules, programme_rules
 from riskstrat.scoring.suppression import suppression
-from riskstrat.scoring.worklist import build_worklist
+from riskstrat.scoring.worklist import build_worklist, combine_worklists
 
 #: What the worklist shows of each flagged child, from the eligibility span that describes them at T.
 CONTACT_COLUMNS = ["member_id", "subscriber_id", "first_name", "last_name", "birth_date", "phone", "address", "city",
                    "state", "zip_code"]
 
+#: scores.parquet's columns: one row per list and child its population admits.
+SCORES_COLUMNS = [
+    "as_of", "list", "list_title", "person_id", "member_id", "household_id", "age", "score", "percentile", "tier",
+    "rank", "flagged", "flag_reason", "flagged_last_month", "program_match", "program_ids", "program_reason",
+    "suppressed", "suppression", "suppression_reason", "top_reasons", "reason_features", "model_id",
+]
+
 
 def read_previous(workspace: Path, as_of: str) -> pd.DataFrame | None:
-    """Last month's scores.parquet (person_id, flagged, score, tier), or None when it was not published."""
+    """Last month's scores.parquet (list, person_id, flagged, score, tier, suppressed), or None when it was not published.
+
+    A month published before there were several lists held the general list only; its rows are
+    read as that list's.
+    """
     path = output_dir(workspace, add_months(as_of, -1)) / "scores.parquet"
     if not path.exists():
         return None
     try:
-        prev = pd.read_parquet(path, columns=["person_id", "flagged", "score", "tier", "suppressed"])
+        has_list = "list" in pq.read_schema(path).names
+        prev = pd.read_parquet(path, columns=["list"] * has_list + ["person_id", "flagged", "score", "tier", "suppressed"])
     except (OSError, ValueError) as exc:  # pyarrow: not Parquet, or a column missing
         raise ScoringError(f"{path}: last month's scores cannot be read ({type(exc).__name__}); "
                            "publish that month again or move it aside") from None
+    if not has_list:
+        prev.insert(0, "list", DEFAULT_SPEC)
+    prev["list"] = prev["list"].astype("string")
     prev["person_id"] = prev["person_id"].astype("string")
     return prev
 
@@ -61,15 +83,18 @@ def read_previous(workspace: Path, as_of: str) -> pd.DataFrame | None:
 class MonthInputs:
     """Everything scoring reads, gathered from the lake and the registry (or hand-built in tests).
 
+    ``specs``: every model specification, in their order; ``models``: the model of each list that
+    has one (specification name -> registered model); a specification without one is not scored.
     ``members``: person_id, member_id, subscriber_id and contact columns (eligibility snapshot at T).
     ``care_management``: the snapshot known at T. ``last_ed``: person_id, last_ed_visit.
     ``deliveries``: rows of lake/_deliveries.parquet (validation summary). ``previous``: last month's
-    scores or None. ``attrition``: (step, people) rows of the population.
+    scores (:func:`read_previous`) or None. ``attrition``: (step, people) rows of the population.
     """
 
     as_of: str
     features: pd.DataFrame
-    model: object
+    specs: list[Specification]
+    models: dict[str, object]
     members: pd.DataFrame
     care_management: pd.DataFrame | None = None
     last_ed: pd.DataFrame | None = None
@@ -80,18 +105,57 @@ class MonthInputs:
 
 
 @dataclass
-class MonthScores:
-    """The month's scoring, before it is written: every table publish needs."""
+class ListScores:
+    """One list's month: its scores (one row per child its population admits), worklist, SHAP, counts.
 
-    as_of: str
-    model_id: str
+    ``features``: the feature rows of the list's population (the month's whole table for the
+    general list), what the list's audit compares with its model's training data.
+    """
+
+    spec: Specification
+    model: object
+    capacity: int
+    features: pd.DataFrame
     scores: pd.DataFrame
     worklist: pd.DataFrame
     explanations: pd.DataFrame
     shap_summary: pd.DataFrame
-    programs: ProgramRules
     counts: dict
     audit: MonthAudit | None = None  # set when the month was audited before publishing
+
+    @property
+    def model_id(self) -> str:
+        return str(getattr(self.model, "model_id", "unknown"))
+
+
+@dataclass
+class MonthScores:
+    """The month's scoring, before it is written: each list's tables, the combined worklist, the counts.
+
+    ``skipped``: the lists not scored, in specification order, and why (:data:`NO_MODEL`,
+    :data:`NO_CHILDREN`).
+    """
+
+    as_of: str
+    lists: list[ListScores]
+    skipped: list[tuple[Specification, str]]
+    worklist: pd.DataFrame
+    programs: ProgramRules
+    counts: dict
+
+    @property
+    def model_ids(self) -> dict[str, str]:
+        return {ls.spec.name: ls.model_id for ls in self.lists}
+
+    @property
+    def scores(self) -> pd.DataFrame:
+        """scores.parquet: every list's rows, the lists in specification order, each by rank."""
+        return pd.concat([ls.scores for ls in self.lists], ignore_index=True)
+
+    @property
+    def explanations(self) -> pd.DataFrame:
+        """explanations.parquet: every list's flagged children, each with its own model's features."""
+        return pd.concat([ls.explanations for ls in self.lists], ignore_index=True)
 
 
 def _probabilities(model, X: pd.DataFrame, frame: pd.DataFrame) -> np.ndarray:
@@ -110,44 +174,79 @@ def _take(values, positions: np.ndarray, found: np.ndarray, dtype: str = "string
     return pd.Series(pd.array(out, dtype=dtype))
 
 
-def score_population(inputs: MonthInputs, settings: ScoringSettings, programs: ProgramRules | None = None,
-                     progress: Progress | None = None, timings: dict | None = None) -> MonthScores:
-    """Score, suppress, flag, match, group and explain one month (no files written)."""
-    timings = timings if timings is not None else {}
-    steps = ("predict", "suppress_and_flag", "programs", "explain", "households")
-    clock = time.perf_counter()
+@dataclass
+class _Shared:
+    """What every list of the month reads alike, prepared once."""
 
-    def lap(step: str) -> None:
-        nonlocal clock
+    as_of: str
+    members: pd.DataFrame
+    member_index: pd.Index
+    care_management: pd.DataFrame | None
+    last_ed: pd.DataFrame | None
+    previous: pd.DataFrame | None
+    programs: ProgramRules
+
+    @classmethod
+    def of(cls, inputs: MonthInputs, programs: ProgramRules) -> "_Shared":
+        members = inputs.members.drop_duplicates("person_id")
+        members = members.set_index(pd.Index(members["person_id"].astype("string"), name=None))
+        # Object-dtype indexes hash in C; Arrow-backed string lookups are several times slower at 500k.
+        index = pd.Index(members["person_id"].to_numpy(dtype=object), dtype=object)
+        return cls(inputs.as_of, members, index, inputs.care_management, inputs.last_ed, inputs.previous, programs)
+
+    def flagged_last_month(self, name: str | None = None) -> np.ndarray | None:
+        """Children flagged last month on list ``name`` (any list when None); None when it was not published."""
+        prev = self.previous
+        if prev is None:
+            return None
+        if name is not None:
+            prev = prev[(prev["list"] == name).to_numpy(dtype=bool)]
+            if prev.empty:
+                return None
+        return prev.loc[prev["flagged"].astype(bool).to_numpy(), "person_id"].to_numpy(dtype=object)
+
+
+class _Laps:
+    """Step timings, summed over the lists, and the scoring progress."""
+
+    def __init__(self, timings: dict, progress: Progress | None, total: int):
+        self.timings, self.progress, self.total, self.done = timings, progress, total, 0
+        self.clock = time.perf_counter()
+
+    def __call__(self, step: str) -> None:
         now = time.perf_counter()
-        timings[step] = round(now - clock, 3)
-        clock = now
-        tick(progress, "scoring", steps.index(step) + 1, len(steps))
+        self.timings[step] = round(self.timings.get(step, 0.0) + now - self.clock, 3)
+        self.clock = now
+        self.done += 1
+        tick(self.progress, "scoring", self.done, self.total)
 
-    model = inputs.model
-    model_id = str(getattr(model, "model_id", "unknown"))
-    frame = inputs.features.reset_index(drop=True)
-    if "person_id" not in frame.columns:
-        raise ScoringError("the feature frame has no person_id column")
-    if frame.empty:
-        raise ScoringError(f"no children to score in {inputs.as_of}: the population is empty")
-    programs = programs or load_programs(settings.programs_file)
 
+_LIST_STEPS = ("predict", "suppress_and_flag", "programs", "explain", "households")
+
+#: Why a list is not scored this month.
+NO_MODEL = "no champion in the registry yet (riskstrat train)"
+NO_CHILDREN = "its population rule admits no child this month"
+
+
+def _score_list(spec: Specification, model, frame: pd.DataFrame, shared: _Shared, settings: ScoringSettings,
+                lap: _Laps) -> ListScores:
+    """Score, suppress, flag, match, explain and group one list's population (``frame``: its feature rows)."""
     X = explain.model_matrix(model, frame)
     ranked = rank_scores(frame["person_id"], _probabilities(model, X, frame))
-    # pos[i]: the feature-frame row of the i-th ranked child; the big frame is never reordered.
+    # pos[i]: the population row of the i-th ranked child; the big frame is never reordered.
     pos = ranked.pop("_row").to_numpy()
     lap("predict")
 
-    sup = suppression(ranked["person_id"], inputs.care_management, month_end(inputs.as_of), settings.suppress_days)
+    programme = None if spec.population is None else spec.name
+    sup = suppression(ranked["person_id"], shared.care_management, month_end(shared.as_of), settings.suppress_days,
+                      programme)
     ranked = pd.concat([ranked, sup.drop(columns="person_id")], axis=1)
     ranked["flag_reason"] = select_flags(ranked, settings.capacity, settings.threshold)
     ranked["flagged"] = ranked["flag_reason"].notna().to_numpy(dtype=bool)
 
-    members = inputs.members.drop_duplicates("person_id")
+    members = shared.members
     ranked_ids = ranked["person_id"].to_numpy(dtype=object)
-    # Object-dtype indexes hash in C; Arrow-backed string lookups are several times slower at 500k.
-    member_pos = pd.Index(members["person_id"].to_numpy(dtype=object), dtype=object).get_indexer(ranked_ids)
+    member_pos = shared.member_index.get_indexer(ranked_ids)
     known = member_pos >= 0
     for column, source in (("member_id", "member_id"), ("household_id", "subscriber_id")):
         values = members[source] if source in members.columns else pd.Series([None] * len(members))
@@ -157,20 +256,16 @@ def score_population(inputs: MonthInputs, settings: ScoringSettings, programs: P
         ranked["age"] = pd.array(np.round(frame["age_years"].to_numpy(dtype=float)[pos]), dtype="Int64")
     else:
         ranked["age"] = pd.array([pd.NA] * len(ranked), dtype="Int64")
-
-    if inputs.previous is not None:
-        prev = inputs.previous
-        before = prev.loc[prev["flagged"].astype(bool).to_numpy(), "person_id"].to_numpy(dtype=object)
-        ranked["flagged_last_month"] = pd.array(pd.Index(ranked_ids, dtype=object).isin(before), dtype="boolean")
-    else:
-        ranked["flagged_last_month"] = pd.array([pd.NA] * len(ranked), dtype="boolean")
+    before = shared.flagged_last_month(spec.name)
+    ranked["flagged_last_month"] = (pd.array([pd.NA] * len(ranked), dtype="boolean") if before is None else
+                                    pd.array(pd.Index(ranked_ids, dtype=object).isin(before), dtype="boolean"))
     lap("suppress_and_flag")
 
     flagged_mask = ranked["flagged"].to_numpy(dtype=bool)
     flagged_idx = np.flatnonzero(flagged_mask)
     explain_rows = np.zeros(len(frame), dtype=bool)
     explain_rows[pos[flagged_idx]] = True
-    match = programs.match(frame, explain=explain_rows)
+    match = shared.programs.match(frame, explain=explain_rows)
     ranked["program_match"] = pd.array(match["program_match"].to_numpy()[pos], dtype="string")
     ranked["program_ids"] = pd.array(match["program_ids"].to_numpy()[pos], dtype="string")
     ranked["program_reason"] = pd.array(np.where(flagged_mask, match["program_reason"].to_numpy()[pos], None),
@@ -180,6 +275,7 @@ def score_population(inputs: MonthInputs, settings: ScoringSettings, programs: P
     X_flagged = X.iloc[pos[flagged_idx]]
     values, base = explain.shap_contributions(model, X_flagged)
     explanations = explain.explanations_frame(ranked["person_id"].to_numpy()[flagged_idx], X_flagged, values, base)
+    explanations.insert(0, "list", spec.name)
     reasons = explain.top_reasons(X_flagged, values, settings.top_reasons)
     top = np.full(len(ranked), None, dtype=object)
     feats = np.full(len(ranked), None, dtype=object)
@@ -193,23 +289,56 @@ def score_population(inputs: MonthInputs, settings: ScoringSettings, programs: P
 
     ordered_households = household_order(ranked)
     flagged_features = frame.iloc[pos[ordered_households.index.to_numpy()]]
-    worklist = build_worklist(ordered_households, members.set_index(members["person_id"].astype("string")),
-                         inputs.last_ed, flagged_features)
+    worklist = build_worklist(ordered_households, members, shared.last_ed, flagged_features, spec.title)
     lap("households")
 
-    ranked.insert(0, "as_of", inputs.as_of)
-    ranked["model_id"] = model_id
+    ranked.insert(0, "as_of", shared.as_of)
+    ranked.insert(1, "list", spec.name)
+    ranked.insert(2, "list_title", spec.title)
+    ranked["model_id"] = str(getattr(model, "model_id", "unknown"))
     scores = ranked[SCORES_COLUMNS].reset_index(drop=True)
-    counts = _counts(scores, worklist, explanations)
-    return MonthScores(as_of=inputs.as_of, model_id=model_id, scores=scores, worklist=worklist,
-                       explanations=explanations, shap_summary=summary, programs=programs, counts=counts)
+    return ListScores(spec=spec, model=model, capacity=settings.capacity, features=frame, scores=scores,
+                      worklist=worklist, explanations=explanations, shap_summary=summary,
+                      counts=_counts(scores, worklist, explanations))
 
 
-SCORES_COLUMNS = [
-    "as_of", "person_id", "member_id", "household_id", "age", "score", "percentile", "tier", "rank",
-    "flagged", "flag_reason", "flagged_last_month", "program_match", "program_ids", "program_reason",
-    "suppressed", "suppression", "suppression_reason", "top_reasons", "reason_features", "model_id",
-]
+def score_population(inputs: MonthInputs, settings: Settings, progress: Progress | None = None,
+                     timings: dict | None = None) -> MonthScores:
+    """Score every list that has a model and children in its population, then combine the lists
+    (no files written)."""
+    timings = timings if timings is not None else {}
+    frame = inputs.features.reset_index(drop=True)
+    if "person_id" not in frame.columns:
+        raise ScoringError("the feature frame has no person_id column")
+    if frame.empty:
+        raise ScoringError(f"no children to score in {inputs.as_of}: the population is empty")
+    programs = programme_rules(inputs.specs)
+    programs.require(frame)
+    populations, skipped = {}, []
+    for s in inputs.specs:
+        rows = frame if s.population is None else frame[s.population.test(frame)].reset_index(drop=True)
+        if s.name not in inputs.models or rows.empty:
+            skipped.append((s, NO_MODEL if s.name not in inputs.models else NO_CHILDREN))
+        else:
+            populations[s.name] = (s, rows)
+    if not populations:
+        raise ScoringError(f"no list to score in {inputs.as_of}: "
+                           + "; ".join(f"{s.name}: {why}" for s, why in skipped))
+    shared = _Shared.of(inputs, programs)
+    lap = _Laps(timings, progress, len(_LIST_STEPS) * len(populations) + 1)
+    lists = [_score_list(s, inputs.models[name], rows, shared, settings.for_spec(s.spec).scoring, lap)
+             for name, (s, rows) in populations.items()]
+
+    on_lists = pd.concat([pd.DataFrame({"person_id": ls.worklist["person_id"], "title": ls.spec.title}) for ls in lists])
+    # groupby keeps each child's rows in the order of the lists, so the titles are in specification order
+    titles = on_lists.groupby("person_id", sort=False)["title"].agg(" + ".join)
+    for ls in lists:
+        ls.worklist["lists"] = titles.reindex(ls.worklist["person_id"]).to_numpy()
+    everyone = pd.concat([ls.scores[["person_id", "household_id"]] for ls in lists], ignore_index=True)
+    combined = combine_worklists([ls.worklist for ls in lists], everyone, shared.flagged_last_month())
+    lap("combine")
+    return MonthScores(as_of=inputs.as_of, lists=lists, skipped=skipped, worklist=combined, programs=programs,
+                       counts=_month_counts(lists, combined))
 
 
 def _counts(scores: pd.DataFrame, worklist: pd.DataFrame, explanations: pd.DataFrame) -> dict:
@@ -228,6 +357,44 @@ def _counts(scores: pd.DataFrame, worklist: pd.DataFrame, explanations: pd.DataF
         "explanation_rows": int(len(explanations)),
         "flagged_by_tier": {t: int((flagged["tier"] == t).sum()) for t, _ in TIERS},
         "flagged_by_program": {str(k): int(v) for k, v in flagged["program_match"].value_counts().sort_index().items()},
+    }
+
+
+def _month_counts(lists: list[ListScores], combined: pd.DataFrame) -> dict:
+    """The month's counts over distinct children (the combined list), and each list's own (``lists``).
+
+    A child kept off several lists counts once as suppressed, under the first list's reason; a
+    child flagged on any list by capacity counts as flagged by capacity; tiers are those of the
+    list where the child placed best.
+    """
+    rows = pd.concat([ls.scores[["person_id", "suppressed", "suppression", "flag_reason"]] for ls in lists],
+                     ignore_index=True)
+    suppressed = rows[rows["suppressed"].to_numpy(dtype=bool)].drop_duplicates("person_id")
+    by_capacity = rows.loc[(rows["flag_reason"] == "capacity").fillna(False).to_numpy(dtype=bool), "person_id"]
+    continuing = int((combined["new_or_continuing"] == "continuing").sum())
+    capacity = int(combined["person_id"].isin(by_capacity).sum())
+    listed = pd.concat([ls.worklist["person_id"] for ls in lists]).value_counts()
+
+    def tally(column: pd.Series) -> dict[str, int]:
+        return {str(k): int(v) for k, v in column.value_counts().sort_index().items()}
+
+    return {
+        "scored": int(rows["person_id"].nunique()),
+        "suppressed": int(len(suppressed)),
+        "suppressed_by_reason": tally(suppressed["suppression"]),
+        "flagged": int(len(combined)),
+        "flagged_by_capacity": capacity,
+        "flagged_by_threshold": int(len(combined)) - capacity,
+        "flagged_new": int(len(combined)) - continuing,
+        "flagged_continuing": continuing,
+        "households": int(combined["household_group"].nunique()) if len(combined) else 0,
+        "worklist_rows": int(len(combined)),
+        "explanation_rows": sum(ls.counts["explanation_rows"] for ls in lists),
+        "flagged_by_tier": {t: int((combined["score_band"] == t).sum()) for t, _ in TIERS},
+        "flagged_by_program": tally(combined["program_match"]),
+        "flagged_by_lists": tally(combined["lists"]),
+        "flagged_on_several_lists": int((listed > 1).sum()),
+        "lists": {ls.spec.name: ls.counts for ls in lists},
     }
 
 
@@ -266,11 +433,31 @@ def _deliveries(con) -> pd.DataFrame:
     return con.sql("SELECT * FROM _deliveries").to_arrow_table().to_pandas()
 
 
+def list_model_ids(workspace: Path, specs: list[Specification], model_id: str | None = None) -> dict[str, str]:
+    """The model of each list, in specification order: its specification's champion, or ``model_id``
+    for the list of that model's specification. A list without a champion is left out; no list
+    with one at all is the registry's one-line error."""
+    chosen = champions(workspace)
+    if model_id is not None:
+        spec = load_model(workspace, model_id).design.spec
+        if spec not in {s.name for s in specs}:
+            folder = specs[0].path.parent if specs else "the model specifications"
+            raise ScoringError(f"model {model_id} was trained for the specification {spec!r}, which {folder} does "
+                               "not declare; score it with the specifications it was trained from")
+        chosen = {**chosen, spec: model_id}
+    ids = {s.name: chosen[s.name] for s in specs if s.name in chosen}
+    if not ids:
+        raise RegistryError(f"{Path(workspace) / MODELS / CHAMPION}: no champion for any list yet "
+                            f"({', '.join(s.name for s in specs)}); run `riskstrat train` first")
+    return ids
+
+
 def gather_inputs(workspace: Path, as_of: str, settings: Settings, model_id: str | None = None,
                   timings: dict | None = None, progress: Progress | None = None,
                   features: pd.DataFrame | None = None) -> MonthInputs:
-    """Read the month from the lake and the model from the registry.
+    """Read the month from the lake, the specifications and each list's model from the registry.
 
+    ``model_id``: score the list of that model's specification with it instead of its champion.
     ``features``: the month's feature table when the caller already built it from the same lake
     and settings (the monthly job's drift check); otherwise it is built here. A table that
     :func:`riskstrat.features.build_features` did not build for ``as_of`` is refused.
@@ -281,8 +468,10 @@ def gather_inputs(workspace: Path, as_of: str, settings: Settings, model_id: str
 
     timings = timings if timings is not None else {}
     t0 = time.perf_counter()
-    model = load_model(workspace, model_id)
-    timings["load_model"] = round(time.perf_counter() - t0, 3)
+    specs = load_specs(workspace, settings)
+    chosen = list_model_ids(workspace, specs, model_id)
+    models = {name: load_model(workspace, mid, spec=name) for name, mid in chosen.items()}
+    timings["load_models"] = round(time.perf_counter() - t0, 3)
     con = connect(workspace)
     try:
         t0 = time.perf_counter()
@@ -298,7 +487,7 @@ def gather_inputs(workspace: Path, as_of: str, settings: Settings, model_id: str
     finally:
         con.close()
     return MonthInputs(
-        as_of=as_of, features=frame, model=model, members=members, care_management=cm, last_ed=last_ed,
-        deliveries=deliveries, previous=read_previous(workspace, as_of), attrition=attrition,
+        as_of=as_of, features=frame, specs=specs, models=models, members=members, care_management=cm,
+        last_ed=last_ed, deliveries=deliveries, previous=read_previous(workspace, as_of), attrition=attrition,
         inputs={"care_management_snapshot": cm_month},
     )

@@ -1,8 +1,13 @@
-"""Suppression: children already served, or who said no recently, are kept off the worklist.
+"""Suppression: children already served, or who said no recently, are kept off a list.
 
 Only what :data:`SUPPRESSING` declares suppresses: ``enrolled`` while it lasts, ``declined`` and
 ``unable_to_reach`` for ``scoring.suppress_days`` after their date. A pending ``referred`` does
 not, so a referral nobody acted on cannot hide a child; ``discharged`` ends an enrolment.
+
+Which programmes count depends on the list. The general list keeps off a child with such a
+status in any programme. A programme's list keeps off a child with such a status in that
+programme, and a child enrolled in another programme (they already have a coordinator); a
+child who declined another programme may still want this one.
 """
 
 from __future__ import annotations
@@ -25,13 +30,15 @@ SUPPRESSING = {
 _STATUS_ORDER = {"discharged": 0, "referred": 1, "unable_to_reach": 2, "declined": 3, "enrolled": 4}
 
 
-def suppression(person_ids, care_management: pd.DataFrame, as_of_date: date, suppress_days: int) -> pd.DataFrame:
+def suppression(person_ids, care_management: pd.DataFrame, as_of_date: date, suppress_days: int,
+                program: str | None = None) -> pd.DataFrame:
     """Per person: suppressed (bool), suppression (a status of :data:`SUPPRESSING`) and a reason.
 
     ``care_management`` is the snapshot known at T (person_id, program, status, status_date). Per
     programme the latest status counts, and suppresses as :data:`SUPPRESSING` says: while it lasts,
     or for ``suppress_days`` after its date. Several programmes: a lasting status wins, then the
-    most recent.
+    most recent. ``program``: the programme whose list this is (its care_management name); the
+    other programmes then count only with a lasting status. None: every programme counts.
     """
     out = pd.DataFrame({"person_id": pd.array(person_ids, dtype="string")})
     out["suppressed"] = False
@@ -51,6 +58,8 @@ def suppression(person_ids, care_management: pd.DataFrame, as_of_date: date, sup
     lasting = [status for status, (how_long, _) in SUPPRESSING.items() if how_long == WHILE_IT_LASTS]
     timed = [status for status, (how_long, _) in SUPPRESSING.items() if how_long == FOR_SUPPRESS_DAYS]
     active = latest["status"].isin(lasting) | (latest["status"].isin(timed) & (age_days <= suppress_days))
+    if program is not None:
+        active &= (latest["program"] == program) | latest["status"].isin(lasting)
     hits = latest[active.fillna(False).to_numpy(dtype=bool)].copy()
     if hits.empty:
         return out

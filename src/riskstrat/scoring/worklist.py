@@ -1,15 +1,24 @@
-"""The worklist: the flagged children, best first, with what an outreach worker needs to call a family."""
+"""Worklists: the flagged children, best first, with what an outreach worker needs to call a family.
+
+Each list has its own worklist (:func:`build_worklist`); the combined worklist
+(:func:`combine_worklists`) names each child flagged on any list once. Every worklist has the
+same columns (:data:`WORKLIST_COLUMNS`): ``list`` is the list whose rank, band and reasons the
+row shows, ``lists`` every list that flagged the child this month.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
 from riskstrat.features import FEATURES, reason_text
+from riskstrat.scoring.households import household_keys, household_order
 
 #: The worklist's columns, in order: what an outreach worker needs to call a family, nothing more.
 WORKLIST_COLUMNS = [
-    "position", "rank", "household_group", "new_or_continuing", "person_id", "member_id", "household_id",
+    "position", "list", "lists", "rank", "household_group", "new_or_continuing", "person_id", "member_id", "household_id",
     "first_name", "last_name", "birth_date", "age", "phone", "address", "city", "state", "zip_code",
     "score_band", "program_match", "program_reason", "top_reasons", "last_ed_visit", "care_gaps",
     "other_children_in_household",
@@ -29,11 +38,13 @@ def care_gaps(features: pd.DataFrame) -> list[str]:
 
 
 def build_worklist(flagged: pd.DataFrame, members: pd.DataFrame, last_ed: pd.DataFrame | None,
-                   features: pd.DataFrame) -> pd.DataFrame:
-    """The worklist's rows (:data:`WORKLIST_COLUMNS`) for the flagged children in household order.
+                   features: pd.DataFrame, title: str) -> pd.DataFrame:
+    """The worklist's rows (:data:`WORKLIST_COLUMNS`) of list ``title`` for its flagged children in household order.
 
     ``members`` is indexed by person_id (contact details), ``last_ed`` has person_id and
     last_ed_visit, ``features`` is the feature table's rows of the same children in the same order.
+    ``lists`` names this list only; the month names every list that flagged each child once all
+    are scored.
     """
     def contact(name: str) -> list:
         if name not in members.columns:
@@ -50,6 +61,8 @@ def build_worklist(flagged: pd.DataFrame, members: pd.DataFrame, last_ed: pd.Dat
     status = np.where(prev.fillna(False).to_numpy(dtype=bool), "continuing", "new")
     wl = pd.DataFrame({
         "position": flagged["worklist_position"].to_numpy(),
+        "list": title,
+        "lists": title,
         "rank": flagged["rank"].to_numpy(),
         "household_group": flagged["household_group"].to_numpy(),
         "new_or_continuing": status,
@@ -75,3 +88,37 @@ def build_worklist(flagged: pd.DataFrame, members: pd.DataFrame, last_ed: pd.Dat
     })
     wl = wl.replace({pd.NA: None})
     return wl[WORKLIST_COLUMNS]
+
+
+def combine_worklists(worklists: Sequence[pd.DataFrame], scored: pd.DataFrame,
+                      flagged_before: np.ndarray | None) -> pd.DataFrame:
+    """The combined worklist: each child flagged on any list once, the row of the list where they
+    placed best, siblings together.
+
+    ``worklists`` are the lists' worklists in specification order, ``lists`` already naming every
+    list that flagged each child. A child's place is their best position on any list (ties: the
+    earlier list, then person_id); a family is placed by its best-placed child. ``scored``
+    (person_id, household_id) holds every child scored on any list, so "other children in
+    household" counts them. ``flagged_before``: the children flagged on any list last month (None
+    when it was not published): they are "continuing", as an outreach team already knows them.
+    """
+    stacked = pd.concat([wl.assign(_list_order=k) for k, wl in enumerate(worklists)], ignore_index=True)
+    best = stacked.sort_values(["position", "_list_order", "person_id"], kind="stable").drop_duplicates("person_id")
+    best = best.set_index(best["person_id"].astype(object))
+    everyone = scored.drop_duplicates("person_id")
+    ids = everyone["person_id"].to_numpy(dtype=object)
+    place = pd.Series(np.arange(1, len(best) + 1), index=best.index).reindex(ids).to_numpy()
+    flagged = ~np.isnan(place)
+    order = household_order(pd.DataFrame({
+        "person_id": ids,
+        "household_key": household_keys(everyone["person_id"].astype("string"), everyone["household_id"]).to_numpy(),
+        "rank": np.where(flagged, place, len(best) + 1),
+        "flagged": flagged,
+    }))
+    out = best.loc[order["person_id"].to_numpy()].reset_index(drop=True)
+    out["position"] = order["worklist_position"].to_numpy()
+    out["household_group"] = order["household_group"].to_numpy()
+    out["other_children_in_household"] = order["household_not_listed"].to_numpy()
+    before = np.asarray([] if flagged_before is None else flagged_before, dtype=object)
+    out["new_or_continuing"] = np.where(out["person_id"].isin(before).to_numpy(), "continuing", "new")
+    return out[WORKLIST_COLUMNS]

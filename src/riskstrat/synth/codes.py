@@ -160,6 +160,9 @@ class Codes:
         # Initial encounters only: ED and inpatient claims code the acute (A) episode.
         sh = np.array(b.icd.values, dtype=object)[self.dx_self_harm]
         self.dx_self_harm = self.dx_self_harm[np.char.endswith(sh.astype(str), "A")]
+        # Outpatient visits record thoughts, not acts: the ideation codes without the suicide
+        # attempt (T14.91), which only the ED visit or stay that treats an attempt codes.
+        self.dx_ideation = self.dx_suicidal[~np.isin(self.dx_suicidal, b.icd_group(*cl.SELF_HARM))]
         self.dx_maltreatment = np.concatenate([b.icd_group("icd10cm_maltreatment", g)
                                                for g in ("maltreatment_confirmed", "maltreatment_suspected")])
         mal = np.array(b.icd.values, dtype=object)[self.dx_maltreatment].astype(str)

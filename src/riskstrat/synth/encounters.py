@@ -269,7 +269,7 @@ def outpatient(mo: Month, tr: PersonTraits, codes: Codes, prov: Providers, cb: C
     alt = np.array([g[rng.integers(0, len(g))] for g in codes.dx_bh], np.int32)[grp] if C else np.zeros(0, np.int32)
     dx[:, 0] = np.select([noisy < 0.1, noisy < 0.2], [codes.pick(codes.dx_bh_other, rng, C), alt], tr.bh_code[p])
     si = (mo.bh[p] >= 2) & (rng.random(C) < 0.12)
-    dx[si, 1] = codes.pick(codes.dx_suicidal, rng, int(si.sum()))
+    dx[si, 1] = codes.pick(codes.dx_ideation, rng, int(si.sum()))
     sd = (mo.social[p] >= 1) & (rng.random(C) < 0.08)
     dx[sd & (dx[:, 1] < 0), 1] = codes.pick(codes.dx_sdoh_all, rng, int((sd & (dx[:, 1] < 0)).sum()))
     _dedupe(dx)

@@ -130,7 +130,7 @@ def generate_plan(workspace: Path, spec: PlanSpec, progress: Progress | None = N
     cp = lt.chain_params(pop, tr)
     report("people and households", 1, 1)
     report("exact risk (recursion)", 0, 1)
-    V = lt.outcome_probability(tr, cp)
+    V = lt.outcome_probability(tr, cp, lt.OUTCOMES.values())
     report("exact risk (recursion)", 1, 1)
     prov = build_providers(spec.members, _stream(seed, 4))
     ptr, drugs = _person_traits(pop, tr, codes, prov, _stream(seed, 5))
@@ -325,7 +325,7 @@ def _write_truth(truth: Path, pop, tr, risk_parts, event_parts, labels, plan_def
         "month": month_labels,
         "age": pa.array(r["age"].astype(np.int16)),
         "enrolled": pa.array(r["enrolled"]),
-        "p_true": pa.array(r["p"]),
+        **{f"p_{name}": pa.array(r["p"][:, i].astype(np.float64)) for i, name in enumerate(lt.OUTCOMES)},
     }), truth / "risk.parquet")
     e = _concat(event_parts)
     pq.write_table(pa.table({

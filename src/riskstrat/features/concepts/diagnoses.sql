@@ -1,5 +1,6 @@
 -- Every diagnosis a child carried in the window that belongs to a code set, one row per
--- (claim or ADT visit, position, code set group).
+-- (claim or ADT visit, position, code set group), with the code itself (a rule may need its
+-- encounter character, e.g. the outcome's self-harm events).
 -- Denied claims count: a denial is still a clinician's diagnosis. Position diagnosis_code_1 is
 -- the principal (first-listed) diagnosis.
 SELECT
@@ -8,6 +9,7 @@ SELECT
     'claim' AS source,
     u.claim_id AS record_id,
     u.position,
+    u.code,
     u.is_denied,
     m.codeset,
     m.grp,
@@ -25,6 +27,7 @@ SELECT
     'adt',
     a.visit_id,
     a.position,
+    a.code,
     0,
     m.codeset,
     m.grp,

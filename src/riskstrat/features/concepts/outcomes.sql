@@ -1,7 +1,12 @@
 -- What happened to each child of the as-of population in the outcome window (the months after
 -- the as-of month), as known at the end of the run-out: ED visits (counted once, as in
--- ed_visit_records), behavioural-health ED visits, inpatient admissions beginning in the window,
+-- ed_visit_records), behavioural-health ED visits, inpatient admissions beginning in the window
+-- and the psychiatric ones among them, claims coding self-harm or a suicide attempt (the
+-- self_harm group, whatever the claim was for: self-harm is often coded as the injury's cause;
+-- a personal-history code Z91.5- or a subsequent or sequela encounter, 7th character D or S, is
+-- not a new event),
 -- everything paid for care in the window, and the months the plan still covered the child.
+-- The outcomes themselves are rules over these counts (riskstrat/model/outcomes.yaml).
 WITH ed AS (
     SELECT e.person_id, COUNT(*) AS n
     FROM ed_visits AS e CROSS JOIN params AS p
@@ -15,10 +20,21 @@ bh_ed AS (
     GROUP BY e.person_id
 ),
 admits AS (
-    SELECT e.person_id, COUNT(*) AS n
+    SELECT e.person_id, COUNT(*) AS n, SUM(e.psychiatric) AS psychiatric
     FROM inpatient_stays AS e CROSS JOIN params AS p
     WHERE e.event_date BETWEEN p.window_start AND p.window_end
     GROUP BY e.person_id
+),
+self_harm AS (
+    SELECT d.person_id, COUNT(DISTINCT d.record_id) AS n
+    FROM diagnoses AS d CROSS JOIN params AS p
+    WHERE d.source = 'claim'
+      AND d.codeset = 'icd10cm_suicide_self_harm'
+      AND d.grp = 'self_harm'
+      AND d.code NOT LIKE 'Z915%'
+      AND NOT (length(d.code) = 7 AND right(d.code, 1) IN ('D', 'S'))
+      AND d.event_date BETWEEN p.window_start AND p.window_end
+    GROUP BY d.person_id
 ),
 paid AS (
     SELECT e.person_id, SUM(e.value) AS amount
@@ -31,11 +47,14 @@ SELECT
     COALESCE(ed.n, 0) AS ed_visits,
     COALESCE(bh_ed.n, 0) AS bh_ed_visits,
     COALESCE(admits.n, 0) AS ip_admits,
+    COALESCE(admits.psychiatric, 0) AS psych_ip_admits,
+    COALESCE(self_harm.n, 0) AS self_harm_claims,
     COALESCE(paid.amount, 0) AS paid,
     COALESCE(obs.months_observed, 0) AS months_observed
 FROM population AS pop
 LEFT JOIN ed ON pop.person_id = ed.person_id
 LEFT JOIN bh_ed ON pop.person_id = bh_ed.person_id
 LEFT JOIN admits ON pop.person_id = admits.person_id
+LEFT JOIN self_harm ON pop.person_id = self_harm.person_id
 LEFT JOIN paid ON pop.person_id = paid.person_id
 LEFT JOIN months_observed AS obs ON pop.person_id = obs.person_id

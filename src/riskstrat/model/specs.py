@@ -1,0 +1,74 @@
+"""The declared model specifications, checked against what the pipeline declares.
+
+:func:`riskstrat.config.model_specs` reads the files; here each one is checked against the
+declarations the config stage cannot see: its outcome (``outcomes.yaml``), its features and its
+population rule (``features/declarations.yaml``). An error names the file and the field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from riskstrat.config import ModelSpec, Settings, SettingsError, model_specs, specs_folder
+from riskstrat.features import FEATURES, Feature, feature_names
+from riskstrat.features.rules import Node, RuleError, parse_rule
+from riskstrat.model.labels import OUTCOMES
+
+
+@dataclass(frozen=True)
+class Specification:
+    """One list: its declaration, its population rule (None = every child) and its features."""
+
+    spec: ModelSpec
+    population: Node | None
+    features: tuple[Feature, ...]
+    path: Path
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def title(self) -> str:
+        return self.spec.title
+
+
+def check_spec(spec: ModelSpec, path: Path) -> Specification:
+    """The specification with its rule parsed and its outcome and features checked."""
+    where = str(path)
+    if spec.outcome not in OUTCOMES:
+        raise SettingsError(f"{where}: outcome: {spec.outcome!r} is not a declared outcome ({', '.join(OUTCOMES)})")
+    declared = feature_names()
+    if spec.features == "all":
+        features = tuple(FEATURES)
+    else:
+        unknown = [f for f in spec.features if f not in declared]
+        if unknown:
+            raise SettingsError(f"{where}: features: {', '.join(unknown)} not declared (see docs/features.md)")
+        if len(set(spec.features)) != len(spec.features):
+            raise SettingsError(f"{where}: features: a feature is listed twice")
+        wanted = set(spec.features)
+        features = tuple(f for f in FEATURES if f.name in wanted)
+    population = None
+    if spec.is_programme:
+        try:
+            population = parse_rule(spec.population.rule, f"{where}: population.rule", set(declared))
+        except RuleError as exc:
+            raise SettingsError(str(exc)) from None
+    return Specification(spec=spec, population=population, features=features, path=path)
+
+
+def load_specs(workspace: Path | str | None, settings: Settings, names: list[str] | None = None) -> list[Specification]:
+    """Every specification of the workspace's folder (``model.specs_dir``, else the shipped
+    ``models/``), checked; ``names`` picks some, refusing a name with no file."""
+    folder = specs_folder(workspace, settings.model)
+    specs = [check_spec(s, folder / f"{s.name}.yaml") for s in model_specs(folder)]
+    if names:
+        known = {s.name: s for s in specs}
+        missing = [n for n in names if n not in known]
+        if missing:
+            raise SettingsError(f"{folder}: no model specification named {', '.join(missing)} "
+                                f"(there are: {', '.join(known)})")
+        specs = [known[n] for n in names]
+    return specs

@@ -1,0 +1,78 @@
+"""Model specifications: one file per list, checked against the declarations, refused by file and field."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from riskstrat.config import ModelSettings, ScoringSettings, Settings, SettingsError, specs_folder
+from riskstrat.model.specs import load_specs
+
+
+def test_the_shipped_lists():
+    specs = {s.name: s for s in load_specs(None, Settings())}
+    assert set(specs) == {"acute_event", "cares", "stronger_together"}
+    assert specs["acute_event"].population is None
+    assert specs["stronger_together"].spec.outcome == "bh_crisis"
+    assert specs["cares"].spec.outcome == "cares_acute"
+    assert "dx_suicidal_ideation_12m" in specs["stronger_together"].population.features()
+
+
+def test_each_list_gets_its_own_settings_unless_the_workspace_set_one():
+    specs = {s.name: s for s in load_specs(None, Settings())}
+    plain = Settings()
+    st = plain.for_spec(specs["stronger_together"].spec)
+    assert st.model.outcome == "bh_crisis" and st.scoring.capacity == 100
+    # for_spec on a spec's settings again still follows the new spec, not the first one
+    assert st.for_spec(specs["acute_event"].spec).model.outcome == "acute_event"
+    given = Settings(model=ModelSettings(max_trees=40), scoring=ScoringSettings(capacity=7))
+    cares = given.for_spec(specs["cares"].spec)
+    assert cares.model.max_trees == 40 and cares.scoring.capacity == 7 and cares.model.outcome == "cares_acute"
+
+
+@pytest.fixture()
+def own_folder(tmp_path):
+    folder = tmp_path / "lists"
+    shutil.copytree(specs_folder(None), folder, ignore=shutil.ignore_patterns("__init__.py", "__pycache__"))
+    return folder
+
+
+def _edit(folder, name, old, new):
+    path = folder / f"{name}.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("name", "old", "new", "message"),
+    [
+        ("cares", "outcome: cares_acute", "outcome: cares_cost", r"cares\.yaml: outcome: 'cares_cost' is not a declared outcome"),
+        ("cares", "capacity: 100", "capacity: 0", r"cares\.yaml: capacity: Input should be greater than or equal to 1"),
+        ("cares", "capacity: 100", "capacity: lots", r"cares\.yaml: capacity: Input should be a valid integer"),
+        ("stronger_together", "dx_self_harm_12m", "dx_self_harm_2m",
+         r"stronger_together\.yaml: population\.rule\.any\[1\]: feature 'dx_self_harm_2m' is not a declared feature"),
+        ("stronger_together", 'op: ">=", value: 1}\n      - {feature: dx_self_harm', 'op: "=>", value: 1}\n      - {feature: dx_self_harm',
+         r"stronger_together\.yaml: population\.rule\.any\[0\]: op '=>'"),
+        ("acute_event", "features: all", "features: [ed_visits_12m, ed_vists_6m]", r"acute_event\.yaml: features: ed_vists_6m not declared"),
+        ("acute_event", "horizon_months: 6", "horizon_months: 60", r"acute_event\.yaml: horizon_months: Input should be less than or equal to 12"),
+        ("acute_event", "name: acute_event", "name: acute", r"acute_event\.yaml: name: 'acute' differs from the file name"),
+        ("cares", "title: CARES", "titel: CARES", r"cares\.yaml: title: Field required"),
+    ],
+)
+def test_a_bad_file_is_refused_naming_the_file_and_the_field(own_folder, name, old, new, message):
+    _edit(own_folder, name, old, new)
+    settings = Settings(model=ModelSettings(specs_dir=str(own_folder)))
+    with pytest.raises(SettingsError, match=message):
+        load_specs(None, settings)
+
+
+def test_a_plan_adds_and_drops_lists_by_editing_its_folder(own_folder):
+    (own_folder / "acute_event.yaml").unlink()
+    _edit(own_folder, "cares", "name: cares", "name: asthma")
+    (own_folder / "cares.yaml").rename(own_folder / "asthma.yaml")
+    settings = Settings(model=ModelSettings(specs_dir="lists"))
+    assert [s.name for s in load_specs(own_folder.parent, settings)] == ["asthma", "stronger_together"]
+    with pytest.raises(SettingsError, match="no model specification named cares"):
+        load_specs(own_folder.parent, settings, ["cares"])
