@@ -196,8 +196,8 @@ def run_synthetic() -> dict:
         "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2), "score_seconds": round(scored, 2),
         "audit_seconds": round(audited, 2), "publish_seconds": round(seconds - scored - audited, 2),
         "children": int(month.counts["scored"]), "flagged": month.counts["flagged"],
-        "lists": {ls.name: {"population": ls.counts["scored"], "flagged": ls.counts["flagged"],
-                            "audit_seconds": timings[f"audit_{ls.name}"]} for ls in month.lists},
+        "lists": {ls.spec.name: {"population": ls.counts["scored"], "flagged": ls.counts["flagged"],
+                            "audit_seconds": timings[f"audit_{ls.spec.name}"]} for ls in month.lists},
         "features": len(FEATURES), "trees": {n: int(m.booster.current_iteration()) for n, m in inputs.models.items()},
         "output_mb": round(sum(p.stat().st_size for p in out.iterdir()) / 2**20, 1), "steps": timings,
     }
