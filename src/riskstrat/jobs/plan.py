@@ -110,7 +110,10 @@ class DriftChecks:
         return {spec: c.reason for spec, c in self.checks.items() if c.due}
 
     def note(self) -> str:
-        return "; ".join(f"{c.spec} {c.model_id}: {c.reason}" for c in self.checks.values())
+        """One line for the run's summary: each list's score PSI and its decision (the full
+        sentences are in the retrain reason when a list is retrained)."""
+        return "; ".join(f"{c.spec} {c.model_id}: {c.reason.split(';')[0]}{' - retrain' if c.due else ''}"
+                         for c in self.checks.values())
 
 
 def champion_drift(workspace: Path | str, month: str, settings, specs: list[str] | None = None) -> DriftChecks | None:
