@@ -216,16 +216,18 @@ def _stored_month(prof: BinProfile, month: dict) -> BinProfile:
     return replace(prof, n=month["rows"], shares=shares[:-1], missing=shares[-1], unseen=0.0)
 
 
-def model_audit(workspace: Path | str, test: pd.DataFrame, training_rows: pd.DataFrame,
+def model_audit(workspace: Path | str, test: pd.DataFrame, test_score: np.ndarray, training_rows: pd.DataFrame,
                 predict: Callable[[pd.DataFrame], np.ndarray], features: Sequence[str], design, settings,
                 label: str = "label") -> tuple[dict, dict]:
-    """(fairness.json, drift_reference.json) for a model just fitted; ``predict`` gives calibrated probabilities.
+    """(fairness.json, drift_reference.json) for a model just fitted.
 
-    The flag depth is the one the card's metrics use: the monthly capacity scaled by the test share.
+    ``test_score``: the test rows' calibrated out-of-fold probabilities (what the card's metrics
+    judge); ``predict``: the registered model's, for the drift reference's training rows. The flag
+    depth is the one the card's metrics use: the monthly capacity.
     """
     capacity = held_out_capacity(settings)
     groups, note = row_groups(workspace, test)
-    fairness = held_out_fairness(test, predict(test), test[label].to_numpy(dtype=int), groups, capacity, note=note,
-                             label=design.label_definition)
+    fairness = held_out_fairness(test, test_score, test[label].to_numpy(dtype=int), groups, capacity, note=note,
+                                 label=design.label_definition)
     return fairness, drift_reference(training_rows, features, predict,
                                      first_full_month(workspace, design.lookback_months))

@@ -21,6 +21,13 @@ from riskstrat.model.matrix import TrainError
 LIFT_CURVE_SHARES = (0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.3, 0.5)
 
 
+def true_risk(rows: pd.DataFrame, truth: pd.DataFrame) -> np.ndarray:
+    """The synthetic plan's true risk (``p_true``) of each row (person_id, as_of); NaN where the truth has none."""
+    joined = rows[["person_id", "as_of"]].astype({"person_id": "string"}).merge(
+        truth, left_on=["person_id", "as_of"], right_on=["person_id", "month"], how="left")
+    return joined["p_true"].to_numpy(float)
+
+
 def evaluate_all(test: pd.DataFrame, scored: dict, settings: Settings, truth: pd.DataFrame | None,
                  label: str = LABEL) -> dict:
     """Metrics for the model and each baseline (and with truth the oracle), all on the same test rows.
@@ -36,12 +43,11 @@ def evaluate_all(test: pd.DataFrame, scored: dict, settings: Settings, truth: pd
     capacity = perf.held_out_capacity(settings)
     p_true, truth_note = None, "no truth/ folder, or no oracle for this outcome: a real plan, no oracle"
     if truth is not None:
-        joined = test[["person_id", "as_of"]].astype({"person_id": "string"}).merge(
-            truth, left_on=["person_id", "as_of"], right_on=["person_id", "month"], how="left")
-        if joined["p_true"].isna().any():
-            truth_note = f"truth/risk.parquet lacks {int(joined['p_true'].isna().sum())} test rows: no oracle"
+        joined = true_risk(test, truth)
+        if np.isnan(joined).any():
+            truth_note = f"truth/risk.parquet lacks {int(np.isnan(joined).sum())} test rows: no oracle"
         else:
-            p_true = joined["p_true"].to_numpy(float)
+            p_true = joined
             truth_note = f"oracle = p_{ms.outcome} from truth/risk.parquet (the generator's exact risk)"
     scored = dict(scored)
     if p_true is not None:

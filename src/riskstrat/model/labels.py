@@ -208,8 +208,8 @@ def build_training_frame(workspace, as_of_months: list[str], outcome: str | Sequ
 
     One outcome (a name): its label is column ``label`` and the rows the follow-up rule drops are
     left out. Several outcomes (a list), for models that share one frame: a column per outcome,
-    NaN where that outcome's follow-up rule drops the row, and every attrition step is prefixed
-    with the outcome.
+    NaN where that outcome's follow-up rule drops the row. The attrition's ``outcome`` names the
+    outcome a follow-up step belongs to (None: a population step, or the one outcome).
 
     Refuses (:class:`LabelError`, :class:`~riskstrat.core.months.MonthError`) an unknown outcome, a
     malformed month, or a month whose outcome window and run-out are not yet in the lake — before
@@ -238,11 +238,11 @@ def build_training_frame(workspace, as_of_months: list[str], outcome: str | Sequ
             features = build_features(con, month, settings)
             labels, population_steps = build_labels(con, month, settings, runout_months=runout_months,
                                                     known_month=latest)
-            steps = list(population_steps.itertuples(index=False))
+            steps = [(None, step, n) for step, n in population_steps.itertuples(index=False)]
             frame = features.merge(labels[["person_id", *outcomes, "months_observed"]], on="person_id", how="inner")
             for name in outcomes:
                 kept, follow_steps = apply_follow_up_rule(frame, name, horizon)
-                steps += [(step if single else f"{name}: {step}", n) for step, n in follow_steps]
+                steps += [(None if single else name, step, n) for step, n in follow_steps]
                 if single:
                     frame = kept
                 else:
@@ -250,7 +250,7 @@ def build_training_frame(workspace, as_of_months: list[str], outcome: str | Sequ
             frame = frame.drop(columns="months_observed")
             frame.insert(1, "as_of", month)
             frames.append(frame.rename(columns={outcome: "label"}) if single else frame)
-            attrition += [{"as_of": month, "step": step, "children": n} for step, n in steps]
+            attrition += [{"as_of": month, "outcome": name, "step": step, "children": n} for name, step, n in steps]
     finally:
         con.close()
     stacked = pd.concat(frames, ignore_index=True)

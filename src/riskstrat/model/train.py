@@ -56,7 +56,7 @@ from riskstrat.model.baselines import LABEL, RulesBaseline, baseline_sample, fit
 from riskstrat.model.bundle import ModelBundle
 from riskstrat.model.calibration import PlattCalibrator
 from riskstrat.model.design import StudyDesign, child_hash, person_folds
-from riskstrat.model.evaluation import evaluate_all, promotion_gate
+from riskstrat.model.evaluation import evaluate_all, promotion_gate, true_risk
 from riskstrat.model.matrix import ModelFeature, TrainError, feature_matrix, model_features, training_array
 from riskstrat.model.specs import Specification, load_specs
 
@@ -204,11 +204,8 @@ def learning_curve(fitted: CrossFit, test_rows_of_first_fold: pd.DataFrame, labe
     """Per share of training children: children, test rows and events of the first fold, AUROC and
     (synthetic plans) expected AUROC against the true risk."""
     y = test_rows_of_first_fold[label].to_numpy(float)
-    p_true = None
-    if truth is not None:
-        joined = test_rows_of_first_fold[["person_id", "as_of"]].astype({"person_id": "string"}).merge(
-            truth, left_on=["person_id", "as_of"], right_on=["person_id", "month"], how="left")["p_true"]
-        p_true = joined.to_numpy(float) if joined.notna().all() else None
+    p_true = None if truth is None else true_risk(test_rows_of_first_fold, truth)
+    p_true = p_true if p_true is not None and not np.isnan(p_true).any() else None
     points = []
     for share in sorted(fitted.curve):
         children, raw = fitted.curve[share]
@@ -351,19 +348,12 @@ def fit_and_register(
     t = time.perf_counter()
     attrition = pd.concat([*( [attrition_before] if attrition_before is not None else []), pd.DataFrame(attrition),
                            fitted.attrition], ignore_index=True)
-    judged_prob = test_prob[judged]
-
-    def predict(frame: pd.DataFrame) -> np.ndarray:
-        # The test rows are judged by their out-of-fold scores; any other rows (the drift
-        # reference) by the registered model, as scoring will score them.
-        if frame is test_judged:
-            return judged_prob
-        return fitted.calibrator.predict(fitted.booster.predict(feature_matrix(frame, specs), raw_score=True))
-
     # The list's own children are what each month's drift is compared with, not every child.
     reference_rows = rows if population is None else rows.loc[population.test(rows)]
-    fairness, drift_reference = model_audit(workspace, test_judged, baseline_sample(reference_rows, ms), predict,
-                                            [s.name for s in specs], design, settings, label)
+    fairness, drift_reference = model_audit(
+        workspace, test_judged, test_prob[judged], baseline_sample(reference_rows, ms),
+        lambda frame: fitted.calibrator.predict(fitted.booster.predict(feature_matrix(frame, specs), raw_score=True)),
+        [s.name for s in specs], design, settings, label)
     bundle = ModelBundle(
         booster=fitted.booster,
         calibrator=fitted.calibrator,
@@ -435,7 +425,7 @@ def train_models(workspace: Path, as_of: str, settings: Settings, names: Sequenc
             result = fit_and_register(
                 workspace, own, s.features, spec_design, spec_settings,
                 truth=load_truth(workspace, outcome) if spec_settings.model.horizon_months == 6 else None,
-                data_hashes=hashes, attrition_before=_outcome_steps(attrition, outcome, len(outcomes) > 1),
+                data_hashes=hashes, attrition_before=_outcome_steps(attrition, outcome),
                 promote=promote, progress=progress, population=s.population,
                 general_scores=general if s.population is not None else None,
             )
@@ -452,16 +442,10 @@ def train_model(workspace: Path, as_of: str, settings: Settings, progress: Progr
     return train_models(workspace, as_of, settings, [spec or DEFAULT_SPEC], progress=progress, promote=promote)[0]
 
 
-def _outcome_steps(attrition: pd.DataFrame, outcome: str, prefixed: bool) -> pd.DataFrame:
+def _outcome_steps(attrition: pd.DataFrame, outcome: str) -> pd.DataFrame:
     """The builder's attrition for one outcome: the population steps, and that outcome's own follow-up steps."""
-    if not prefixed or attrition.empty:
-        return attrition
-    steps = attrition["step"].str.replace("built: ", "", regex=False)
-    own = steps.str.startswith(f"{outcome}: ")
-    other = steps.str.contains(": ", regex=False) & ~own & steps.str.split(": ").str[0].isin(labels.OUTCOMES)
-    kept = attrition.loc[~other].copy()
-    kept["step"] = kept["step"].str.replace(f"{outcome}: ", "", regex=False)
-    return kept.reset_index(drop=True)
+    own = attrition["outcome"].isna() | (attrition["outcome"] == outcome)
+    return attrition.loc[own.to_numpy(dtype=bool)].drop(columns="outcome").reset_index(drop=True)
 
 
 def collect_training_frame(build_month: Callable[[str], object], months: Sequence[str],
@@ -469,8 +453,9 @@ def collect_training_frame(build_month: Callable[[str], object], months: Sequenc
     """Build every month with ``build_month`` and stack them, numbers as float32 as the model reads them.
 
     ``build_month(month)`` returns the month's frame (person_id, as_of, features, labels) or
-    ``(frame, attrition)`` with attrition rows (step, children). Returns the stacked frame and an
-    attrition table: the builder's steps summed over the months.
+    ``(frame, attrition)`` with attrition rows (step, children, and the ``outcome`` a step belongs
+    to, if any). Returns the stacked frame and an attrition table: the builder's steps summed over
+    the months, per outcome.
     """
     parts, built_steps = [], []
     for i, month in enumerate(months):
@@ -488,7 +473,10 @@ def collect_training_frame(build_month: Callable[[str], object], months: Sequenc
     rows = []
     if built_steps:
         steps = pd.concat(built_steps, ignore_index=True)
-        for step, group in steps.groupby("step", sort=False):
-            rows.append({"step": f"built: {step}", "rows": int(group["children"].sum()), "children": None, "events": None,
+        if "outcome" not in steps:
+            steps["outcome"] = None
+        for (outcome, step), group in steps.groupby(["outcome", "step"], sort=False, dropna=False):
+            rows.append({"outcome": None if pd.isna(outcome) else outcome, "step": f"built: {step}",
+                         "rows": int(group["children"].sum()), "children": None, "events": None,
                          "note": f"child-months summed over {group['as_of'].nunique() if 'as_of' in group else len(group)} as-of months"})
-    return stacked, pd.DataFrame(rows, columns=["step", "rows", "children", "events", "note"])
+    return stacked, pd.DataFrame(rows, columns=["outcome", "step", "rows", "children", "events", "note"])
