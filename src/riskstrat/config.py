@@ -49,6 +49,9 @@ class Hyperparameters(BaseModel):
     learning_rate: float
     early_stopping_rounds: int
     min_child_samples: int
+    # Optional, so a plan's specification written before they existed still reads (no subsampling).
+    feature_fraction: float = 1.0
+    bagging_fraction: float = 1.0
 
 
 class Population(BaseModel):
@@ -235,6 +238,14 @@ class ModelSettings(_Section):
                                        description="Stop when the held-out children's log-loss has not improved for this many trees.")
     min_child_samples: int = Field(default_factory=_spec("hyperparameters", "min_child_samples"), ge=1,
                                    description="Fewest children in a leaf, so leaves rest on enough events.")
+    feature_fraction: float = Field(
+        default_factory=_spec("hyperparameters", "feature_fraction"), gt=0, le=1,
+        description="Share of features each tree may use (LightGBM feature_fraction); below 1 no single feature carries every tree.",
+    )
+    bagging_fraction: float = Field(
+        default_factory=_spec("hyperparameters", "bagging_fraction"), gt=0, le=1,
+        description="Share of child-months each tree learns from (LightGBM bagging, redrawn every tree); below 1 also makes each tree cheaper.",
+    )
     learning_curve_shares: tuple[float, ...] = Field(
         (0.125, 0.25, 0.5), description="Shares of the first fold's training children refitted for the learning curve (quality against training children, in the card); empty = none."
     )

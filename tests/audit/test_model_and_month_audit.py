@@ -40,13 +40,19 @@ def test_the_model_folder_carries_fairness_and_a_drift_reference_under_its_check
     # The reference profiles the model's own features (read from the model, not a fixed list) and its
     # score, pooled and for each training month; the plan's look-back is complete from 2024-09.
     reference = model.drift_reference
-    assert set(reference["profiles"]) == {*model.feature_names, "score"}
+    # The year-before features reach back 24 months, before this plan's data in every training
+    # month: never known in training, they have no reference and are not compared.
+    year_before = {f for f in model.feature_names if f.endswith("_prior_year")}
+    assert year_before and set(reference["months_left_out_by_column"]) == year_before
+    assert all(reference["months_left_out_by_column"][f] == reference["months"] for f in year_before)
+    compared = {*model.feature_names, "score"} - year_before
+    assert set(reference["profiles"]) == compared
     assert reference["months"] == list(reference["by_month"]) and reference["months"][0] == "2024-09"
     assert set(reference["months"]) <= {*model.design.train_months, *model.design.test_months}
     assert reference["full_look_back_from"] == "2024-09" and reference["months_left_out"] == []
     assert sum(m["rows"] for m in reference["by_month"].values()) == reference["rows"]
     assert set(reference["spread"]) == {"adjacent", "any"}
-    assert set(reference["spread"]["any"]) == {*model.feature_names, "score"}
+    assert set(reference["spread"]["any"]) == compared
 
 
 def test_the_audit_files_are_checked_but_are_not_the_models_identity(model, tmp_path):
@@ -87,7 +93,8 @@ def _list_audit(workspace, month: str, spec: str = "acute_event") -> dict:
 def test_each_month_publishes_drift_fairness_and_monitoring(scored_plan, model):
     run = _list_audit(scored_plan, "2025-11")
     assert set(run["psi"]) == {"training", "last month"}  # 2025-10 was published with a profile
-    assert set(run["psi"]["training"]) == {*model.feature_names, "score"}
+    year_before = {f for f in model.feature_names if f.endswith("_prior_year")}  # no reference: see above
+    assert set(run["psi"]["training"]) == {*model.feature_names, "score"} - year_before
     assert set(run["profile"]) == {*model.feature_names, "score"}
     assert [m["month"] for m in run["monitoring"]] == ["2025-01", "2025-02"]  # matured by 2025-11
     first = _list_audit(scored_plan, "2025-01")

@@ -71,6 +71,12 @@ def build_plan() -> Lake:
              arrival_datetime="2025-02-01T12:00:00")
     _ed_claim(lake, "2025-03", "ED-G", "P_ED", "2025-02-02", "F4")
 
+    # ---- P_20 (otherwise only an age): an ED visit that began on the last evening of March 2025 (ADT) and whose claim is
+    # dated 1 April at the same facility: one visit, of 31 March, so no outcome in a window opening 1 April.
+    lake.add("ed_visit", "2025-03", visit_id="V-M", person_id="P_20", facility_npi="F5",
+             arrival_datetime="2025-03-31T23:40:00")
+    _ed_claim(lake, "2025-04", "ED-M", "P_20", "2025-04-01", "F5")
+
     # ---- P_REV: adjustments, reversals, denials --------------------------------------------------------
     _ed_claim(lake, "2025-02", "REV-1", "P_REV", "2025-01-15", "F1")
     _ed_claim(lake, "2025-03", "REV-1", "P_REV", "2025-01-15", "F1", adjustment_sequence=1,

@@ -145,3 +145,12 @@ def test_refuses_a_month_without_its_snapshot(full_lake):
         build_features(full_lake, "2027-01")
     with pytest.raises(MonthError, match="YYYY-MM"):
         build_features(full_lake, "2025-6")
+
+
+def test_the_year_before_is_missing_until_the_lake_reaches_back_to_it(full_lake, features):
+    # At 2025-06 the year before opens in 2023-07, before the lake's first delivery (2024-01).
+    assert features["ed_visits_prior_year"].isna().all()
+    late = build_features(full_lake, "2025-12").set_index("person_id")
+    assert late.loc["P_ED", "ed_visits_prior_year"] == 1  # D, October 2024; the 2025 visits are in the last 12 months
+    assert late.loc["P_ED", "ed_visits_12m"] >= 5
+    assert late.loc["P_QUIET", "ed_visits_prior_year"] == 0

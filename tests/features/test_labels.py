@@ -97,3 +97,19 @@ def test_labels_see_only_deliveries_known_at_the_cut(full_lake):
     assert known.set_index("person_id").loc["P_ED", "ed_visits"] == 4
     with pytest.raises(LabelError, match="deliveries through 2025-12"):
         build_labels(full_lake, T, known_month="2026-02")
+
+
+def test_a_visit_begun_before_the_window_is_no_outcome(labels):
+    frame, _ = labels
+    assert frame.loc["P_20", "ed_visits"] == 0  # began 31 March, the as-of month
+
+
+def test_months_labelled_together_equal_each_labelled_alone(full_lake):
+    # The outcome events are read once for all months; each month's rows must not depend on which
+    # other months were read with it.
+    outcomes = ["acute_event", "bh_crisis", "cares_acute"]
+    together = build_training_frame(full_lake, ["2025-01", "2025-02", "2025-03"], outcomes).frame
+    for month in ("2025-01", "2025-03"):
+        alone = build_training_frame(full_lake, [month], outcomes).frame
+        assert len(alone) > 10
+        assert together[together["as_of"] == month].reset_index(drop=True).equals(alone)

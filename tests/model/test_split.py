@@ -10,7 +10,7 @@ from riskstrat.config import ModelSettings, Settings
 from riskstrat.features import Feature
 from riskstrat.model.design import StudyDesign, person_folds
 from riskstrat.model.matrix import TrainError, model_features
-from riskstrat.model.train import collect_training_frame, cross_fit, fit_and_register, lightgbm_params
+from riskstrat.model.train import StackedRows, cross_fit, fit_and_register, lightgbm_params, summed_steps
 
 MEMORY = Feature("child_code", "demographics", "population", "value", column="child_code",
                  description="A number fixed per child and unrelated to risk in general.", reason="code {value}",
@@ -43,7 +43,7 @@ def test_out_of_fold_scores_never_come_from_a_fit_that_saw_the_child():
     x = rows[["child_code"]].to_numpy(np.float32)
     seen = lgb.train(lightgbm_params(settings, specs), lgb.Dataset(x, label=y), num_boost_round=200)
     assert perf.auroc(y, seen.predict(x)) > 0.8
-    fitted = cross_fit(rows, specs, design, settings)
+    fitted = cross_fit(StackedRows.from_frame(rows, specs, ["label"]), np.arange(len(rows)), y, design, settings)
     assert perf.auroc(y, fitted.oof_raw) < 0.6
 
 
@@ -78,14 +78,19 @@ def test_a_plan_too_small_for_its_folds_is_refused_by_name():
     rows["label"] = 0
     design = StudyDesign.from_settings("2024-09", settings, first_month="2024-01")
     with pytest.raises(TrainError, match="fold 1 of 3: no events"):
-        cross_fit(rows, model_features([MEMORY]), design, settings)
+        cross_fit(StackedRows.from_frame(rows, model_features([MEMORY]), ["label"]), np.arange(len(rows)),
+                  rows["label"].to_numpy(float), design, settings)
 
 
-def test_collect_stacks_months_as_float32_and_sums_the_builders_steps():
-    def build(month):
-        frame = memorisable(children=10, months=[month])
-        return frame.assign(child_code=frame["child_code"].astype("float64")), [{"as_of": month, "step": "enrolled", "children": 10}]
-
-    frame, attrition = collect_training_frame(build, ["2024-01", "2024-02"])
-    assert len(frame) == 20 and frame["child_code"].dtype == np.float32
-    assert attrition.set_index("step").loc["built: enrolled", "rows"] == 20
+def test_builders_steps_are_summed_over_months_per_outcome():
+    steps = pd.DataFrame([
+        {"as_of": "2024-01", "outcome": None, "step": "enrolled", "children": 10},
+        {"as_of": "2024-02", "outcome": None, "step": "enrolled", "children": 12},
+        {"as_of": "2024-01", "outcome": "bh_crisis", "step": "followed", "children": 9},
+        {"as_of": "2024-02", "outcome": "bh_crisis", "step": "followed", "children": 11},
+        {"as_of": "2024-02", "outcome": "acute_event", "step": "followed", "children": 7},
+    ])
+    summed = summed_steps(steps).set_index(["outcome", "step"], drop=False)
+    assert summed.loc[(None, "built: enrolled"), "rows"].item() == 22
+    assert summed.loc[("bh_crisis", "built: followed"), "rows"].item() == 20
+    assert summed.loc[("acute_event", "built: followed"), "note"].endswith("over 1 as-of months")

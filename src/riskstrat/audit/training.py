@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from riskstrat.audit.drift import BinProfile, pooled, profile, psi_matrix, shares_on
+from riskstrat.audit.drift import BinProfile, pooled, profile_column, psi_matrix, shares_on
 from riskstrat.audit.fairness import (
     GROUP_COLUMNS,
     NeedCheck,
@@ -158,22 +158,33 @@ def drift_reference(rows: pd.DataFrame, features: Sequence[str], predict: Callab
     kept = full if full.any() else ~full
     frame = rows.loc[kept, list(features)].copy()
     frame[SCORE] = predict(rows.loc[kept])
-    profiles = profile(frame)
-    by_month = {month: {c: shares_on(p, part[c]) for c, p in profiles.items()}
-                for month, part in frame.groupby(months[kept], sort=True)}
-    index = np.array([month_index(m) for m in by_month])
-    apart = np.abs(index[:, None] - index[None, :])
-    pairs = {"adjacent": (apart == 1) | ((apart > 0) & (apart % 12 == 0)), "any": apart > 0}
-    matrices = {c: psi_matrix([cols[c] for cols in by_month.values()]) for c in profiles}
+    month_of_row = months[kept]
+    # A column with no value at all in a month (the year-before window, before the data reached
+    # back to it) says nothing of that month: such months are left out of that column's reference
+    # instead of teaching it to expect a missing value, and a column never known is not kept.
+    known = {c: sorted(set(month_of_row[frame[c].notna().to_numpy()])) for c in frame.columns}
+    profiles = {c: profile_column(frame.loc[np.isin(month_of_row, known[c]), c], c) for c in frame.columns if known[c]}
+    by_month = {month: {c: shares_on(p, part[c]) if month in known[c] else p for c, p in profiles.items()}
+                for month, part in frame.groupby(month_of_row, sort=True)}
+    spread: dict[str, dict[str, float]] = {"adjacent": {}, "any": {}}
+    for c in profiles:
+        index = np.array([month_index(m) for m in known[c]])
+        matrix = psi_matrix([by_month[m][c] for m in known[c]])
+        apart = np.abs(index[:, None] - index[None, :])
+        pairs = {"adjacent": (apart == 1) | ((apart > 0) & (apart % 12 == 0)), "any": apart > 0}
+        for name, mask in pairs.items():
+            spread[name][c] = float(matrix[mask].max(initial=0.0))
     return {
         "source": "training rows", "months": list(by_month), "rows": int(len(frame)),
         "months_left_out": sorted(set(months[~kept])), "full_look_back_from": full_from,
+        "months_left_out_by_column": {c: sorted(set(by_month) - set(known[c])) for c in frame.columns
+                                      if set(known[c]) != set(by_month)},
         "profiles": {name: p.to_dict() for name, p in profiles.items()},
         # Six decimals: shares are floored at 1e-4 before any PSI, and the file stays small.
         "by_month": {month: {"rows": cols[SCORE].n,
                              "shares": {c: [round(v, 6) for v in [*p.shares, p.missing]] for c, p in cols.items()}}
                      for month, cols in by_month.items()},
-        "spread": {name: {c: float(m[mask].max(initial=0.0)) for c, m in matrices.items()} for name, mask in pairs.items()},
+        "spread": spread,
     }
 
 

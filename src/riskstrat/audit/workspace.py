@@ -23,7 +23,8 @@ from riskstrat.core.errors import RiskstratError
 from riskstrat.core.fingerprint import fingerprint, sha256_file
 from riskstrat.core.months import add_months
 from riskstrat.core.workspace import output_dir, output_months
-from riskstrat.features import build_features, eligibility_at
+from riskstrat.features import eligibility_at
+from riskstrat.features.store import stored_features
 from riskstrat.ingest import read_deliveries
 from riskstrat.lake import connect, latest_delivery
 
@@ -126,7 +127,7 @@ def scored_features(workspace: Path | str, month: str, model, settings, scores: 
 
     What drift compares: the month's features and score against the same for a reference month.
     """
-    features = build_features(workspace, month, settings)
+    features = stored_features(workspace, month, settings)
     if scores is not None:
         return features.merge(scores[["person_id", "score"]], on="person_id", how="inner")
     features["score"] = model.predict_proba(features)

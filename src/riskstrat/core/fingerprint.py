@@ -82,8 +82,24 @@ def _files_under(package: str) -> list[tuple[str, Any]]:
 
 @cache
 def _package_digest() -> str:
-    digest = hashlib.sha256()
     files = _files_under("riskstrat") + [f for name in _SHIPPED for f in _files_under(f"riskstrat.{name}")]
+    return _digest_files(hashlib.sha256(), files)
+
+
+# What a month's feature table is computed from, besides the lake: the concepts, code sets and
+# declarations, the final-claim rule and views, the contracts that type the lake, and DuckDB.
+_FEATURE_PACKAGES = ("riskstrat.features", "riskstrat.lake", "riskstrat.data_contracts")
+
+
+@cache
+def features_code_digest() -> str:
+    """A digest over the code that builds feature tables (narrower than :func:`code_fingerprint`,
+    so a change elsewhere, a report template say, keeps every stored month's features)."""
+    digest = hashlib.sha256(f"duckdb {version('duckdb')}".encode())
+    return _digest_files(digest, [f for package in _FEATURE_PACKAGES for f in _files_under(package)])
+
+
+def _digest_files(digest, files: list[tuple[str, Any]]) -> str:
     for name, entry in sorted(files, key=lambda f: f[0]):
         digest.update(name.encode())
         digest.update(hashlib.sha256(entry.read_bytes()).hexdigest().encode())

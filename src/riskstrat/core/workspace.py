@@ -7,6 +7,7 @@
     lake/_deliveries.parquet               the ingest ledger
     quarantine/<table>/delivery_month=YYYY-MM/
     validation/YYYY-MM/                    Great Expectations results and Data Docs
+    features/as_of=YYYY-MM/                each built month's feature table, kept (derived, safe to delete)
     models/                                the trained registry and its champion
     outputs/YYYY-MM/                       one folder per scored month
     .riskstrat/                            the monthly job's locks and step records
@@ -21,6 +22,7 @@ from riskstrat.core.months import is_month
 
 LANDING, LAKE, QUARANTINE, VALIDATION = "landing", "lake", "quarantine", "validation"
 MODELS, OUTPUTS, STATE, TRUTH = "models", "outputs", ".riskstrat", "truth"
+FEATURE_STORE = "features"
 DELIVERIES_FILE = "_deliveries.parquet"
 PARTITION_FILE = "part-0.parquet"
 

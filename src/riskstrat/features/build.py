@@ -23,6 +23,7 @@ from riskstrat.features.concept_sql import (
     concept_columns,
     concept_has_dates,
     data_window_months,
+    lookback_needed,
     materialise,
     register_codesets,
     set_params,
@@ -66,7 +67,9 @@ def _window_condition(f: Feature, window: int | None = None) -> list[str]:
     columns = concept_columns(f.concept)
     w = window or f.window_months
     if w and "event_date" in columns:
-        conds.append(f"e.event_date >= p.start_{w}m")
+        conds.append(f"e.event_date >= p.start_{w + f.lag_months}m")
+        if f.lag_months:
+            conds.append(f"e.event_date < p.start_{f.lag_months}m")
     if f.group and "grp" in columns and f.aggregate != "value":
         groups = f.group.split(",")
         if len(groups) == 1:
@@ -148,11 +151,14 @@ def feature_sql() -> str:
             expr = f"COALESCE({src}.{f.name}, {f.missing})"
         else:
             expr = f"{src}.{f.name}"
+        if f.lag_months:
+            # Early in the plan's data the lagged window is not all in the lake: unknown, not zero.
+            expr = f"CASE WHEN p.start_{f.window_months + f.lag_months}m < p.data_start THEN NULL ELSE {expr} END"
         selects.append(f"CAST({expr} AS DOUBLE) AS {f.name}")
     joins = "\n".join(f"LEFT JOIN agg_{c} ON pop.person_id = agg_{c}.person_id" for c in by_concept)
     return (
         "WITH " + ",\n".join(ctes) + "\nSELECT\n    pop.person_id,\n    " + ",\n    ".join(selects)
-        + f"\nFROM population AS pop\n{joins}\nORDER BY pop.person_id"
+        + f"\nFROM population AS pop\nCROSS JOIN params AS p\n{joins}\nORDER BY pop.person_id"
     )
 
 
@@ -166,8 +172,9 @@ def feature_concepts() -> list[str]:
 
 def prepare_as_of(con: duckdb.DuckDBPyConnection, as_of: str) -> None:
     """Parameters for features at ``as_of``: known at T, looking back over the data window."""
+    first = scalar(con, "SELECT MIN(delivery_month) FROM eligibility WHERE delivery_month <= ?", [as_of])
     set_params(con, as_of=as_of, known_month=as_of,
-               first_month=add_months(as_of, -(data_window_months() - 1)), last_month=as_of)
+               first_month=add_months(as_of, -(data_window_months() - 1)), last_month=as_of, data_start=first)
 
 
 def population_attrition(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int]]:
@@ -196,6 +203,15 @@ def _check_snapshot(con: duckdb.DuckDBPyConnection, as_of: str) -> None:
         )
 
 
+def check_lookback(settings: Settings) -> None:
+    """Refuse a look-back shorter than the longest feature window: those features would be cut short."""
+    if settings.model.lookback_months < lookback_needed():
+        raise FeatureError(
+            f"model.lookback_months = {settings.model.lookback_months} is shorter than the longest feature "
+            f"window ({lookback_needed()} months)"
+        )
+
+
 def build_features(workspace_or_connection, as_of: str, settings: Settings | None = None) -> pd.DataFrame:
     """The feature table for as-of month ``as_of``: one row per child in the population, sorted by person_id.
 
@@ -203,12 +219,7 @@ def build_features(workspace_or_connection, as_of: str, settings: Settings | Non
     ``as_of`` is read (see the module docstring); adding later deliveries changes nothing.
     """
     check_month(as_of, "as_of")
-    settings = settings or Settings()
-    if settings.model.lookback_months < data_window_months():
-        raise FeatureError(
-            f"model.lookback_months = {settings.model.lookback_months} is shorter than the longest feature "
-            f"window ({data_window_months()} months)"
-        )
+    check_lookback(settings or Settings())
     con = open_lake(workspace_or_connection)
     try:
         _check_snapshot(con, as_of)

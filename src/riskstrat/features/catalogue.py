@@ -64,6 +64,8 @@ def catalogue_markdown() -> str:
             else:
                 codes = f"{f.concept} = {f.group}" if f.group else "—"
             window = f"{f.window_months} months" if f.window_months else "at T"
+            if f.lag_months:
+                window += f", ending {f.lag_months} months before T"
             lines.append(
                 f"| `{f.name}` | {f.description} | {window} | {f.kind} | {', '.join(f.sources)} | {codes} | "
                 f"`{f.concept}.sql` ({f.aggregate}{', ' + f.flag if f.flag else ''}) | "

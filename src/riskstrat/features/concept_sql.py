@@ -89,22 +89,32 @@ def concept_order(wanted: Iterable[str]) -> list[str]:
 
 
 def data_window_months() -> int:
-    """The longest look-back any feature declares: how much history a build must read."""
-    return max(f.window_months or 0 for f in FEATURES)
+    """The longest look-back any feature declares, lagged windows included: how much history a build reads."""
+    return max((f.window_months or 0) + f.lag_months for f in FEATURES)
+
+
+def lookback_needed() -> int:
+    """The longest window of a feature that must be whole (a lagged window may be missing early in the data)."""
+    return max(f.window_months or 0 for f in FEATURES if not f.lag_months)
 
 
 def _windows() -> list[int]:
-    return sorted({f.window_months for f in FEATURES if f.window_months} | {3})
+    starts = {f.window_months + f.lag_months for f in FEATURES if f.window_months}
+    return sorted(starts | {f.lag_months for f in FEATURES if f.lag_months} | {3})
 
 
 def set_params(con: duckdb.DuckDBPyConnection, *, as_of: str, known_month: str, first_month: str,
-               last_month: str) -> None:
+               last_month: str, outcome_months: tuple[str, str] | None = None, data_start: str | None = None) -> None:
     """Write the one-row ``params`` table and the ``calendar`` of months the concept SQL reads.
 
     ``as_of`` names the population (eligibility snapshot) and the end of feature windows;
     ``known_month`` is the last delivery (and its last day the last paid/sent date) the SQL may
     see; services from the first day of ``first_month`` to the last of ``last_month`` are read.
+    ``outcome_months`` (first, last) is the outcome window, and then the ``calendar``; without
+    it both are the months read. ``data_start``: the first month the lake holds (default
+    ``first_month``); a lagged feature window opening before it is unknown.
     """
+    first_outcome, last_outcome = outcome_months or (first_month, last_month)
     row = {
         "as_of_month": as_of,
         "as_of_date": month_end(as_of),
@@ -112,12 +122,15 @@ def set_params(con: duckdb.DuckDBPyConnection, *, as_of: str, known_month: str, 
         "known_date": month_end(known_month),
         "window_start": month_start(first_month),
         "window_end": month_end(last_month),
+        "outcome_start": month_start(first_outcome),
+        "outcome_end": month_end(last_outcome),
+        "data_start": month_start(data_start or first_month),
     }
     for w in _windows():
         row[f"start_{w}m"] = month_start(add_months(as_of, -(w - 1)))
     params = pd.DataFrame([row])
     months = [{"month_key": m, "month_start": month_start(m), "month_end": month_end(m), "month_index": i}
-              for i, m in enumerate(months_between(first_month, last_month))]
+              for i, m in enumerate(months_between(first_outcome, last_outcome))]
     _replace_table(con, "params", params)
     _replace_table(con, "calendar", pd.DataFrame(months))
 
@@ -166,16 +179,40 @@ def concept_statement(concept: str) -> tuple[str, bool]:
     return "WITH " + ",\n".join(ctes) + f"\nSELECT * FROM (\n{sql}\n) AS concept", True
 
 
-def materialise(con: duckdb.DuckDBPyConnection, concepts: Iterable[str]) -> None:
-    """Create each concept (and what it reads) as a temp table, in dependency order."""
+def materialise(con: duckdb.DuckDBPyConnection, concepts: Iterable[str], reuse: Iterable[str] = ()) -> None:
+    """Create each concept (and what it reads) as a temp table, in dependency order.
+
+    Concepts named in ``reuse`` are already materialised on ``con`` and are left as they are.
+    """
     known_month, known_date = first_row(con, "SELECT known_month, known_date FROM params")
+    kept = set(reuse)
     for name in concept_order(concepts):
+        if name in kept:
+            continue
         sql, needs_params = concept_statement(name)
         if needs_params:
             con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}",
                         {"as_of_month": known_month, "as_of": known_date})
         else:
             con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+
+
+# What ties a concept to one as-of month: the population's snapshot and date, the feature windows
+# counted back from it, the outcome window after it and its calendar. The known date and the
+# months read do not: a concept reading only those is the same for every as-of month read with them.
+_AS_OF_PARAMS = frozenset({"as_of_month", "as_of_date", "outcome_start", "outcome_end"})
+
+
+@cache
+def reads_as_of(concept: str) -> bool:
+    """Whether a concept (or one it reads) differs between as-of months that share the months read."""
+    tree = sqlglot.parse_one(concept_sql(concept), read="duckdb")
+    columns = {c.name for c in tree.find_all(exp.Column)}
+    if columns & _AS_OF_PARAMS or any(c.startswith("start_") and c.endswith("m") for c in columns):
+        return True
+    if "calendar" in {t.name for t in tree.find_all(exp.Table)}:
+        return True
+    return any(reads_as_of(dep) for dep in concept_dependencies(concept))
 
 
 @cache

@@ -63,6 +63,7 @@ class Feature:
     kind: str
     sources: tuple[str, ...]
     window_months: int | None = None
+    lag_months: int = 0
     monotone: int = 0
     codeset: str | None = None
     group: str | None = None
@@ -90,6 +91,10 @@ class Feature:
             problems.append("trends compare the last 3 months with the 9 before: window 12")
         if self.aggregate not in ("value",) and self.aggregate != "any" and self.window_months is None:
             problems.append("a windowed aggregate needs window_months")
+        if self.lag_months and (self.lag_months < 0 or self.window_months is None
+                                or self.aggregate not in ("count", "days", "any", "sum", "distinct_groups")):
+            problems.append("lag_months moves a count, days, any, sum or distinct_groups window back: it needs "
+                            "window_months and must not be negative")
         if problems:
             raise DeclarationError(f"feature {self.name}: " + "; ".join(problems))
 

@@ -21,7 +21,7 @@ from riskstrat.audit.month import drift_decision, scored_frame, training_drift
 from riskstrat.config import DEFAULT_SPEC, Settings
 from riskstrat.core.months import months_apart
 from riskstrat.core.workspace import LANDING, VALIDATION, landing_months, output_dir
-from riskstrat.features import build_features
+from riskstrat.features.store import stored_features
 from riskstrat.ingest import read_deliveries
 from riskstrat.ingest.contracts import TABLES, load_contracts
 from riskstrat.jobs.errors import DeliveryRefused, MonthlyError
@@ -136,7 +136,7 @@ def champion_drift(workspace: Path | str, month: str, settings, specs: list[str]
                 models.append((spec, model))
     if not models:
         return None
-    features = build_features(workspace, month, settings)
+    features = stored_features(workspace, month, settings)
     checks = {}
     for spec, model in models:
         # A list is compared on its own children, as its reference was built from them.

@@ -70,6 +70,11 @@ def fit_logistic(train: pd.DataFrame, specs: list[ModelFeature], settings: Model
 
 def baseline_sample(train: pd.DataFrame, settings: ModelSettings) -> pd.DataFrame:
     """The fixed random sample of training rows the logistic baseline (and the drift reference) use."""
-    if len(train) > settings.baseline_max_rows:
-        return train.sample(n=settings.baseline_max_rows, random_state=settings.seed)
-    return train
+    return train.iloc[baseline_positions(len(train), settings)]
+
+
+def baseline_positions(rows: int, settings: ModelSettings) -> np.ndarray:
+    """Positions of :func:`baseline_sample`'s rows among ``rows``, so a caller can sample before it copies."""
+    if rows > settings.baseline_max_rows:
+        return np.random.RandomState(settings.seed).permutation(rows)[: settings.baseline_max_rows]
+    return np.arange(rows)

@@ -21,7 +21,7 @@ the claims lag of inputs.md); :func:`build_training_frame` refuses months that a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import cache
 from importlib import resources
 from typing import NamedTuple
@@ -33,10 +33,21 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from riskstrat.config import Settings
 from riskstrat.core.errors import RiskstratError
+from riskstrat.core.fingerprint import lake_fingerprint
 from riskstrat.core.months import add_months, check_month, last_matured_month
-from riskstrat.features import build_features, feature_names
+from riskstrat.core.progress import Progress, tick
+from riskstrat.features import feature_names
 from riskstrat.features.build import open_lake, population_attrition
-from riskstrat.features.concept_sql import concept_sql, materialise, register_codesets, set_params
+from riskstrat.features.concept_sql import (
+    concept_dependencies,
+    concept_order,
+    concept_sql,
+    materialise,
+    reads_as_of,
+    register_codesets,
+    set_params,
+)
+from riskstrat.features.store import stored_features
 from riskstrat.lake import latest_delivery
 
 OUTCOMES_FILE = "outcomes.yaml"
@@ -152,6 +163,31 @@ def _labels(counts: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({name: o.label(counts) for name, o in declared_outcomes().items()}, index=counts.index)
 
 
+def _window_counts(con: duckdb.DuckDBPyConnection, months: Sequence[str], latest: str,
+                   horizon: int) -> Iterator[tuple[str, pd.DataFrame, pd.DataFrame]]:
+    """(as-of month, window counts, population steps) for each of ``months``, in order.
+
+    The outcome events (ED visits, stays, diagnoses, paid amounts) are read once, as known at
+    ``latest``, over every month's outcome window together; per month only its population, their
+    follow-up and the counts in its window are computed. Events are read from the first as-of
+    month on, a month before its window opens (``concepts/outcomes.sql`` says why), so a month's
+    counts are the same whether it is labelled alone or with others.
+    """
+    months = sorted(months)
+    register_codesets(con)
+    wanted = sorted(concept_dependencies("outcomes"))
+    shared = [c for c in concept_order(wanted) if not reads_as_of(c)]
+    for i, month in enumerate(months):
+        set_params(con, as_of=month, known_month=latest, first_month=months[0],
+                   last_month=add_months(months[-1], horizon),
+                   outcome_months=(add_months(month, 1), add_months(month, horizon)))
+        materialise(con, wanted, reuse=shared if i else ())
+        counts = con.execute(concept_sql("outcomes") + "\nORDER BY person_id").df()
+        counts["person_id"] = counts["person_id"].astype("string")
+        counts = pd.concat([counts, _labels(counts)], axis=1).reset_index(drop=True)
+        yield month, counts, pd.DataFrame(population_attrition(con), columns=["step", "children"])
+
+
 def build_labels(workspace_or_connection, as_of: str, settings: Settings | None = None, *,
                  runout_months: int | None = None,
                  known_month: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -173,17 +209,10 @@ def build_labels(workspace_or_connection, as_of: str, settings: Settings | None 
     try:
         latest = _known_month(con, known_month)
         check_matured(as_of, latest, horizon, runout_months)
-        register_codesets(con)
-        set_params(con, as_of=as_of, known_month=latest, first_month=add_months(as_of, 1),
-                   last_month=add_months(as_of, horizon))
-        materialise(con, ["outcomes"])
-        outcomes = con.execute(concept_sql("outcomes") + "\nORDER BY person_id").df()
-        attrition = pd.DataFrame(population_attrition(con), columns=["step", "children"])
+        _, counts, attrition = next(_window_counts(con, [as_of], latest, horizon))
     finally:
         con.close()  # our own connection, or our cursor on the caller's (theirs stays open)
-    outcomes["person_id"] = outcomes["person_id"].astype("string")
-    outcomes = pd.concat([outcomes, _labels(outcomes)], axis=1)
-    return outcomes.reset_index(drop=True), attrition
+    return counts, attrition
 
 
 def apply_follow_up_rule(labels: pd.DataFrame, outcome: str, horizon: int) -> tuple[pd.DataFrame, list[tuple[str, int]]]:
@@ -203,13 +232,18 @@ def apply_follow_up_rule(labels: pd.DataFrame, outcome: str, horizon: int) -> tu
 def build_training_frame(workspace, as_of_months: list[str], outcome: str | Sequence[str] = "acute_event",
                          settings: Settings | None = None, *,
                          runout_months: int | None = None,
-                         known_month: str | None = None) -> TrainingFrame:
-    """Stack as-of months: columns person_id, as_of, the features (declaration order), then the labels.
+                         known_month: str | None = None,
+                         progress: Progress | None = None) -> TrainingFrame:
+    """Stack as-of months: columns person_id, as_of, the features (declaration order, float32 as a
+    model reads them), then the labels.
 
     One outcome (a name): its label is column ``label`` and the rows the follow-up rule drops are
     left out. Several outcomes (a list), for models that share one frame: a column per outcome,
     NaN where that outcome's follow-up rule drops the row. The attrition's ``outcome`` names the
     outcome a follow-up step belongs to (None: a population step, or the one outcome).
+
+    Each month's features come from the feature store (:mod:`riskstrat.features.store`: built
+    once per month and lake); the outcomes of every month are read in one pass.
 
     Refuses (:class:`LabelError`, :class:`~riskstrat.core.months.MonthError`) an unknown outcome, a
     malformed month, or a month whose outcome window and run-out are not yet in the lake — before
@@ -233,13 +267,15 @@ def build_training_frame(workspace, as_of_months: list[str], outcome: str | Sequ
         latest = _known_month(con, known_month)
         for month in months:
             check_matured(month, latest, horizon, runout_months)
+        partitions = lake_fingerprint(workspace, max(months))["partitions"]
         frames, attrition = [], []
-        for month in sorted(months):
-            features = build_features(con, month, settings)
-            labels, population_steps = build_labels(con, month, settings, runout_months=runout_months,
-                                                    known_month=latest)
+        for i, (month, labels, population_steps) in enumerate(_window_counts(con, months, latest, horizon)):
+            tick(progress, "building as-of months", i, len(months))
+            features = stored_features(workspace, month, settings, partitions=partitions)
+            features = features.astype({name: "float32" for name in feature_names()})
             steps = [(None, step, n) for step, n in population_steps.itertuples(index=False)]
             frame = features.merge(labels[["person_id", *outcomes, "months_observed"]], on="person_id", how="inner")
+            del features
             for name in outcomes:
                 kept, follow_steps = apply_follow_up_rule(frame, name, horizon)
                 steps += [(None if single else name, step, n) for step, n in follow_steps]
@@ -251,9 +287,11 @@ def build_training_frame(workspace, as_of_months: list[str], outcome: str | Sequ
             frame.insert(1, "as_of", month)
             frames.append(frame.rename(columns={outcome: "label"}) if single else frame)
             attrition += [{"as_of": month, "outcome": name, "step": step, "children": n} for name, step, n in steps]
+        tick(progress, "building as-of months", len(months), len(months))
     finally:
         con.close()
     stacked = pd.concat(frames, ignore_index=True)
+    del frames
     stacked = stacked[["person_id", "as_of", *feature_names(), *(["label"] if single else outcomes)]]
     return TrainingFrame(frame=stacked, attrition=pd.DataFrame(attrition))
 

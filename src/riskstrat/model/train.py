@@ -32,7 +32,7 @@ least ``min_child_samples`` children, and early stopping on log-loss keep the ra
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,11 +48,11 @@ from riskstrat.core.fingerprint import code_fingerprint, lake_fingerprint
 from riskstrat.core.months import check_month, month_of
 from riskstrat.core.progress import Progress, tick
 from riskstrat.core.workspace import TRUTH
-from riskstrat.features import Feature
+from riskstrat.features import FEATURES, Feature
 from riskstrat.features.declarations import catalogue_hash, declarations_hash
 from riskstrat.features.rules import Node
 from riskstrat.model import labels, registry
-from riskstrat.model.baselines import LABEL, RulesBaseline, baseline_sample, fit_logistic
+from riskstrat.model.baselines import LABEL, RulesBaseline, baseline_positions, fit_logistic
 from riskstrat.model.bundle import ModelBundle
 from riskstrat.model.calibration import PlattCalibrator
 from riskstrat.model.design import StudyDesign, child_hash, person_folds
@@ -73,6 +73,9 @@ def lightgbm_params(settings: ModelSettings, specs: list[ModelFeature]) -> dict:
         "num_leaves": settings.num_leaves,
         "min_child_samples": settings.min_child_samples,
         "lambda_l2": 1.0,
+        "feature_fraction": settings.feature_fraction,
+        "bagging_fraction": settings.bagging_fraction,
+        "bagging_freq": 1 if settings.bagging_fraction < 1 else 0,
         "max_bin": 255,
         "monotone_constraints": [s.direction for s in specs],
         "monotone_constraints_method": "intermediate",
@@ -100,6 +103,73 @@ def load_truth(workspace: Path, outcome: str = "acute_event") -> pd.DataFrame | 
 
 
 @dataclass
+class StackedRows:
+    """The child-months one or more specifications learn from, with the features held once.
+
+    ``x`` is the model's feature matrix (float32, one row per child-month, C order as LightGBM reads
+    it without a copy); ``frame`` is person_id, as_of (YYYY-MM) and the features, for everything that
+    reads features by name (rules, populations, the logistic baseline, the audit), its feature
+    columns a view on ``x``.
+    ``outcomes``: one array per outcome column, NaN where its follow-up rule dropped the row.
+    The rows are binned for LightGBM once (:meth:`dataset`), and every fit of every specification
+    is a subset of those bins: on a 500k-member plan the matrix and its bins are most of the
+    memory training needs, so a copy per specification or per fold would not fit in 4 GB.
+    """
+
+    frame: pd.DataFrame
+    x: np.ndarray
+    features: list[ModelFeature]
+    outcomes: dict[str, np.ndarray]
+    _dataset: lgb.Dataset | None = None
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, features: list[ModelFeature], outcomes: Sequence[str]) -> "StackedRows":
+        """From a training frame (person_id, as_of, the features, the outcome columns)."""
+        for col in ("person_id", "as_of", *outcomes):
+            if col not in frame.columns:
+                raise TrainError(f"feature frame: no {col!r} column")
+        x = training_array(frame, features)
+        names = [f.name for f in features]
+        view = pd.DataFrame(x, columns=names, copy=False)
+        # Other columns (a feature a population or the rules read that the model does not) come along.
+        for column in frame.columns.difference(["person_id", "as_of", *names, *outcomes], sort=False):
+            view[column] = frame[column].to_numpy()
+        view.insert(0, "as_of", month_of(frame["as_of"]).to_numpy())
+        view.insert(0, "person_id", frame["person_id"].astype("string").to_numpy())
+        return cls(frame=view, x=x, features=features,
+                   outcomes={o: pd.to_numeric(frame[o]).to_numpy(dtype=float, na_value=np.nan) for o in outcomes})
+
+    def select(self, features: list[ModelFeature]) -> "StackedRows":
+        """These rows as a model of only ``features`` reads them (itself when they are all its features, in order).
+
+        The frame is shared: a population rule or the rules baseline may read a feature the model does not.
+        """
+        if [f.name for f in features] == [f.name for f in self.features]:
+            return self
+        return StackedRows(frame=self.frame, x=training_array(self.frame, features), features=features,
+                           outcomes=self.outcomes)
+
+    def dataset(self, settings: ModelSettings) -> lgb.Dataset:
+        """Every row binned once (labels are set per specification before its fits)."""
+        if self._dataset is None:
+            params = dataset_params(settings)
+            self._dataset = lgb.Dataset(self.x, label=np.zeros(len(self.x)), feature_name=[f.name for f in self.features],
+                                        params=params, free_raw_data=False)
+            self._dataset.construct()
+        return self._dataset
+
+
+def dataset_params(settings: ModelSettings) -> dict:
+    """How rows are binned: shared by every specification that reads the same rows.
+
+    No pre-filtering of features by ``min_child_samples``: the bins are made once for
+    specifications whose leaf sizes may differ.
+    """
+    return {"max_bin": 255, "feature_pre_filter": False, "seed": settings.seed, "deterministic": True,
+            "num_threads": settings.num_threads, "verbosity": -1}
+
+
+@dataclass
 class CrossFit:
     """What :func:`cross_fit` produced: the registered booster and calibrator, and the out-of-fold scores that judge them."""
 
@@ -115,22 +185,24 @@ class CrossFit:
     curve: dict[float, tuple[int, np.ndarray]] = field(default_factory=dict)
 
 
-def cross_fit(rows: pd.DataFrame, specs: list[ModelFeature], design: StudyDesign, settings: ModelSettings,
-              label: str = LABEL, progress: Progress | None = None) -> CrossFit:
+def cross_fit(stacked: StackedRows, rows: np.ndarray, y: np.ndarray, design: StudyDesign, settings: ModelSettings,
+              progress: Progress | None = None) -> CrossFit:
     """Fold fits on the training months, out-of-fold scores for every row, and the fit on everything.
 
-    ``rows``: person_id, as_of, the features and ``label`` (0/1, no missing) for the design's months.
+    ``rows``: positions in ``stacked`` of the rows of the design's months that have a label (in
+    order); ``y``: their labels (0/1). Every array returned is aligned with ``rows``.
     """
-    months = rows["as_of"].to_numpy()
+    frame = stacked.frame
+    months = frame["as_of"].to_numpy()[rows]
     test = np.isin(months, design.test_months)
-    fold = person_folds(rows["person_id"], design.folds)
-    y = rows[label].to_numpy(dtype=float)
+    ids = frame["person_id"].iloc[rows]
+    fold = person_folds(ids, design.folds)
+    specs = stacked.features
     params = lightgbm_params(settings, specs)
-    x = training_array(rows, specs)
-    # Bin once: every fold fit is a subset of the same binned rows, so the bins (and the memory)
-    # are shared, and the fit on everything reuses them too.
-    everything = lgb.Dataset(x, label=y, feature_name=[s.name for s in specs], params=params, free_raw_data=False)
-    everything.construct()
+    everything = stacked.dataset(settings)
+    full_label = np.zeros(len(stacked.x))
+    full_label[rows] = y
+    everything.set_label(full_label)  # the subsets below take their labels from here
     oof_raw = np.full(len(rows), np.nan)
     logistic_prob = np.full(len(rows), np.nan)
     trees, steps, curve = [], [], {}
@@ -145,33 +217,32 @@ def cross_fit(rows: pd.DataFrame, specs: list[ModelFeature], design: StudyDesign
                 raise TrainError(f"fold {k + 1} of {design.folds}: no events to {name} in the training months "
                                  f"({design.train_months[0]}..{design.train_months[-1]}); the plan is too small "
                                  f"for {design.folds} folds, or the outcome too rare")
-        booster = lgb.train(params, everything.subset(fit_rows), num_boost_round=settings.max_trees,
-                            valid_sets=[everything.subset(stop_rows)], valid_names=["tune"],
-                            callbacks=[lgb.early_stopping(settings.early_stopping_rounds, verbose=False)])
+        booster = _early_stopped(params, everything, rows[fit_rows], rows[stop_rows], settings)
         best = booster.best_iteration or booster.current_iteration()
         trees.append(int(best))
-        own = fold == k
-        oof_raw[own] = booster.predict(x[own], raw_score=True, num_iteration=best)
-        judged = own & test
+        own = np.flatnonzero(fold == k)
+        oof_raw[own] = booster.predict(stacked.x[rows[own]], raw_score=True, num_iteration=best)
+        judged = (fold == k) & test
         if k == 0 and judged.any():
-            curve = _curve_fits(rows, x, y, params, everything, learn, stop_rows, judged, settings)
-            curve[1.0] = (int(rows.loc[learn, "person_id"].nunique()), oof_raw[judged])
+            curve = _curve_fits(stacked, rows, y, ids, params, everything, learn, stop_rows, judged, settings)
+            curve[1.0] = (int(ids.iloc[fit_rows].nunique()), oof_raw[judged])
         if judged.any():
-            logistic = fit_logistic(rows.loc[learn], specs, settings, label=label)
-            logistic_prob[judged] = logistic.predict_proba(feature_matrix(rows.loc[judged], specs))[:, 1]
+            sample = fit_rows[baseline_positions(len(fit_rows), settings)]
+            logistic = fit_logistic(frame.iloc[rows[sample]].assign(**{LABEL: y[sample]}), specs, settings)
+            logistic_prob[judged] = logistic.predict_proba(feature_matrix(frame.iloc[rows[judged]], specs))[:, 1]
         steps.append({"step": f"fold {k + 1}: learned from", "rows": int(len(fit_rows)),
-                      "children": int(rows["person_id"].iloc[fit_rows].nunique()), "events": int(y[fit_rows].sum()),
+                      "children": int(ids.iloc[fit_rows].nunique()), "events": int(y[fit_rows].sum()),
                       "note": f"other folds' children, training months; stopped early at {best} trees on the "
                               f"fold's own {len(stop_rows):,} rows of the training months"})
     tick(progress, "fitting the registered model", design.folds, design.folds + 1)
     final_trees = max(1, int(round(float(np.mean(trees)))))
-    booster = lgb.train(params, everything, num_boost_round=final_trees)
+    on_everything = everything if len(rows) == len(stacked.x) else everything.subset(rows)
+    booster = lgb.train(params, on_everything, num_boost_round=final_trees)
     booster = lgb.Booster(model_str=booster.model_to_string())
     steps.append({"step": "registered model: learned from", "rows": int(len(rows)),
-                  "children": int(rows["person_id"].nunique()), "events": int(y.sum()),
+                  "children": int(ids.nunique()), "events": int(y.sum()),
                   "note": f"every child, every month {design.fit_months[0]}..{design.fit_months[-1]}; "
                           f"{final_trees} trees (the folds' mean)"})
-    del everything
     return CrossFit(
         booster=booster,
         calibrator=PlattCalibrator().fit(oof_raw, y),
@@ -180,22 +251,29 @@ def cross_fit(rows: pd.DataFrame, specs: list[ModelFeature], design: StudyDesign
     )
 
 
-def _curve_fits(rows, x, y, params, everything, learn, stop_rows, judged, settings: ModelSettings) -> dict:
+def _early_stopped(params: dict, everything: lgb.Dataset, learn: np.ndarray, stop: np.ndarray,
+                   settings: ModelSettings) -> lgb.Booster:
+    """LightGBM on the ``learn`` rows of the binned set, stopped early on the ``stop`` rows."""
+    return lgb.train(params, everything.subset(learn), num_boost_round=settings.max_trees,
+                     valid_sets=[everything.subset(stop)], valid_names=["tune"],
+                     callbacks=[lgb.early_stopping(settings.early_stopping_rounds, verbose=False)])
+
+
+def _curve_fits(stacked: StackedRows, rows, y, ids, params, everything, learn, stop_rows, judged,
+                settings: ModelSettings) -> dict:
     """The first fold refitted on a fixed share of its training children (the same hash, so each
     share holds the smaller ones), scoring the same test rows: quality against training children,
     as OHDSI PatientLevelPrediction's learning curve reports it."""
     out = {}
-    share_of_child = child_hash(rows["person_id"], _CURVE_SALT)
+    share_of_child = child_hash(ids, _CURVE_SALT)
     for share in settings.learning_curve_shares:
         sub = np.flatnonzero(learn & (share_of_child < share))
         if len(sub) == 0 or y[sub].sum() == 0:
             continue
-        booster = lgb.train(params, everything.subset(sub), num_boost_round=settings.max_trees,
-                            valid_sets=[everything.subset(stop_rows)],
-                            callbacks=[lgb.early_stopping(settings.early_stopping_rounds, verbose=False)])
+        booster = _early_stopped(params, everything, rows[sub], rows[stop_rows], settings)
         best = booster.best_iteration or booster.current_iteration()
-        out[float(share)] = (int(rows["person_id"].iloc[sub].nunique()),
-                             booster.predict(x[judged], raw_score=True, num_iteration=best))
+        out[float(share)] = (int(ids.iloc[sub].nunique()),
+                             booster.predict(stacked.x[rows[judged]], raw_score=True, num_iteration=best))
     return out
 
 
@@ -248,21 +326,9 @@ class TrainResult:
         return lines
 
 
-def _labelled(frame: pd.DataFrame, label: str) -> tuple[pd.DataFrame, list[dict]]:
-    """The rows with a label, months as text; the drop counted."""
-    missing = frame[label].isna()
-    kept = frame.loc[~missing]
-    if missing.any():
-        kept = kept.copy()
-    kept[label] = kept[label].astype("int8")
-    step = {"step": "dropped: no label (follow-up incomplete)", "rows": int(missing.sum()), "children": None,
-            "events": None, "note": "left the plan in the window without the outcome"}
-    return kept.assign(as_of=month_of(kept["as_of"])), [step]
-
-
 def fit_and_register(
     workspace: Path,
-    frame: pd.DataFrame,
+    frame: pd.DataFrame | StackedRows,
     declarations: Sequence[Feature],
     design: StudyDesign,
     settings: Settings,
@@ -279,44 +345,52 @@ def fit_and_register(
     """Cross-fit, calibrate, evaluate beside baselines (and the oracle), register, and run the promotion gate.
 
     ``frame``: person_id, as_of, the features and ``label`` for the design's months (other rows
-    are dropped and counted). ``population``: a programme's rule; the list is judged among the
-    children it admits. ``general_scores`` (person_id, as_of, score): the general model's
-    out-of-fold test scores, judged beside a programme's model.
+    are dropped and counted), or the :class:`StackedRows` several specifications share (then
+    ``label`` names its outcome column). ``population``: a programme's rule; the list is judged
+    among the children it admits. ``general_scores`` (person_id, as_of, score): the general
+    model's out-of-fold test scores, judged beside a programme's model.
     """
     declarations = list(declarations)
     ms = settings.model
     clock: dict[str, float] = {}
     t0 = time.perf_counter()
-    for col in ("person_id", "as_of", label):
-        if col not in frame.columns:
-            raise TrainError(f"feature frame: no {col!r} column")
-    months = month_of(frame["as_of"])
-    outside = ~months.isin(design.fit_months)
-    attrition = [{"step": "rows in the training frame", "rows": int(len(frame)), "children": int(frame["person_id"].nunique()),
-                  "events": None, "note": f"as-of months {months.min()} to {months.max()}" if len(frame) else "empty"},
-                 {"step": "dropped: month outside the design", "rows": int(outside.sum()), "children": None, "events": None,
-                  "note": f"not one of {design.fit_months[0]}..{design.fit_months[-1]} (unmatured, or before the look-back)"}]
-    rows, dropped = _labelled(frame.loc[~outside.to_numpy()], label)
-    attrition += dropped
-    del frame
-    rows = rows.reset_index(drop=True)
-    if rows.loc[rows["as_of"].isin(design.test_months), label].sum() == 0:
-        raise TrainError(f"test months ({', '.join(design.test_months)}): no events to judge from")
     specs = model_features(declarations)
+    stacked = (frame.select(specs) if isinstance(frame, StackedRows)
+               else StackedRows.from_frame(frame, specs, [label]))
+    del frame
+    if label not in stacked.outcomes:
+        raise TrainError(f"feature frame: no {label!r} column")
+    every_row = stacked.frame
+    months = every_row["as_of"].to_numpy()
+    outside = ~np.isin(months, design.fit_months)
+    unlabelled = ~outside & np.isnan(stacked.outcomes[label])
+    attrition = [{"step": "rows in the training frame", "rows": int(len(every_row)),
+                  "children": int(every_row["person_id"].nunique()), "events": None,
+                  "note": f"as-of months {months.min()} to {months.max()}" if len(every_row) else "empty"},
+                 {"step": "dropped: month outside the design", "rows": int(outside.sum()), "children": None, "events": None,
+                  "note": f"not one of {design.fit_months[0]}..{design.fit_months[-1]} (unmatured, or before the look-back)"},
+                 {"step": "dropped: no label (follow-up incomplete)", "rows": int(unlabelled.sum()), "children": None,
+                  "events": None, "note": "left the plan in the window without the outcome"}]
+    rows = np.flatnonzero(~outside & ~unlabelled)
+    y = stacked.outcomes[label][rows]
+    is_test = np.isin(months[rows], design.test_months)
+    if y[is_test].sum() == 0:
+        raise TrainError(f"test months ({', '.join(design.test_months)}): no events to judge from")
     clock["prepare"] = time.perf_counter() - t0
 
     t = time.perf_counter()
-    fitted = cross_fit(rows, specs, design, ms, label=label, progress=progress)
+    fitted = cross_fit(stacked, rows, y, design, ms, progress=progress)
     clock["fit"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    is_test = rows["as_of"].isin(design.test_months).to_numpy()
-    test = rows.loc[is_test].reset_index(drop=True)
+    test = every_row.iloc[rows[is_test]].reset_index(drop=True).assign(**{label: y[is_test].astype("int8")})
     test_raw = fitted.oof_raw[is_test]
     test_prob = fitted.judged_calibrator.predict(test_raw)
     test_scores = test[["person_id", "as_of"]].assign(person_id=test["person_id"].astype("string"), score=test_prob)
-    learned = rows.loc[~is_test]
-    rules = RulesBaseline(tuple(ms.rules_use_features), tuple(ms.rules_bh_features)).fit(learned, learned[label])
+    rules = RulesBaseline(tuple(ms.rules_use_features), tuple(ms.rules_bh_features))
+    # Only the rule's own columns: the learned rows are most of the frame.
+    rule_columns = [c for c in (*rules.use_features, *rules.bh_features) if c in every_row.columns]
+    rules.fit(every_row[rule_columns].iloc[rows[~is_test]], y[~is_test])
     judged = np.ones(len(test), dtype=bool) if population is None else population.test(test)
     judged_on = "every child" if population is None else f"children the {design.spec} population admits"
     if population is not None and test.loc[judged, label].sum() == 0:
@@ -349,9 +423,10 @@ def fit_and_register(
     attrition = pd.concat([*( [attrition_before] if attrition_before is not None else []), pd.DataFrame(attrition),
                            fitted.attrition], ignore_index=True)
     # The list's own children are what each month's drift is compared with, not every child.
-    reference_rows = rows if population is None else rows.loc[population.test(rows)]
+    reference = rows if population is None else rows[population.test(every_row.iloc[rows])]
+    reference = reference[baseline_positions(len(reference), ms)]
     fairness, drift_reference = model_audit(
-        workspace, test_judged, test_prob[judged], baseline_sample(reference_rows, ms),
+        workspace, test_judged, test_prob[judged], every_row.iloc[reference].assign(**{label: stacked.outcomes[label][reference]}),
         lambda frame: fitted.calibrator.predict(fitted.booster.predict(feature_matrix(frame, specs), raw_score=True)),
         [s.name for s in specs], design, settings, label)
     bundle = ModelBundle(
@@ -410,20 +485,20 @@ def train_models(workspace: Path, as_of: str, settings: Settings, names: Sequenc
         outcomes = list(dict.fromkeys(settings.for_spec(s.spec).model.outcome for s in group))
         # Outcomes known through as_of only: a model trained "as of" a past month must not learn
         # from deliveries that arrived after it, or its backtest flatters it.
-        built = collect_training_frame(
-            lambda month: labels.build_training_frame(workspace, [month], outcomes, group_settings,
-                                                      runout_months=ms.runout_months, known_month=as_of),
-            design.fit_months, progress=progress)
-        frame, attrition = built
+        frame, attrition = labels.build_training_frame(
+            workspace, list(design.fit_months), outcomes, group_settings, runout_months=ms.runout_months,
+            known_month=as_of, progress=progress)
+        attrition = summed_steps(attrition)
+        stacked = StackedRows.from_frame(frame, model_features(FEATURES), outcomes)
+        del frame
         hashes = {**lake_fingerprint(workspace, as_of), "up_to_delivery_month": as_of}
         for s in group:
             spec_settings = settings.for_spec(s.spec)
             spec_design = StudyDesign.from_settings(as_of, spec_settings.model, first_month=design.fit_months[0],
                                                     spec=s.name)
             outcome = spec_settings.model.outcome
-            own = frame.drop(columns=[o for o in outcomes if o != outcome]).rename(columns={outcome: LABEL})
             result = fit_and_register(
-                workspace, own, s.features, spec_design, spec_settings,
+                workspace, stacked, s.features, spec_design, spec_settings, label=outcome,
                 truth=load_truth(workspace, outcome) if spec_settings.model.horizon_months == 6 else None,
                 data_hashes=hashes, attrition_before=_outcome_steps(attrition, outcome),
                 promote=promote, progress=progress, population=s.population,
@@ -432,7 +507,6 @@ def train_models(workspace: Path, as_of: str, settings: Settings, names: Sequenc
             if s.population is None and general is None:
                 general = result.test_scores
             results.append(result)
-            del own
     return results
 
 
@@ -448,35 +522,13 @@ def _outcome_steps(attrition: pd.DataFrame, outcome: str) -> pd.DataFrame:
     return attrition.loc[own.to_numpy(dtype=bool)].drop(columns="outcome").reset_index(drop=True)
 
 
-def collect_training_frame(build_month: Callable[[str], object], months: Sequence[str],
-                           progress: Progress | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Build every month with ``build_month`` and stack them, numbers as float32 as the model reads them.
-
-    ``build_month(month)`` returns the month's frame (person_id, as_of, features, labels) or
-    ``(frame, attrition)`` with attrition rows (step, children, and the ``outcome`` a step belongs
-    to, if any). Returns the stacked frame and an attrition table: the builder's steps summed over
-    the months, per outcome.
-    """
-    parts, built_steps = [], []
-    for i, month in enumerate(months):
-        tick(progress, "building as-of months", i, len(months))
-        built = build_month(month)
-        frame, attrition = built if isinstance(built, tuple) else (built, None)
-        if attrition is not None:
-            built_steps.append(attrition if isinstance(attrition, pd.DataFrame) else pd.DataFrame(attrition))
-        wide = frame.select_dtypes(include=["float64", "int64", "Float64", "Int64"]).columns
-        parts.append(frame.astype({c: "float32" for c in wide}))
-        del frame
-    tick(progress, "building as-of months", len(months), len(months))
-    stacked = pd.concat(parts, ignore_index=True)
-    del parts
+def summed_steps(attrition: pd.DataFrame) -> pd.DataFrame:
+    """The training frame builder's per-month steps (as_of, step, children and the ``outcome`` a step
+    belongs to, if any) summed over the months, per outcome: the attrition rows a model card shows."""
+    steps = attrition if "outcome" in attrition else attrition.assign(outcome=None)
     rows = []
-    if built_steps:
-        steps = pd.concat(built_steps, ignore_index=True)
-        if "outcome" not in steps:
-            steps["outcome"] = None
-        for (outcome, step), group in steps.groupby(["outcome", "step"], sort=False, dropna=False):
-            rows.append({"outcome": None if pd.isna(outcome) else outcome, "step": f"built: {step}",
-                         "rows": int(group["children"].sum()), "children": None, "events": None,
-                         "note": f"child-months summed over {group['as_of'].nunique() if 'as_of' in group else len(group)} as-of months"})
-    return stacked, pd.DataFrame(rows, columns=["outcome", "step", "rows", "children", "events", "note"])
+    for (outcome, step), group in steps.groupby(["outcome", "step"], sort=False, dropna=False):
+        rows.append({"outcome": None if pd.isna(outcome) else outcome, "step": f"built: {step}",
+                     "rows": int(group["children"].sum()), "children": None, "events": None,
+                     "note": f"child-months summed over {group['as_of'].nunique()} as-of months"})
+    return pd.DataFrame(rows, columns=["outcome", "step", "rows", "children", "events", "note"])

@@ -32,9 +32,9 @@ from riskstrat.core.months import add_months, month_end
 from riskstrat.core.progress import Progress, tick
 from riskstrat.core.sql import scalar
 from riskstrat.core.workspace import MODELS, output_dir
-from riskstrat.features import build_features
 from riskstrat.features.build import open_lake, population_attrition, prepare_as_of, span_rows
 from riskstrat.features.concept_sql import materialise, register_codesets
+from riskstrat.features.store import stored_features
 from riskstrat.lake import connect
 from riskstrat.model.registry import CHAMPION, RegistryError, champions, load_model
 from riskstrat.model.specs import Specification, load_specs
@@ -459,8 +459,8 @@ def gather_inputs(workspace: Path, as_of: str, settings: Settings, model_id: str
 
     ``model_id``: score the list of that model's specification with it instead of its champion.
     ``features``: the month's feature table when the caller already built it from the same lake
-    and settings (the monthly job's drift check); otherwise it is built here. A table that
-    :func:`riskstrat.features.build_features` did not build for ``as_of`` is refused.
+    and settings (the monthly job's drift check); otherwise it is read from the feature store, or
+    built there (:mod:`riskstrat.features.store`). A table built for another month is refused.
     """
     if features is not None and features.attrs.get("as_of") != as_of:
         built_for = features.attrs.get("as_of") or "no month build_features recorded"
@@ -476,7 +476,7 @@ def gather_inputs(workspace: Path, as_of: str, settings: Settings, model_id: str
     try:
         t0 = time.perf_counter()
         tick(progress, "features", 0, 1)
-        frame = build_features(con, as_of, settings) if features is None else features
+        frame = stored_features(workspace, as_of, settings) if features is None else features
         tick(progress, "features", 1, 1)
         timings["features"] = round(time.perf_counter() - t0, 3)
         t0 = time.perf_counter()

@@ -1,6 +1,6 @@
 -- Antipsychotic polypharmacy: two or more different antipsychotics (ATC level 5) taken together
 -- for at least 90 days, as in the HEDIS APP measure.
--- Approximation, from fills alone: a drug covers the days from its first fill in the window to
+-- Approximation, from fills alone: a drug covers the days from its first fill in the last 12 months to
 -- the last day supplied by its last fill (capped at the as-of date), gaps between fills
 -- included; the concurrent days are the longest overlap of two drugs' spans.
 WITH spans AS (
@@ -12,6 +12,7 @@ WITH spans AS (
     FROM drug_fills AS f
     CROSS JOIN params AS p
     WHERE f.grp = 'antipsychotic'
+      AND f.event_date >= p.start_12m  -- the 12-month feature window; the build reads further back
     GROUP BY f.person_id, f.atc_code
 ),
 pairs AS (

@@ -7,22 +7,25 @@
 -- not a new event),
 -- everything paid for care in the window, and the months the plan still covered the child.
 -- The outcomes themselves are rules over these counts (riskstrat/model/outcomes.yaml).
+-- The events are read from the as-of month on, one month before the window opens, so an ED
+-- visit that began in the as-of month and ran past midnight into the window keeps its first day
+-- and is not a new event in the window (ed_visit_records).
 WITH ed AS (
     SELECT e.person_id, COUNT(*) AS n
     FROM ed_visits AS e CROSS JOIN params AS p
-    WHERE e.event_date BETWEEN p.window_start AND p.window_end
+    WHERE e.event_date BETWEEN p.outcome_start AND p.outcome_end
     GROUP BY e.person_id
 ),
 bh_ed AS (
     SELECT e.person_id, COUNT(*) AS n
     FROM bh_ed_visits AS e CROSS JOIN params AS p
-    WHERE e.event_date BETWEEN p.window_start AND p.window_end
+    WHERE e.event_date BETWEEN p.outcome_start AND p.outcome_end
     GROUP BY e.person_id
 ),
 admits AS (
     SELECT e.person_id, COUNT(*) AS n, SUM(e.psychiatric) AS psychiatric
     FROM inpatient_stays AS e CROSS JOIN params AS p
-    WHERE e.event_date BETWEEN p.window_start AND p.window_end
+    WHERE e.event_date BETWEEN p.outcome_start AND p.outcome_end
     GROUP BY e.person_id
 ),
 self_harm AS (
@@ -33,13 +36,13 @@ self_harm AS (
       AND d.grp = 'self_harm'
       AND d.code NOT LIKE 'Z915%'
       AND NOT (length(d.code) = 7 AND right(d.code, 1) IN ('D', 'S'))
-      AND d.event_date BETWEEN p.window_start AND p.window_end
+      AND d.event_date BETWEEN p.outcome_start AND p.outcome_end
     GROUP BY d.person_id
 ),
 paid AS (
     SELECT e.person_id, SUM(e.value) AS amount
     FROM paid_amounts AS e CROSS JOIN params AS p
-    WHERE e.event_date BETWEEN p.window_start AND p.window_end
+    WHERE e.event_date BETWEEN p.outcome_start AND p.outcome_end
     GROUP BY e.person_id
 )
 SELECT

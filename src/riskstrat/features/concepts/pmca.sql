@@ -7,9 +7,11 @@
 --   no chronic condition (0): none of these codes
 -- Malignancy is its own PMCA category and is not counted as a body system.
 WITH flagged AS (
-    SELECT DISTINCT person_id, grp AS body_system, progressive
-    FROM diagnoses
-    WHERE codeset = 'pmca_icd10'
+    SELECT DISTINCT d.person_id, d.grp AS body_system, d.progressive
+    FROM diagnoses AS d
+    CROSS JOIN params AS p
+    WHERE d.codeset = 'pmca_icd10'
+      AND d.event_date >= p.start_12m  -- the 12-month feature window; the build reads further back
 ),
 per_child AS (
     SELECT

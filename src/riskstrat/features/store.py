@@ -1,0 +1,85 @@
+"""Each as-of month's feature table, kept in the workspace once built (``features/as_of=YYYY-MM/``).
+
+A month's features read only deliveries up to that month (:mod:`riskstrat.features.build`), so
+once its delivery is in the lake they stay the same: scoring builds them, and every later training
+run that learns from that month reads them back instead of rebuilding them from the claims (a
+rebuild is most of what training from the lake costs).
+
+They would change only if a delivery up to the month were ingested again or the code that builds
+features changed, so the table is stored with a key over exactly those: the sha256 of every lake
+partition delivered up to the month and :func:`~riskstrat.core.fingerprint.features_code_digest`.
+A table whose key differs is rebuilt and replaced; the folder is derived data, and deleting it
+only costs the rebuild.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from riskstrat.config import Settings
+from riskstrat.core.files import write_atomic
+from riskstrat.core.fingerprint import features_code_digest, fingerprint, lake_fingerprint
+from riskstrat.core.months import check_month
+from riskstrat.core.workspace import FEATURE_STORE, partition_month
+from riskstrat.features.build import build_features, check_lookback
+
+_KEY = b"riskstrat.features_key"
+
+
+def stored_path(workspace: Path | str, as_of: str) -> Path:
+    """``W/features/as_of=YYYY-MM/features.parquet``."""
+    return Path(workspace) / FEATURE_STORE / f"as_of={as_of}" / "features.parquet"
+
+
+def features_key(as_of: str, partitions: dict[str, dict]) -> str:
+    """What the month's features are computed from: the partitions delivered up to it and the feature code.
+
+    ``partitions``: :func:`~riskstrat.core.fingerprint.lake_fingerprint`'s ``partitions`` (path ->
+    sha256), of this month or any later one; those delivered after ``as_of`` are left out.
+    """
+    known = {path: entry["sha256"] for path, entry in partitions.items() if partition_month(Path(path)) <= as_of}
+    return fingerprint({"as_of": as_of, "lake": known, "code": features_code_digest()})
+
+
+def _read(path: Path, key: str) -> pd.DataFrame | None:
+    try:
+        table = pq.read_table(path)
+    except (FileNotFoundError, pa.ArrowInvalid, OSError):
+        return None
+    if (table.schema.metadata or {}).get(_KEY) != key.encode():
+        return None
+    frame = table.replace_schema_metadata(None).to_pandas()
+    frame["person_id"] = frame["person_id"].astype("string")
+    return frame
+
+
+def stored_features(workspace: Path | str, as_of: str, settings: Settings | None = None, *,
+                    partitions: dict[str, dict] | None = None) -> pd.DataFrame:
+    """:func:`~riskstrat.features.build_features` of ``as_of``, read from the store when it holds them for
+    the same lake and code, else built from the lake and stored.
+
+    ``partitions``: the lake's partition hashes when the caller already has them (a training run
+    reads many months of one lake); without them they are hashed here.
+    """
+    check_month(as_of, "as_of")
+    settings = settings or Settings()
+    check_lookback(settings)
+    if partitions is None:
+        partitions = lake_fingerprint(workspace, as_of)["partitions"]
+    key = features_key(as_of, partitions)
+    path = stored_path(workspace, as_of)
+    frame = _read(path, key)
+    if frame is None:
+        frame = build_features(workspace, as_of, settings)
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), _KEY: key.encode()})
+        buffer = io.BytesIO()
+        pq.write_table(table, buffer)
+        write_atomic(path, buffer.getvalue())
+    frame.attrs["as_of"] = as_of
+    return frame
