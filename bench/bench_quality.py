@@ -21,6 +21,7 @@ JSON result bench/run.py reads; ``quality`` holds the Markdown rows for bench/RE
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -33,6 +34,7 @@ from common import stderr_progress
 from riskstrat.audit import performance as perf
 from riskstrat.config import load_settings
 from riskstrat.core.ranking import pick_top
+from riskstrat.core.workspace import MODELS
 from riskstrat.features import build_features
 from riskstrat.ingest import ingest_workspace
 from riskstrat.model import registry
@@ -64,8 +66,8 @@ def main() -> None:
         generate_plan(WORK, PlanSpec(members=MEMBERS, months=MONTHS, end=END, seed=SEED, defect_rate=0.0))
         ingest_workspace(WORK, settings=load_settings(WORK).ingest, progress=progress)
     settings = load_settings(WORK)
-    if not registry.champions(WORK):
-        train_models(WORK, END, settings, progress=progress, promote=True)
+    shutil.rmtree(WORK / MODELS, ignore_errors=True)  # the lists of the code being measured, not an earlier run's
+    trained = train_models(WORK, END, settings, progress=progress, promote=True)
     features = build_features(WORK, END, settings)
     ids = features["person_id"].astype("string").to_numpy(dtype=object)
     truth = pd.read_parquet(WORK / "truth" / "risk.parquet")
@@ -122,6 +124,15 @@ def main() -> None:
         "",
         notebook_line + ".",
     ]
+    curve = ["", "### Learning curve", "",
+             "Each list's first fold refitted on a share of its training children, judged on the same test rows "
+             "(the model card's learning curve). Expected AUROC is against the generator's true risk.", "",
+             "| list | children learned from | test rows | AUROC | expected AUROC |", "|---|---:|---:|---:|---:|"]
+    for r in trained:
+        for point in r.metrics.get("learning_curve", []):
+            curve.append(f"| {r.design.spec} | {point['children']:,} | {point['test_rows']:,} | {point['auroc']:.3f} | "
+                         f"{point.get('expected_auroc', float('nan')):.3f} |")
+    quality += curve
     print(json.dumps({"name": "quality", "seconds": round(time.perf_counter() - started, 1), "target_seconds": 3600,
                       "lists": result, "quality": quality,
                       "note": f"targeting quality on a {MEMBERS:,}-member synthetic plan; see the table below"}))

@@ -82,6 +82,8 @@ def main() -> None:
         "as_of_months": len(d.fit_months),
         "models": {r.design.spec: {"rows": int(r.attrition.set_index("step").loc["registered model: learned from", "rows"]),
                                    "trees": r.best_iteration, "test_auroc": round(r.metrics["model"]["auroc"], 4),
+                                   "learning_curve": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in point.items()}
+                                                      for point in r.metrics.get("learning_curve", [])],
                                    "seconds": {k: round(v, 1) for k, v in r.seconds.items()}} for r in results},
         # On a shared machine wall time measures the neighbours too; CPU time and load say how much.
         "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),

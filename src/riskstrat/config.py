@@ -251,7 +251,7 @@ class ModelSettings(_Section):
     )
     num_threads: int = Field(2, ge=1, description="Threads for LightGBM; fixed so a retrain gives the same bytes.")
     baseline_max_rows: int = Field(
-        500_000, ge=1000, description="Training rows (a fixed random sample) the logistic-regression baseline is fitted on."
+        200_000, ge=1000, description="Training rows (a fixed random sample) the logistic-regression baseline and the drift reference are drawn from."
     )
     rules_use_features: tuple[str, ...] = Field(
         ("ed_visits_12m", "ip_admits_12m"),

@@ -94,3 +94,14 @@ def test_builders_steps_are_summed_over_months_per_outcome():
     assert summed.loc[(None, "built: enrolled"), "rows"].item() == 22
     assert summed.loc[("bh_crisis", "built: followed"), "rows"].item() == 20
     assert summed.loc[("acute_event", "built: followed"), "note"].endswith("over 1 as-of months")
+
+def test_stacked_rows_hold_the_features_once_and_bin_them_once():
+    rows = memorisable(children=200)
+    specs = model_features([MEMORY])
+    stacked = StackedRows.from_frame(rows.assign(label=rows["label"].astype(float)), specs, ["label"])
+    # The frame's feature columns are the matrix LightGBM reads, not a second copy of it.
+    assert np.shares_memory(stacked.frame["child_code"].to_numpy(), stacked.x)
+    # The rules' columns, which this model does not read, come along by name.
+    assert {"ed_visits_12m", "ip_admits_12m"} <= set(stacked.frame.columns)
+    settings = ModelSettings()
+    assert stacked.dataset(settings) is stacked.dataset(settings)

@@ -267,32 +267,38 @@ def build_training_frame(workspace, as_of_months: list[str], outcome: str | Sequ
         latest = _known_month(con, known_month)
         for month in months:
             check_matured(month, latest, horizon, runout_months)
-        partitions = lake_fingerprint(workspace, max(months))["partitions"]
-        frames, attrition = [], []
-        for i, (month, labels, population_steps) in enumerate(_window_counts(con, months, latest, horizon)):
-            tick(progress, "building as-of months", i, len(months))
-            features = stored_features(workspace, month, settings, partitions=partitions)
-            features = features.astype({name: "float32" for name in feature_names()})
-            steps = [(None, step, n) for step, n in population_steps.itertuples(index=False)]
-            frame = features.merge(labels[["person_id", *outcomes, "months_observed"]], on="person_id", how="inner")
-            del features
-            for name in outcomes:
-                kept, follow_steps = apply_follow_up_rule(frame, name, horizon)
-                steps += [(None if single else name, step, n) for step, n in follow_steps]
-                if single:
-                    frame = kept
-                else:
-                    frame[name] = frame[name].astype("float32").where(frame.index.isin(kept.index))
-            frame = frame.drop(columns="months_observed")
-            frame.insert(1, "as_of", month)
-            frames.append(frame.rename(columns={outcome: "label"}) if single else frame)
-            attrition += [{"as_of": month, "outcome": name, "step": step, "children": n} for name, step, n in steps]
-        tick(progress, "building as-of months", len(months), len(months))
+        # Every month's outcomes first, and the connection closed, before any features: the outcome
+        # events of all the windows and a month's feature build each take DuckDB's memory budget,
+        # and one after the other they stay within it.
+        labelled = [(month, counts[["person_id", *outcomes, "months_observed"]], steps)
+                    for month, counts, steps in _window_counts(con, months, latest, horizon)]
     finally:
         con.close()
+    partitions = lake_fingerprint(workspace, max(months))["partitions"]
+    frames, attrition = [], []
+    for i in range(len(labelled)):
+        (month, labels, population_steps), labelled[i] = labelled[i], None  # held by the month's frame only
+        tick(progress, "building as-of months", i, len(months))
+        features = stored_features(workspace, month, settings, partitions=partitions)
+        features = features.astype({name: "float32" for name in feature_names()})
+        steps = [(None, step, n) for step, n in population_steps.itertuples(index=False)]
+        frame = features.merge(labels, on="person_id", how="inner")
+        del features
+        for name in outcomes:
+            kept, follow_steps = apply_follow_up_rule(frame, name, horizon)
+            steps += [(None if single else name, step, n) for step, n in follow_steps]
+            if single:
+                frame = kept
+            else:
+                frame[name] = frame[name].astype("float32").where(frame.index.isin(kept.index))
+        frame.insert(1, "as_of", month)
+        frame = frame.rename(columns={outcome: "label"}) if single else frame
+        # In the final column order already: reordering the stacked frame would copy all of it.
+        frames.append(frame[["person_id", "as_of", *feature_names(), *(["label"] if single else outcomes)]])
+        attrition += [{"as_of": month, "outcome": name, "step": step, "children": n} for name, step, n in steps]
+    tick(progress, "building as-of months", len(months), len(months))
     stacked = pd.concat(frames, ignore_index=True)
     del frames
-    stacked = stacked[["person_id", "as_of", *feature_names(), *(["label"] if single else outcomes)]]
     return TrainingFrame(frame=stacked, attrition=pd.DataFrame(attrition))
 
 
