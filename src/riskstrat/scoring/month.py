@@ -35,7 +35,6 @@ from riskstrat.core.workspace import MODELS, output_dir
 from riskstrat.features.build import open_lake, population_attrition, prepare_as_of, span_rows
 from riskstrat.features.concept_sql import materialise, register_codesets
 from riskstrat.features.store import stored_features
-from riskstrat.lake import connect
 from riskstrat.model.registry import CHAMPION, RegistryError, champions, load_model
 from riskstrat.model.specs import Specification, load_specs
 from riskstrat.scoring import explain
@@ -472,7 +471,8 @@ def gather_inputs(workspace: Path, as_of: str, settings: Settings, model_id: str
     chosen = list_model_ids(workspace, specs, model_id)
     models = {name: load_model(workspace, mid, spec=name) for name, mid in chosen.items()}
     timings["load_models"] = round(time.perf_counter() - t0, 3)
-    con = connect(workspace)
+    # DuckDB's memory budget (open_lake): with none, reading the month's ED visits took 6 GB at 500k members.
+    con = open_lake(workspace)
     try:
         t0 = time.perf_counter()
         tick(progress, "features", 0, 1)
