@@ -87,8 +87,10 @@ def _package_digest() -> str:
 
 
 # What a month's feature table is computed from, besides the lake: the concepts, code sets and
-# declarations, the final-claim rule and views, the contracts that type the lake, and DuckDB.
-_FEATURE_PACKAGES = ("riskstrat.features", "riskstrat.lake", "riskstrat.data_contracts")
+# declarations, the final-claim rule and views, the contracts and the code that types the lake with
+# them, the month and SQL helpers, and DuckDB.
+_FEATURE_PACKAGES = ("riskstrat.features", "riskstrat.lake", "riskstrat.data_contracts", "riskstrat.ingest",
+                     "riskstrat.core")
 
 
 @cache

@@ -154,8 +154,10 @@ class StackedRows:
         """Every row binned once (labels are set per specification before its fits)."""
         if self._dataset is None:
             params = dataset_params(settings)
+            # free_raw_data: a subset of a set that keeps its raw rows copies them (x[rows]) for every
+            # fold and fit; the rows stay in ``x`` for predicting anyway.
             self._dataset = lgb.Dataset(self.x, label=np.zeros(len(self.x)), feature_name=[f.name for f in self.features],
-                                        params=params, free_raw_data=False)
+                                        params=params, free_raw_data=True)
             self._dataset.construct()
         return self._dataset
 
@@ -433,7 +435,7 @@ def fit_and_register(
     attrition = pd.concat([*( [attrition_before] if attrition_before is not None else []), pd.DataFrame(attrition),
                            fitted.attrition], ignore_index=True)
     # The list's own children are what each month's drift is compared with, not every child.
-    reference = rows if population is None else rows[population.test(every_row.iloc[rows])]
+    reference = rows if population is None else rows[population.test(every_row)[rows]]  # no copy of the rows
     reference = reference[baseline_positions(len(reference), ms)]
     fairness, drift_reference = model_audit(
         workspace, test_judged, test_prob[judged], every_row.iloc[reference].assign(**{label: stacked.outcomes[label][reference]}),
