@@ -246,6 +246,10 @@ class ModelSettings(_Section):
         default_factory=_spec("hyperparameters", "bagging_fraction"), gt=0, le=1,
         description="Share of child-months each tree learns from (LightGBM bagging, redrawn every tree); below 1 also makes each tree cheaper.",
     )
+    judging_max_rows: int = Field(
+        600_000, ge=10_000,
+        description="Most child-months a judging fit (a fold's, or a learning-curve point's) learns from: past this it keeps every event and a fixed random share of the other child-months, weighted by the inverse of that share. The registered model always learns from every child-month.",
+    )
     learning_curve_shares: tuple[float, ...] = Field(
         (0.125, 0.25, 0.5), description="Shares of the first fold's training children refitted for the learning curve (quality against training children, in the card); empty = none."
     )

@@ -10,7 +10,14 @@ from riskstrat.config import ModelSettings, Settings
 from riskstrat.features import Feature
 from riskstrat.model.design import StudyDesign, person_folds
 from riskstrat.model.matrix import TrainError, model_features
-from riskstrat.model.train import StackedRows, cross_fit, fit_and_register, lightgbm_params, summed_steps
+from riskstrat.model.train import (
+    StackedRows,
+    cross_fit,
+    fit_and_register,
+    judging_rows,
+    lightgbm_params,
+    summed_steps,
+)
 
 MEMORY = Feature("child_code", "demographics", "population", "value", column="child_code",
                  description="A number fixed per child and unrelated to risk in general.", reason="code {value}",
@@ -105,3 +112,51 @@ def test_stacked_rows_hold_the_features_once_and_bin_them_once():
     assert {"ed_visits_12m", "ip_admits_12m"} <= set(stacked.frame.columns)
     settings = ModelSettings()
     assert stacked.dataset(settings) is stacked.dataset(settings)
+
+
+def rare_outcome(children: int, months: int = 8, seed: int = 11) -> pd.DataFrame:
+    """A rare outcome (about 8%) whose risk rises with ``child_code``, drawn afresh each month."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for m in range(1, months + 1):
+        x = rng.random(children)
+        frames.append(pd.DataFrame({"person_id": [f"C{i:05d}" for i in range(children)], "as_of": f"2024-{m:02d}",
+                                    "child_code": x, "ed_visits_12m": 0.0, "ip_admits_12m": 0.0,
+                                    "bh_condition_groups_12m": 0.0,
+                                    "label": (rng.random(children) < 0.02 + 0.12 * x).astype(float)}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_a_judging_fit_past_its_row_budget_keeps_every_event_and_weights_the_rest():
+    y = np.r_[np.ones(2_000), np.zeros(48_000)]
+    positions = np.arange(len(y))
+    small = judging_rows(positions[:9_000], y, ModelSettings(judging_max_rows=10_000))
+    assert small.weight is None and len(small.positions) == 9_000
+    capped = judging_rows(positions, y, ModelSettings(judging_max_rows=20_000))
+    kept_events = y[capped.positions] == 1
+    assert kept_events.sum() == 2_000
+    assert capped.kept_share == pytest.approx(18_000 / 48_000)
+    assert abs(len(capped.positions) - 20_000) < 600
+    assert np.all(np.diff(capped.positions) > 0)
+    assert np.allclose(capped.weight[kept_events], 1.0) and np.allclose(capped.weight[~kept_events], 48_000 / 18_000)
+
+
+def test_folds_past_the_budget_stay_calibrated_and_the_registered_model_learns_from_every_row(tmp_path):
+    rows = rare_outcome(children=5_000)
+    settings = ModelSettings(runout_months=0, horizon_months=1, max_trees=60, min_child_samples=50,
+                             judging_max_rows=10_000)
+    design = StudyDesign.from_settings("2024-09", settings, first_month="2024-01")
+    result = fit_and_register(tmp_path, rows, [MEMORY], design, Settings(model=settings))
+    att = result.attrition.set_index("step")
+    fold = att.loc["fold 1: learned from"]
+    assert fold["rows"] < 11_000 and "every event and" in fold["note"]
+    assert att.loc["registered model: learned from", "rows"] == len(rows)
+    kept = result.metrics["cross_fit"]["fold_non_events_kept"]
+    assert all(0.2 < share < 0.6 for share in kept)
+    # Weighted, the fold fits' probabilities match the event rate; unweighted, their odds would be
+    # about 1 / share times too high.
+    fitted = cross_fit(StackedRows.from_frame(rows, model_features([MEMORY]), ["label"]), np.arange(len(rows)),
+                       rows["label"].to_numpy(float), design, settings)
+    raw_probability = 1 / (1 + np.exp(-fitted.oof_raw))
+    assert abs(raw_probability.mean() - rows["label"].mean()) < 0.01
+

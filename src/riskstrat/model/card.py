@@ -376,7 +376,8 @@ def build_card(f: ModelBundle, model_id: str) -> ModelCard:
         f"fold a fit learns from the other folds' children in the months before the test months "
         f"({d.train_months[0]} to {d.train_months[-1]}), stopping early on a held-back share of them, and scores "
         f"its own fold's children. The test months ({', '.join(d.test_months)}) are therefore scored for every "
-        "child by a fit that never saw that child nor any month as late." + (f" {d.note}." if d.note else "")))
+        "child by a fit that never saw that child nor any month as late." + _judging_sample_words(f)
+        + (f" {d.note}." if d.note else "")))
     card.add(11, table(f.attrition[["step", "rows", "children", "events", "note"]], "Attrition: rows kept and dropped at each step"))
     features = [x.to_dict() for x in f.features]
     used = _protected_features(features)
@@ -493,7 +494,9 @@ def _learning_curve_section(card: ModelCard, f: ModelBundle) -> None:
         card.add_extra("Learning curve", missing("too few training children to refit on shares of them."))
         return
     synthetic = "SYNTHETIC DATA: " if f.synthetic else ""
-    frame = pd.DataFrame(points).rename(columns={"share": "share of training children", "test_rows": "test rows"})
+    frame = pd.DataFrame(points).rename(columns={"share": "share of training children", "test_rows": "test rows",
+                                                 "child_months": "child-months",
+                                                 "non_events_kept": "share of non-event child-months kept"})
     last, before = points[-1], points[-2]
     gain = last.get("expected_auroc", last["auroc"]) - before.get("expected_auroc", before["auroc"])
     card.add_extra("Learning curve", text(
@@ -505,6 +508,17 @@ def _learning_curve_section(card: ModelCard, f: ModelBundle) -> None:
     card.add_extra("Learning curve", table(frame, f"{synthetic}Quality against the number of training children"))
     card.figures["learning_curve"] = learning_curve_svg(points)
     card.add_extra("Learning curve", figure("learning_curve", f"{synthetic}AUROC against training children"))
+
+
+def _judging_sample_words(f: ModelBundle) -> str:
+    cross_fit = f.metrics.get("cross_fit", {})
+    kept = cross_fit.get("fold_non_events_kept") or []
+    if not kept or min(kept) >= 1.0:
+        return ""
+    return (f" A judging fit learns from at most {cross_fit['judging_max_rows']:,} child-months: each fold's fit "
+            f"learned from every event and {min(kept):.0%}-{max(kept):.0%} of the other child-months, weighted by the "
+            "inverse of that share so its probabilities stay unbiased. The model that scores children learned from "
+            "all of them.")
 
 
 def _population_words(f: ModelBundle) -> str:

@@ -172,6 +172,57 @@ def dataset_params(settings: ModelSettings) -> dict:
             "num_threads": settings.num_threads, "verbosity": -1}
 
 
+@dataclass(frozen=True)
+class JudgingRows:
+    """The rows one judging fit learns from (positions among the design's rows, ascending) and
+    their weights (None: every row, unweighted). ``kept_share`` is the share of non-event rows kept."""
+
+    positions: np.ndarray
+    weight: np.ndarray | None
+    kept_share: float
+
+    def describe(self, cap: int) -> str:
+        if self.weight is None:
+            return ""
+        return (f"; every event and {self.kept_share:.0%} of the other child-months, weighted "
+                f"{1 / self.kept_share:.2f} (a judging fit learns from at most {cap:,})")
+
+
+def judging_rows(positions: np.ndarray, y: np.ndarray, settings: ModelSettings) -> JudgingRows:
+    """What a fit that only judges the model (a fold's, a learning-curve point's) learns from.
+
+    Up to ``model.judging_max_rows`` child-months: all of them. Past that, every event and a fixed
+    random share of the other child-months, each weighted by the inverse of the share, so the fit's
+    probabilities stay unbiased (negative down-sampling, He et al., "Practical lessons from
+    predicting clicks on ads at Facebook", 2014). On a 500k-member plan the folds would otherwise
+    learn from 1.8M child-months each, three times per list, which the 5-minute retrain cannot
+    afford; the 500k learning curve is flat long before this many. The registered model is not a
+    judging fit: it learns from every child-month. Events are kept at least one for one.
+    """
+    cap = settings.judging_max_rows
+    if len(positions) <= cap:
+        return JudgingRows(positions, None, 1.0)
+    events = y[positions] == 1
+    n_events = int(events.sum())
+    n_other = len(positions) - n_events
+    share = min(1.0, max(cap - n_events, n_events) / max(n_other, 1))
+    if share >= 1.0:
+        return JudgingRows(positions, None, 1.0)
+    keep = events | (np.random.default_rng(settings.seed).random(len(positions)) < share)
+    return JudgingRows(positions[keep], np.where(events[keep], 1.0, 1.0 / share), share)
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    """One learning-curve fit: children and child-months it learned from, the share of non-event
+    child-months kept (:func:`judging_rows`), and its raw scores of the first fold's test rows."""
+
+    children: int
+    rows: int
+    non_events_kept: float
+    raw: np.ndarray
+
+
 @dataclass
 class CrossFit:
     """What :func:`cross_fit` produced: the registered booster and calibrator, and the out-of-fold scores that judge them."""
@@ -181,11 +232,11 @@ class CrossFit:
     judged_calibrator: PlattCalibrator
     oof_raw: np.ndarray
     fold_trees: list[int]
+    non_events_kept: list[float]  # per fold: share of non-event child-months its fit learned from (1.0: all)
     logistic_prob: np.ndarray  # out of fold, on every row (NaN where the logistic fit was not asked)
     attrition: pd.DataFrame
-    #: share of the first fold's training children -> (children learned from, raw scores of that
-    #: fold's test rows); the learning curve (:func:`learning_curve`).
-    curve: dict[float, tuple[int, np.ndarray]] = field(default_factory=dict)
+    #: share of the first fold's training children -> its fit (:func:`learning_curve`).
+    curve: dict[float, CurvePoint] = field(default_factory=dict)
 
 
 def cross_fit(stacked: StackedRows, rows: np.ndarray, y: np.ndarray, design: StudyDesign, settings: ModelSettings,
@@ -196,8 +247,8 @@ def cross_fit(stacked: StackedRows, rows: np.ndarray, y: np.ndarray, design: Stu
     order); ``y``: their labels (0/1). Every array returned is aligned with ``rows``.
     """
     frame = stacked.frame
-    months = frame["as_of"].to_numpy()[rows]
-    test = np.isin(months, design.test_months)
+    # pandas' isin hashes; numpy's sorts, seconds on millions of month strings.
+    test = frame["as_of"].isin(design.test_months).to_numpy()[rows]
     ids = frame["person_id"].iloc[rows]
     fold = person_folds(ids, design.folds)
     specs = stacked.features
@@ -208,7 +259,7 @@ def cross_fit(stacked: StackedRows, rows: np.ndarray, y: np.ndarray, design: Stu
     everything.set_label(full_label)  # the subsets below take their labels from here
     oof_raw = np.full(len(rows), np.nan)
     logistic_prob = np.full(len(rows), np.nan)
-    trees, steps, curve = [], [], {}
+    trees, kept_shares, steps, curve = [], [], [], {}
     for k in range(design.folds):
         tick(progress, "fitting folds", k, design.folds + 1)
         learn = ~test & (fold != k)
@@ -220,24 +271,28 @@ def cross_fit(stacked: StackedRows, rows: np.ndarray, y: np.ndarray, design: Stu
                 raise TrainError(f"fold {k + 1} of {design.folds}: no events to {name} in the training months "
                                  f"({design.train_months[0]}..{design.train_months[-1]}); the plan is too small "
                                  f"for {design.folds} folds, or the outcome too rare")
-        booster = _early_stopped(params, everything, rows[fit_rows], rows[stop_rows], settings)
+        learned = judging_rows(fit_rows, y, settings)
+        booster = _early_stopped(params, everything, rows[learned.positions], rows[stop_rows], settings, learned.weight)
         best = booster.best_iteration or booster.current_iteration()
         trees.append(int(best))
+        kept_shares.append(learned.kept_share)
         own = np.flatnonzero(fold == k)
         oof_raw[own] = _predict_raw(booster, stacked.x, rows[own], best)
         booster.free_dataset()  # the fold's subsets of the bins go now, not when the garbage collector finds them
         judged = (fold == k) & test
         if k == 0 and judged.any():
             curve = _curve_fits(stacked, rows, y, ids, params, everything, learn, stop_rows, judged, settings)
-            curve[1.0] = (int(ids.iloc[fit_rows].nunique()), oof_raw[judged])
+            curve[1.0] = CurvePoint(int(ids.iloc[fit_rows].nunique()), len(learned.positions), learned.kept_share,
+                                    oof_raw[judged])
         if judged.any():
             sample = fit_rows[baseline_positions(len(fit_rows), settings)]
             logistic = fit_logistic(frame.iloc[rows[sample]].assign(**{LABEL: y[sample]}), specs, settings)
             logistic_prob[judged] = logistic.predict_proba(feature_matrix(frame.iloc[rows[judged]], specs))[:, 1]
-        steps.append({"step": f"fold {k + 1}: learned from", "rows": int(len(fit_rows)),
+        steps.append({"step": f"fold {k + 1}: learned from", "rows": int(len(learned.positions)),
                       "children": int(ids.iloc[fit_rows].nunique()), "events": int(y[fit_rows].sum()),
-                      "note": f"other folds' children, training months; stopped early at {best} trees on the "
-                              f"fold's own {len(stop_rows):,} rows of the training months"})
+                      "note": f"other folds' children, training months{learned.describe(settings.judging_max_rows)}; "
+                              f"stopped early at {best} trees on the fold's own {len(stop_rows):,} rows of the "
+                              "training months"})
     tick(progress, "fitting the registered model", design.folds, design.folds + 1)
     final_trees = max(1, int(round(float(np.mean(trees)))))
     on_everything = everything if len(rows) == len(stacked.x) else everything.subset(rows)
@@ -252,6 +307,7 @@ def cross_fit(stacked: StackedRows, rows: np.ndarray, y: np.ndarray, design: Stu
         calibrator=PlattCalibrator().fit(oof_raw, y),
         judged_calibrator=PlattCalibrator().fit(oof_raw[~test], y[~test]),
         oof_raw=oof_raw, fold_trees=trees, logistic_prob=logistic_prob, attrition=pd.DataFrame(steps), curve=curve,
+        non_events_kept=kept_shares,
     )
 
 
@@ -264,9 +320,12 @@ def _predict_raw(booster: lgb.Booster, x: np.ndarray, positions: np.ndarray, tre
 
 
 def _early_stopped(params: dict, everything: lgb.Dataset, learn: np.ndarray, stop: np.ndarray,
-                   settings: ModelSettings) -> lgb.Booster:
-    """LightGBM on the ``learn`` rows of the binned set, stopped early on the ``stop`` rows."""
-    return lgb.train(params, everything.subset(learn), num_boost_round=settings.max_trees,
+                   settings: ModelSettings, weight: np.ndarray | None = None) -> lgb.Booster:
+    """LightGBM on the ``learn`` rows of the binned set (weighted, if given), stopped early on the ``stop`` rows."""
+    train = everything.subset(learn)
+    if weight is not None:
+        train.construct().set_weight(weight)
+    return lgb.train(params, train, num_boost_round=settings.max_trees,
                      valid_sets=[everything.subset(stop)], valid_names=["tune"],
                      callbacks=[lgb.early_stopping(settings.early_stopping_rounds, verbose=False)])
 
@@ -282,27 +341,31 @@ def _curve_fits(stacked: StackedRows, rows, y, ids, params, everything, learn, s
         sub = np.flatnonzero(learn & (share_of_child < share))
         if len(sub) == 0 or y[sub].sum() == 0:
             continue
-        booster = _early_stopped(params, everything, rows[sub], rows[stop_rows], settings)
+        learned = judging_rows(sub, y, settings)
+        booster = _early_stopped(params, everything, rows[learned.positions], rows[stop_rows], settings, learned.weight)
         best = booster.best_iteration or booster.current_iteration()
-        out[float(share)] = (int(ids.iloc[sub].nunique()), _predict_raw(booster, stacked.x, rows[np.flatnonzero(judged)], best))
+        out[float(share)] = CurvePoint(int(ids.iloc[sub].nunique()), len(learned.positions), learned.kept_share,
+                                       _predict_raw(booster, stacked.x, rows[np.flatnonzero(judged)], best))
         booster.free_dataset()
     return out
 
 
 def learning_curve(fitted: CrossFit, test_rows_of_first_fold: pd.DataFrame, label: str,
                    truth: pd.DataFrame | None) -> list[dict]:
-    """Per share of training children: children, test rows and events of the first fold, AUROC and
-    (synthetic plans) expected AUROC against the true risk."""
+    """Per share of training children: children and child-months learned from (with the share of
+    non-event child-months kept), test rows and events of the first fold, AUROC and (synthetic
+    plans) expected AUROC against the true risk."""
     y = test_rows_of_first_fold[label].to_numpy(float)
     p_true = None if truth is None else true_risk(test_rows_of_first_fold, truth)
     p_true = p_true if p_true is not None and not np.isnan(p_true).any() else None
     points = []
     for share in sorted(fitted.curve):
-        children, raw = fitted.curve[share]
-        point = {"share": share, "children": children, "test_rows": int(len(y)), "events": int(y.sum()),
-                 "auroc": perf.auroc(y, raw)}
+        fit = fitted.curve[share]
+        point = {"share": share, "children": fit.children, "child_months": fit.rows,
+                 "non_events_kept": fit.non_events_kept, "test_rows": int(len(y)), "events": int(y.sum()),
+                 "auroc": perf.auroc(y, fit.raw)}
         if p_true is not None:
-            point["expected_auroc"] = perf.expected_auroc(p_true, raw)
+            point["expected_auroc"] = perf.expected_auroc(p_true, fit.raw)
         points.append(point)
     return points
 
@@ -374,7 +437,7 @@ def fit_and_register(
         raise TrainError(f"feature frame: no {label!r} column")
     every_row = stacked.frame
     months = every_row["as_of"].to_numpy()
-    outside = ~np.isin(months, design.fit_months)
+    outside = ~every_row["as_of"].isin(design.fit_months).to_numpy()
     unlabelled = ~outside & np.isnan(stacked.outcomes[label])
     attrition = [{"step": "rows in the training frame", "rows": int(len(every_row)),
                   "children": int(every_row["person_id"].nunique()), "events": None,
@@ -385,7 +448,7 @@ def fit_and_register(
                   "events": None, "note": "left the plan in the window without the outcome"}]
     rows = np.flatnonzero(~outside & ~unlabelled)
     y = stacked.outcomes[label][rows]
-    is_test = np.isin(months[rows], design.test_months)
+    is_test = every_row["as_of"].isin(design.test_months).to_numpy()[rows]
     if y[is_test].sum() == 0:
         raise TrainError(f"test months ({', '.join(design.test_months)}): no events to judge from")
     clock["prepare"] = time.perf_counter() - t0
@@ -424,6 +487,7 @@ def fit_and_register(
     test_judged = test.loc[judged].reset_index(drop=True)
     metrics = evaluate_all(test_judged, scored, settings, truth, label=label)
     metrics["cross_fit"] = {"folds": design.folds, "fold_trees": fitted.fold_trees,
+                            "judging_max_rows": ms.judging_max_rows, "fold_non_events_kept": fitted.non_events_kept,
                             "registered_trees": fitted.booster.current_iteration(),
                             "population": judged_on,
                             "test_rows_all_children": int(len(test)), "test_rows_judged": int(judged.sum())}
