@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from importlib.metadata import version
 from pathlib import Path
@@ -41,6 +41,17 @@ def fingerprint(value: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+@lru_cache(maxsize=8192)
+def _partition_hash(path: str, inode: int, size: int, mtime_ns: int, ctime_ns: int) -> tuple[str, int]:
+    """A lake partition's sha256 and rows, once per process while the file is unchanged.
+
+    A monthly run fingerprints the lake for the drift check, scoring, training and publishing;
+    hashing 36 months of a 500k-member lake takes seconds each time. Ingest publishes a partition
+    by renaming a new file into place, so any change gives a new inode and times, hence a new key.
+    """
+    return sha256_file(path), pq.read_metadata(path).num_rows
+
+
 def lake_fingerprint(workspace: Path | str, up_to_month: str) -> dict:
     """Every lake partition delivered up to ``up_to_month``: its sha256 and rows, and one digest over all.
 
@@ -48,10 +59,11 @@ def lake_fingerprint(workspace: Path | str, up_to_month: str) -> dict:
     are relative to the workspace; the digest is over the ``path sha256`` lines in path order.
     """
     workspace = Path(workspace)
-    partitions = {
-        path.relative_to(workspace).as_posix(): {"sha256": sha256_file(path), "rows": pq.read_metadata(path).num_rows}
-        for path in layout.lake_partitions(workspace, up_to_month)
-    }
+    partitions = {}
+    for path in layout.lake_partitions(workspace, up_to_month):
+        st = path.stat()
+        sha, rows = _partition_hash(str(path.resolve()), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        partitions[path.relative_to(workspace).as_posix()] = {"sha256": sha, "rows": rows}
     digest = hashlib.sha256("\n".join(f"{k} {v['sha256']}" for k, v in partitions.items()).encode()).hexdigest()
     return {"digest": digest, "partitions": partitions}
 
