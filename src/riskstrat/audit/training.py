@@ -163,7 +163,9 @@ def drift_reference(rows: pd.DataFrame, features: Sequence[str], predict: Callab
     # back to it) says nothing of that month: such months are left out of that column's reference
     # instead of teaching it to expect a missing value, and a column never known is not kept.
     known = {c: sorted(set(month_of_row[frame[c].notna().to_numpy()])) for c in frame.columns}
-    profiles = {c: profile_column(frame.loc[np.isin(month_of_row, known[c]), c], c) for c in frame.columns if known[c]}
+    row_months = pd.Series(month_of_row)
+    profiles = {c: profile_column(frame.loc[row_months.isin(known[c]).to_numpy(), c], c)
+                for c in frame.columns if known[c]}
     by_month = {month: {c: shares_on(p, part[c]) if month in known[c] else p for c, p in profiles.items()}
                 for month, part in frame.groupby(month_of_row, sort=True)}
     spread: dict[str, dict[str, float]] = {"adjacent": {}, "any": {}}
