@@ -144,13 +144,20 @@ def test_a_judging_fit_past_its_row_budget_keeps_every_event_and_weights_the_res
 def test_folds_past_the_budget_stay_calibrated_and_the_registered_model_learns_from_every_row(tmp_path):
     rows = rare_outcome(children=5_000)
     settings = ModelSettings(runout_months=0, horizon_months=1, max_trees=60, min_child_samples=50,
-                             judging_max_rows=10_000)
+                             judging_max_rows=10_000, bagging_fraction=1.0)
     design = StudyDesign.from_settings("2024-09", settings, first_month="2024-01")
     result = fit_and_register(tmp_path, rows, [MEMORY], design, Settings(model=settings))
     att = result.attrition.set_index("step")
     fold = att.loc["fold 1: learned from"]
     assert fold["rows"] < 11_000 and "every event and" in fold["note"]
-    assert att.loc["registered model: learned from", "rows"] == len(rows)
+    # The registered model's first tree split every row, unsampled (no bagging here).
+    registered = lgb.Booster(model_file=str(result.model_dir / "model.txt"))
+    assert registered.dump_model()["tree_info"][0]["tree_structure"]["internal_count"] == len(rows)
+    card = (result.model_dir / "card.md").read_text()
+    assert "each fold's fit learned from every event and" in card
+    # The learning curve's down-sampled points are not read as a doubling of children.
+    assert any(p["non_events_kept"] < 1 for p in result.metrics["learning_curve"])
+    assert "shown but not compared" in card
     kept = result.metrics["cross_fit"]["fold_non_events_kept"]
     assert all(0.2 < share < 0.6 for share in kept)
     # Weighted, the fold fits' probabilities match the event rate; unweighted, their odds would be

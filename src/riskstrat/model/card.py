@@ -497,14 +497,26 @@ def _learning_curve_section(card: ModelCard, f: ModelBundle) -> None:
     frame = pd.DataFrame(points).rename(columns={"share": "share of training children", "test_rows": "test rows",
                                                  "child_months": "child-months",
                                                  "non_events_kept": "share of non-event child-months kept"})
-    last, before = points[-1], points[-2]
-    gain = last.get("expected_auroc", last["auroc"]) - before.get("expected_auroc", before["auroc"])
-    card.add_extra("Learning curve", text(
-        f"{synthetic}The first fold's fit refitted on a fixed share of its training children, judged on the same "
-        f"test rows (as OHDSI PatientLevelPrediction reports it). Doubling from {before['children']:,} to "
-        f"{last['children']:,} children changed the {'expected ' if 'expected_auroc' in last else ''}AUROC by "
-        f"{gain:+.3f}: " + ("a plan this size still gains from more children or more history." if gain > 0.005 else
-                            "more children of the same kind would add little; more history or new features might.")))
+    # A point whose fit was down-sampled (judging_rows) learned from a capped number of rows, so the
+    # doubling is read between the last two that learned from all of their children's rows.
+    whole = [p for p in points if p.get("non_events_kept", 1.0) >= 1.0]
+    capped = ("" if len(whole) == len(points) else
+              f" Fits of more than {f.metrics['cross_fit']['judging_max_rows']:,} child-months learned from every event "
+              "and a weighted share of the other child-months (last column), so they are shown but not compared.")
+    if len(whole) < 2:
+        card.add_extra("Learning curve", text(
+            f"{synthetic}The first fold's fit refitted on a fixed share of its training children, judged on the "
+            f"same test rows (as OHDSI PatientLevelPrediction reports it).{capped}"))
+    else:
+        last, before = whole[-1], whole[-2]
+        gain = last.get("expected_auroc", last["auroc"]) - before.get("expected_auroc", before["auroc"])
+        card.add_extra("Learning curve", text(
+            f"{synthetic}The first fold's fit refitted on a fixed share of its training children, judged on the same "
+            f"test rows (as OHDSI PatientLevelPrediction reports it). Doubling from {before['children']:,} to "
+            f"{last['children']:,} children changed the {'expected ' if 'expected_auroc' in last else ''}AUROC by "
+            f"{gain:+.3f}: " + ("a plan this size still gains from more children or more history." if gain > 0.005 else
+                                "more children of the same kind would add little; more history or new features might.")
+            + capped))
     card.add_extra("Learning curve", table(frame, f"{synthetic}Quality against the number of training children"))
     card.figures["learning_curve"] = learning_curve_svg(points)
     card.add_extra("Learning curve", figure("learning_curve", f"{synthetic}AUROC against training children"))
@@ -515,10 +527,11 @@ def _judging_sample_words(f: ModelBundle) -> str:
     kept = cross_fit.get("fold_non_events_kept") or []
     if not kept or min(kept) >= 1.0:
         return ""
-    return (f" A judging fit learns from at most {cross_fit['judging_max_rows']:,} child-months: each fold's fit "
-            f"learned from every event and {min(kept):.0%}-{max(kept):.0%} of the other child-months, weighted by the "
-            "inverse of that share so its probabilities stay unbiased. The model that scores children learned from "
-            "all of them.")
+    shares = f"{min(kept):.0%}" if f"{min(kept):.0%}" == f"{max(kept):.0%}" else f"{min(kept):.0%} to {max(kept):.0%}"
+    return (f" To keep training within its time, a judging fit learns from about {cross_fit['judging_max_rows']:,} "
+            f"child-months at most: each fold's fit learned from every event and {shares} of the other child-months, "
+            "each weighted by the inverse of that share so the fit keeps the plan's event rate. The model that "
+            "scores children learned from all of them, with the folds' mean tree count.")
 
 
 def _population_words(f: ModelBundle) -> str:
