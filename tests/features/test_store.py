@@ -8,7 +8,7 @@ import pytest
 
 from riskstrat.core.fingerprint import lake_fingerprint
 from riskstrat.features import build_features
-from riskstrat.features.store import features_key, stored_features, stored_path
+from riskstrat.features.store import features_key, is_stored, stored_features, stored_path
 
 T = "2025-03"
 
@@ -39,6 +39,7 @@ def test_a_changed_delivery_up_to_the_month_rebuilds_a_later_one_does_not(lake):
     assert features_key(T, {**partitions, later: {"sha256": "0" * 64}}) == key
     changed = {**partitions, earlier: {"sha256": "0" * 64}}
     assert features_key(T, changed) != key
+    assert is_stored(lake, T, partitions) and not is_stored(lake, T, changed)
     written = stored_path(lake, T).stat().st_mtime_ns
     stored_features(lake, T, partitions=changed)
     assert stored_path(lake, T).stat().st_mtime_ns != written
@@ -47,4 +48,5 @@ def test_a_changed_delivery_up_to_the_month_rebuilds_a_later_one_does_not(lake):
 def test_an_unreadable_stored_table_is_rebuilt(lake):
     stored_path(lake, T).parent.mkdir(parents=True)
     stored_path(lake, T).write_bytes(b"not parquet")
+    assert not is_stored(lake, T, lake_fingerprint(lake, T)["partitions"])
     assert stored_features(lake, T).equals(build_features(lake, T))

@@ -58,6 +58,15 @@ def _read(path: Path, key: str) -> pd.DataFrame | None:
     return frame
 
 
+def is_stored(workspace: Path | str, as_of: str, partitions: dict[str, dict]) -> bool:
+    """Whether the store holds ``as_of``'s features for this lake and code (read from the file's key only)."""
+    try:
+        metadata = pq.read_schema(stored_path(workspace, as_of)).metadata or {}
+    except (FileNotFoundError, pa.ArrowInvalid, OSError):
+        return False
+    return metadata.get(_KEY) == features_key(as_of, partitions).encode()
+
+
 def stored_features(workspace: Path | str, as_of: str, settings: Settings | None = None, *,
                     partitions: dict[str, dict] | None = None) -> pd.DataFrame:
     """:func:`~riskstrat.features.build_features` of ``as_of``, read from the store when it holds them for

@@ -47,7 +47,7 @@ from riskstrat.features.concept_sql import (
     register_codesets,
     set_params,
 )
-from riskstrat.features.store import stored_features
+from riskstrat.features.store import is_stored, stored_features
 from riskstrat.lake import latest_delivery
 
 OUTCOMES_FILE = "outcomes.yaml"
@@ -267,6 +267,19 @@ def build_training_frame(workspace, as_of_months: list[str], outcome: str | Sequ
         latest = _known_month(con, known_month)
         for month in months:
             check_matured(month, latest, horizon, runout_months)
+    finally:
+        con.close()
+    partitions = lake_fingerprint(workspace, max(months))["partitions"]
+    # Months the store lacks are built first, with nothing else held: a month's DuckDB build beside
+    # the months already stacked passed 4 GB on a 500k-member plan.
+    missing = [month for month in months if not is_stored(workspace, month, partitions)]
+    for i, month in enumerate(missing):
+        tick(progress, "building features from the claims", i, len(missing))
+        stored_features(workspace, month, settings, partitions=partitions)
+    if missing:
+        tick(progress, "building features from the claims", len(missing), len(missing))
+    con = open_lake(workspace)
+    try:
         # Every month's outcomes first, and the connection closed, before any features: the outcome
         # events of all the windows and a month's feature build each take DuckDB's memory budget,
         # and one after the other they stay within it.
@@ -274,7 +287,6 @@ def build_training_frame(workspace, as_of_months: list[str], outcome: str | Sequ
                     for month, counts, steps in _window_counts(con, months, latest, horizon)]
     finally:
         con.close()
-    partitions = lake_fingerprint(workspace, max(months))["partitions"]
     frames, attrition = [], []
     for i in range(len(labelled)):
         (month, labels, population_steps), labelled[i] = labelled[i], None  # held by the month's frame only
