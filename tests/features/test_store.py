@@ -9,6 +9,7 @@ import pytest
 from riskstrat.core.fingerprint import lake_fingerprint
 from riskstrat.features import build_features
 from riskstrat.features.store import features_key, is_stored, stored_features, stored_path
+from riskstrat.model.labels import build_training_frame
 
 T = "2025-03"
 
@@ -50,3 +51,16 @@ def test_an_unreadable_stored_table_is_rebuilt(lake):
     stored_path(lake, T).write_bytes(b"not parquet")
     assert not is_stored(lake, T, lake_fingerprint(lake, T)["partitions"])
     assert stored_features(lake, T).equals(build_features(lake, T))
+
+
+def test_training_fills_the_store_once_and_then_reads_it_back(lake):
+    months = ["2025-02", "2025-03"]
+    partitions = lake_fingerprint(lake, "2025-03")["partitions"]
+    assert not any(is_stored(lake, m, partitions) for m in months)
+    first = build_training_frame(lake, months, outcome="acute_event").frame
+    assert all(is_stored(lake, m, partitions) for m in months)
+    written = {m: stored_path(lake, m).stat().st_mtime_ns for m in months}
+    again = build_training_frame(lake, months, outcome="acute_event").frame
+    assert {m: stored_path(lake, m).stat().st_mtime_ns for m in months} == written  # read back, not rebuilt
+    assert again.equals(first)
+

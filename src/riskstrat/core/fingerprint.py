@@ -42,18 +42,24 @@ def fingerprint(value: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-_RACY_NS = 2_000_000_000
+# A file changed within this long of now could change again without its size or times changing
+# (a file system's clock tick: 2 s on FAT); 3 s leaves room for a network file system's clock.
+_RACY_NS = 3_000_000_000
+
+
+def _hash_partition(path: str) -> tuple[str, int]:
+    return sha256_file(path), pq.read_metadata(path).num_rows
 
 
 @lru_cache(maxsize=8192)
-def _partition_hash(path: str, inode: int, size: int, mtime_ns: int, ctime_ns: int) -> tuple[str, int]:
+def _cached_partition_hash(path: str, inode: int, size: int, mtime_ns: int, ctime_ns: int) -> tuple[str, int]:
     """A lake partition's sha256 and rows, once per process while the file is unchanged.
 
     A monthly run fingerprints the lake for the drift check, scoring, training and publishing;
     hashing 36 months of a 500k-member lake takes seconds each time. Ingest publishes a partition
     by renaming a new file into place, so any change gives a new inode and times, hence a new key.
     """
-    return sha256_file(path), pq.read_metadata(path).num_rows
+    return _hash_partition(path)
 
 
 def lake_fingerprint(workspace: Path | str, up_to_month: str) -> dict:
@@ -67,11 +73,10 @@ def lake_fingerprint(workspace: Path | str, up_to_month: str) -> dict:
     for path in layout.lake_partitions(workspace, up_to_month):
         st = path.stat()
         if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) < _RACY_NS:
-            # Written just now: a second write within the file system's clock tick could keep the
-            # same size and times, so such a file is hashed afresh (git's "racy" rule).
-            sha, rows = _partition_hash.__wrapped__(str(path), 0, 0, 0, 0)
+            sha, rows = _hash_partition(str(path))  # written just now: not trusted to the cache (git's "racy" rule)
         else:
-            sha, rows = _partition_hash(str(path.resolve()), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+            sha, rows = _cached_partition_hash(str(path.resolve()), st.st_ino, st.st_size, st.st_mtime_ns,
+                                               st.st_ctime_ns)
         partitions[path.relative_to(workspace).as_posix()] = {"sha256": sha, "rows": rows}
     digest = hashlib.sha256("\n".join(f"{k} {v['sha256']}" for k, v in partitions.items()).encode()).hexdigest()
     return {"digest": digest, "partitions": partitions}

@@ -46,12 +46,19 @@ def features_key(as_of: str, partitions: dict[str, dict]) -> str:
     return fingerprint({"as_of": as_of, "lake": known, "code": features_code_digest()})
 
 
+def _stored_key(path: Path) -> bytes | None:
+    try:
+        return (pq.read_schema(path).metadata or {}).get(_KEY)
+    except (FileNotFoundError, pa.ArrowInvalid, OSError):
+        return None
+
+
 def _read(path: Path, key: str) -> pd.DataFrame | None:
+    if _stored_key(path) != key.encode():  # the key alone first: a stale month is not read whole
+        return None
     try:
         table = pq.read_table(path)
     except (FileNotFoundError, pa.ArrowInvalid, OSError):
-        return None
-    if (table.schema.metadata or {}).get(_KEY) != key.encode():
         return None
     frame = table.replace_schema_metadata(None).to_pandas()
     frame["person_id"] = frame["person_id"].astype("string")
@@ -60,11 +67,7 @@ def _read(path: Path, key: str) -> pd.DataFrame | None:
 
 def is_stored(workspace: Path | str, as_of: str, partitions: dict[str, dict]) -> bool:
     """Whether the store holds ``as_of``'s features for this lake and code (read from the file's key only)."""
-    try:
-        metadata = pq.read_schema(stored_path(workspace, as_of)).metadata or {}
-    except (FileNotFoundError, pa.ArrowInvalid, OSError):
-        return False
-    return metadata.get(_KEY) == features_key(as_of, partitions).encode()
+    return _stored_key(stored_path(workspace, as_of)) == features_key(as_of, partitions).encode()
 
 
 def stored_features(workspace: Path | str, as_of: str, settings: Settings | None = None, *,

@@ -280,9 +280,9 @@ def build_training_frame(workspace, as_of_months: list[str], outcome: str | Sequ
         tick(progress, "building features from the claims", len(missing), len(missing))
     con = open_lake(workspace)
     try:
-        # Every month's outcomes first, and the connection closed, before any features: the outcome
-        # events of all the windows and a month's feature build each take DuckDB's memory budget,
-        # and one after the other they stay within it.
+        # Every month's outcomes, and the connection closed, before the stored months are read
+        # back: the outcome events of all the windows take DuckDB's memory budget, and the stacked
+        # months would sit beside it.
         labelled = [(month, counts[["person_id", *outcomes, "months_observed"]], steps)
                     for month, counts, steps in _window_counts(con, months, latest, horizon)]
     finally:
