@@ -6,7 +6,7 @@ DEMO := demo
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_HOME := $(CURDIR)/.prefect
 
-.PHONY: help install test demo serve bench clean
+.PHONY: help install java test demo serve bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -15,14 +15,18 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "riskstrat needs Python 3.11"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,spark]'
 	touch $@
 
 install: $(BIN)/.installed  ## create .venv and install riskstrat with pinned dependencies
 
+# The Spark parity tests need a Java runtime (pyspark 4.3 runs on Java 17).
+java:
+	@command -v java >/dev/null 2>&1 || { echo "make: no java on PATH: the Spark tests need Java 17 (e.g. apt-get install -y openjdk-17-jre-headless)"; exit 1; }
+
 # Two test workers share two cores: OpenMP threads that spin while they wait (LightGBM's default)
 # starve the other worker, and the suite took 9.5 minutes instead of 6.
-test: install  ## run the test suite (what CI runs)
+test: install java  ## run the test suite (what CI runs)
 	OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 demo: install  ## make a small synthetic plan in ./demo and run the pipeline on it

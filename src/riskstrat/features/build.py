@@ -105,7 +105,9 @@ def _concept_expressions(f: Feature) -> list[tuple[str, str]]:
     if a == "trend":
         recent = _window_condition(f, 3)
         prior = _window_condition(f) + ["e.event_date < p.start_3m"]
-        return [(f.name, f"SUM({_case(recent, '1')}) / 3.0 - SUM({_case(prior, '1')}) / 9.0")]
+        # DOUBLE before dividing: Spark divides integer sums by 3.0 in DECIMAL and rounds (issue #19).
+        return [(f.name, f"CAST(SUM({_case(recent, '1')}) AS DOUBLE) / 3.0 "
+                         f"- CAST(SUM({_case(prior, '1')}) AS DOUBLE) / 9.0")]
     if a in ("pmpm", "pmpm_trend"):
         return [(f"{f.name}__recent", f"SUM({_case(_window_condition(f, 3), 'e.value')})"),
                 (f"{f.name}__prior", f"SUM({_case(_window_condition(f) + ['e.event_date < p.start_3m'], 'e.value')})")]
