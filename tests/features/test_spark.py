@@ -13,8 +13,8 @@ import pytest
 from handbuilt_plan import AS_OF
 
 from riskstrat.features import build_features
-from riskstrat.features.build import feature_concepts, open_lake, prepare_as_of
-from riskstrat.features.concept_sql import materialise, register_codesets
+from riskstrat.features.build import feature_concepts, open_lake, prepare_features
+from riskstrat.features.concept_sql import materialise
 from riskstrat.features.spark import build_features_spark, materialise_spark, session, to_spark_sql
 
 
@@ -47,8 +47,7 @@ def _rows(frame: pd.DataFrame) -> list[tuple]:
 def test_every_feature_concept_is_the_same_on_spark(full_lake, spark):
     made = materialise_spark(spark, full_lake, AS_OF)
     con = open_lake(full_lake)
-    register_codesets(con)
-    prepare_as_of(con, AS_OF)
+    prepare_features(con, AS_OF)
     materialise(con, feature_concepts())
     differ = []
     for name, frame in made.items():

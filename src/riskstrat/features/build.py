@@ -205,6 +205,14 @@ def _check_snapshot(con: duckdb.DuckDBPyConnection, as_of: str) -> None:
         )
 
 
+def prepare_features(con: duckdb.DuckDBPyConnection, as_of: str) -> None:
+    """Make ``con`` ready to materialise ``as_of``'s feature concepts (on DuckDB or, copied, on Spark):
+    the month's snapshot checked, the code sets registered and the parameters set."""
+    _check_snapshot(con, as_of)
+    register_codesets(con)
+    prepare_as_of(con, as_of)
+
+
 def check_lookback(settings: Settings) -> None:
     """Refuse a look-back shorter than the longest feature window: those features would be cut short."""
     if settings.model.lookback_months < lookback_needed():
@@ -224,9 +232,7 @@ def build_features(workspace_or_connection, as_of: str, settings: Settings | Non
     check_lookback(settings or Settings())
     con = open_lake(workspace_or_connection)
     try:
-        _check_snapshot(con, as_of)
-        register_codesets(con)
-        prepare_as_of(con, as_of)
+        prepare_features(con, as_of)
         materialise(con, feature_concepts())
         frame = con.execute(feature_sql()).df()
     finally:

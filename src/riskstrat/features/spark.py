@@ -32,16 +32,9 @@ from sqlglot.errors import ErrorLevel
 from riskstrat.config import Settings
 from riskstrat.core.months import check_month
 from riskstrat.core.sql import first_row
-from riskstrat.core.workspace import LAKE, PARTITION_FILE
-from riskstrat.features.build import (
-    _check_snapshot,
-    check_lookback,
-    feature_concepts,
-    feature_sql,
-    open_lake,
-    prepare_as_of,
-)
-from riskstrat.features.concept_sql import concept_order, concept_statement, register_codesets
+from riskstrat.core.workspace import LAKE, lake_partitions
+from riskstrat.features.build import check_lookback, feature_concepts, feature_sql, open_lake, prepare_features
+from riskstrat.features.concept_sql import concept_order, concept_statement
 from riskstrat.ingest.contracts import TABLES
 
 
@@ -83,9 +76,10 @@ def to_spark_sql(sql: str, params: dict | None = None) -> str:
 
 
 def _register_inputs(spark, workspace: Path, con) -> None:
+    partitions = lake_partitions(workspace)
     for table in TABLES:
         root = workspace / LAKE / table
-        files = sorted(root.glob(f"delivery_month=*/{PARTITION_FILE}"))
+        files = [p for p in partitions if p.parent.parent == root]
         if files:
             frame = spark.read.option("basePath", str(root)).option("mergeSchema", "true").parquet(*map(str, files))
         else:  # no delivery yet: DuckDB's typed empty view
@@ -104,9 +98,7 @@ def materialise_spark(spark, workspace: Path | str, as_of: str, concepts: list[s
     workspace = Path(workspace)
     con = open_lake(workspace)
     try:
-        _check_snapshot(con, as_of)
-        register_codesets(con)
-        prepare_as_of(con, as_of)
+        prepare_features(con, as_of)
         known_month, known_date = first_row(con, "SELECT known_month, known_date FROM params")
         _register_inputs(spark, workspace, con)
     finally:

@@ -503,20 +503,17 @@ def _learning_curve_section(card: ModelCard, f: ModelBundle) -> None:
     capped = ("" if len(whole) == len(points) else
               f" Fits of more than {f.metrics['cross_fit']['judging_max_rows']:,} child-months learned from every event "
               "and a weighted share of the other child-months (last column), so they are shown but not compared.")
-    if len(whole) < 2:
-        card.add_extra("Learning curve", text(
-            f"{synthetic}The first fold's fit refitted on a fixed share of its training children, judged on the "
-            f"same test rows (as OHDSI PatientLevelPrediction reports it).{capped}"))
-    else:
+    doubling = ""
+    if len(whole) >= 2:
         last, before = whole[-1], whole[-2]
         gain = last.get("expected_auroc", last["auroc"]) - before.get("expected_auroc", before["auroc"])
-        card.add_extra("Learning curve", text(
-            f"{synthetic}The first fold's fit refitted on a fixed share of its training children, judged on the same "
-            f"test rows (as OHDSI PatientLevelPrediction reports it). Doubling from {before['children']:,} to "
-            f"{last['children']:,} children changed the {'expected ' if 'expected_auroc' in last else ''}AUROC by "
-            f"{gain:+.3f}: " + ("a plan this size still gains from more children or more history." if gain > 0.005 else
-                                "more children of the same kind would add little; more history or new features might.")
-            + capped))
+        doubling = (f" Doubling from {before['children']:,} to {last['children']:,} children changed the "
+                    f"{'expected ' if 'expected_auroc' in last else ''}AUROC by {gain:+.3f}: "
+                    + ("a plan this size still gains from more children or more history." if gain > 0.005 else
+                       "more children of the same kind would add little; more history or new features might."))
+    card.add_extra("Learning curve", text(
+        f"{synthetic}The first fold's fit refitted on a fixed share of its training children, judged on the same "
+        f"test rows (as OHDSI PatientLevelPrediction reports it).{doubling}{capped}"))
     card.add_extra("Learning curve", table(frame, f"{synthetic}Quality against the number of training children"))
     card.figures["learning_curve"] = learning_curve_svg(points)
     card.add_extra("Learning curve", figure("learning_curve", f"{synthetic}AUROC against training children"))

@@ -267,19 +267,15 @@ def build_training_frame(workspace, as_of_months: list[str], outcome: str | Sequ
         latest = _known_month(con, known_month)
         for month in months:
             check_matured(month, latest, horizon, runout_months)
-    finally:
-        con.close()
-    partitions = lake_fingerprint(workspace, max(months))["partitions"]
-    # Months the store lacks are built first, with nothing else held: a month's DuckDB build beside
-    # the months already stacked passed 4 GB on a 500k-member plan.
-    missing = [month for month in months if not is_stored(workspace, month, partitions)]
-    for i, month in enumerate(missing):
-        tick(progress, "building features from the claims", i, len(missing))
-        stored_features(workspace, month, settings, partitions=partitions)
-    if missing:
-        tick(progress, "building features from the claims", len(missing), len(missing))
-    con = open_lake(workspace)
-    try:
+        partitions = lake_fingerprint(workspace, max(months))["partitions"]
+        # Months the store lacks are built first, with nothing else held (this connection holds only
+        # views): a month's DuckDB build beside the months already stacked passed 4 GB at 500k members.
+        missing = [month for month in months if not is_stored(workspace, month, partitions)]
+        for i, month in enumerate(missing):
+            tick(progress, "building features from the claims", i, len(missing))
+            stored_features(workspace, month, settings, partitions=partitions)
+        if missing:
+            tick(progress, "building features from the claims", len(missing), len(missing))
         # Every month's outcomes, and the connection closed, before the stored months are read
         # back: the outcome events of all the windows take DuckDB's memory budget, and the stacked
         # months would sit beside it.

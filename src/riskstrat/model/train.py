@@ -277,10 +277,8 @@ def cross_fit(stacked: StackedRows, rows: np.ndarray, y: np.ndarray, design: Stu
                 raise TrainError(f"fold {k + 1} of {design.folds}: no events to {name} in the training months "
                                  f"({design.train_months[0]}..{design.train_months[-1]}); the plan is too small "
                                  f"for {design.folds} folds, or the outcome too rare")
-        learned = judging_rows(fit_rows, y, settings)
-        booster = _early_stopped(params, everything, rows[learned.positions], rows[stop_rows], settings, learned.weight)
-        best = booster.best_iteration or booster.current_iteration()
-        trees.append(int(best))
+        booster, best, learned = _judging_fit(params, everything, rows, fit_rows, y, stop_rows, settings)
+        trees.append(best)
         kept_shares.append(learned.kept_share)
         own = np.flatnonzero(fold == k)
         oof_raw[own] = _predict_raw(booster, stacked.x, rows[own], best)
@@ -326,18 +324,21 @@ def _predict_raw(booster: lgb.Booster, x: np.ndarray, positions: np.ndarray, tre
                            for i in range(0, len(positions), chunk)] or [np.empty(0)])
 
 
-def _early_stopped(params: dict, everything: lgb.Dataset, learn: np.ndarray, stop: np.ndarray,
-                   settings: ModelSettings, weight: np.ndarray | None = None) -> lgb.Booster:
-    """LightGBM on the ``learn`` rows of the binned set (weighted, if given), stopped early on the ``stop`` rows."""
-    train = everything.subset(learn)
-    if weight is not None:
+def _judging_fit(params: dict, everything: lgb.Dataset, rows: np.ndarray, learn: np.ndarray, y: np.ndarray,
+                 stop: np.ndarray, settings: ModelSettings) -> tuple[lgb.Booster, int, JudgingRows]:
+    """A judging fit: LightGBM on :func:`judging_rows` of the ``learn`` positions among ``rows``,
+    stopped early on the ``stop`` positions; returns the booster, its tree count and what it learned from."""
+    learned = judging_rows(learn, y, settings)
+    train = everything.subset(rows[learned.positions])
+    if learned.weight is not None:
         # LightGBM sorts a subset's rows; the weights line up only with rows already in order.
-        if np.any(np.diff(learn) <= 0):
+        if np.any(np.diff(rows[learned.positions]) <= 0):
             raise ValueError("weighted rows must be in ascending order")
-        train.construct().set_weight(weight)
-    return lgb.train(params, train, num_boost_round=settings.max_trees,
-                     valid_sets=[everything.subset(stop)], valid_names=["tune"],
-                     callbacks=[lgb.early_stopping(settings.early_stopping_rounds, verbose=False)])
+        train.construct().set_weight(learned.weight)
+    booster = lgb.train(params, train, num_boost_round=settings.max_trees,
+                        valid_sets=[everything.subset(rows[stop])], valid_names=["tune"],
+                        callbacks=[lgb.early_stopping(settings.early_stopping_rounds, verbose=False)])
+    return booster, int(booster.best_iteration or booster.current_iteration()), learned
 
 
 def _curve_fits(stacked: StackedRows, rows, y, ids, params, everything, learn, stop_rows, judged,
@@ -351,11 +352,9 @@ def _curve_fits(stacked: StackedRows, rows, y, ids, params, everything, learn, s
         sub = np.flatnonzero(learn & (share_of_child < share))
         if len(sub) == 0 or y[sub].sum() == 0:
             continue
-        learned = judging_rows(sub, y, settings)
-        booster = _early_stopped(params, everything, rows[learned.positions], rows[stop_rows], settings, learned.weight)
-        best = booster.best_iteration or booster.current_iteration()
+        booster, best, learned = _judging_fit(params, everything, rows, sub, y, stop_rows, settings)
         out[float(share)] = CurvePoint(int(ids.iloc[sub].nunique()), len(learned.positions), learned.kept_share,
-                                       _predict_raw(booster, stacked.x, rows[np.flatnonzero(judged)], best))
+                                       _predict_raw(booster, stacked.x, rows[judged], best))
         booster.free_dataset()
     return out
 
