@@ -17,8 +17,10 @@ from riskstrat import jobs as job
 
 
 @flow(name="riskstrat-monthly", log_prints=False, persist_result=False)
-def monthly(workspace: str = ".", month: str | None = None) -> dict:
-    """One month of riskstrat: returns the month's summary (counts and paths, no member data)."""
+def monthly(workspace: str = ".", month: str | None = None, engine: str | None = None) -> dict:
+    """One month of riskstrat: returns the month's summary (counts and paths, no member data).
+
+    ``engine``: duckdb or spark for this run (default: riskstrat.toml's ``engine.name``)."""
     ws = Path(workspace).resolve()
     summary = job.MonthSummary(str(ws), month or "latest").watch(tasks.report)
     logger = get_run_logger()
@@ -30,7 +32,7 @@ def monthly(workspace: str = ".", month: str | None = None) -> dict:
             lock = job.MonthLock(ws, month, owner=f"flow run {flow_run.get_name()}").acquire()
         try:
             with summary.step("settings"):                                  # 1. one validated settings model
-                settings = tasks.settings_for(ws)
+                settings = tasks.settings_for(ws, engine)
             with summary.step("ingest") as step:                            # 2. landing -> lake + quarantine
                 batches = job.ingest_batches(ws, month)
                 reports = [tasks.ingest(ws, m, settings) for m in batches]
@@ -85,4 +87,4 @@ def monthly(workspace: str = ".", month: str | None = None) -> dict:
 if __name__ == "__main__":
     import sys
 
-    monthly(*sys.argv[1:3])
+    monthly(*sys.argv[1:4])

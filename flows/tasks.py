@@ -72,8 +72,8 @@ def plain_task(**kwargs):
 # --- settings and decisions -----------------------------------------------------------------------
 
 @plain_task(name="load settings")
-def settings_for(workspace: Path) -> Settings:
-    return load_settings(workspace)
+def settings_for(workspace: Path, engine: str | None = None) -> Settings:
+    return load_settings(workspace).on_engine(engine)
 
 
 @plain_task(name="check delivery")

@@ -27,3 +27,19 @@ capacity = 25
 def smallest_design() -> str:
     """riskstrat.toml for a plan of about 21 months that trains, scores and runs the monthly job quickly."""
     return SMALLEST_DESIGN
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One Spark session (local[2]) for every Spark test of this process, with few shuffle
+    partitions: the plans are tiny, and each partition is a task on two cores. The library's own
+    ``engine_session`` then finds this session active and uses it."""
+    from riskstrat.features.spark import session
+
+    spark = session("local[2]", SPARK_TEST_CONF)
+    yield spark
+    spark.stop()
+
+
+#: The Spark configuration of the tests (also written into a test plan's riskstrat.toml).
+SPARK_TEST_CONF = {"spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2"}

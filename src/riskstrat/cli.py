@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, NoReturn, TypeVar
 
+import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -51,6 +52,11 @@ T = TypeVar("T")
 Workspace = Annotated[
     Path, typer.Option("--workspace", "-w", help="Workspace folder (default: the current folder).", file_okay=False)
 ]
+Engine = Annotated[
+    str | None,
+    typer.Option("--engine", click_type=click.Choice(["duckdb", "spark"]),
+                 help="Where features, labels and scoring run (default: engine.name in riskstrat.toml, else duckdb)."),
+]
 
 
 def _month(value: str) -> str:
@@ -81,9 +87,9 @@ def _progress() -> Iterator[Progress]:
         yield report
 
 
-def _settings(workspace: Path) -> Settings:
+def _settings(workspace: Path, engine: str | None = None) -> Settings:
     try:
-        return load_settings(workspace)
+        return load_settings(workspace).on_engine(engine)
     except RiskstratError as exc:
         _fail(str(exc))
 
@@ -167,9 +173,10 @@ def train(
     as_of: Annotated[str, typer.Option("--as-of", callback=_month, help="Last month of data to train with, YYYY-MM.")] = ...,
     model: Annotated[str | None, typer.Option("--model", help="Train this specification (models/<name>.yaml) only; default: every one whose retraining is due.")] = None,
     promote: Annotated[bool, typer.Option("--promote", help="Make the new model the champion whatever the comparison says.")] = False,
+    engine: Engine = None,
 ) -> None:
     """Cross-fit, backtest and register one model per specification; promote each if it is not worse than its champion."""
-    settings = _settings(workspace)
+    settings = _settings(workspace, engine)
     skipped = []
     if model is None:
         try:
@@ -226,9 +233,10 @@ def score(
     workspace: Workspace = Path("."),
     as_of: Annotated[str, typer.Option("--as-of", callback=_month, help="Month to score, YYYY-MM.")] = ...,
     model: Annotated[str | None, typer.Option(help="Model id (default: the champion).")] = None,
+    engine: Engine = None,
 ) -> None:
     """Score every enrolled child and publish outputs/YYYY-MM/."""
-    result = _run(score_month, workspace, as_of, _settings(workspace), model_id=model)
+    result = _run(score_month, workspace, as_of, _settings(workspace, engine), model_id=model)
     for line in result.summary_lines():
         console.print(line, highlight=False)
     console.print(f"Worklist: {result.worklist_xlsx}  (also {result.worklist_csv.name})", highlight=False)
@@ -240,6 +248,7 @@ def score(
 def monthly(
     workspace: Workspace = Path("."),
     month: Annotated[str, typer.Option(callback=_month, help="Delivery month to process, YYYY-MM.")] = ...,
+    engine: Engine = None,
 ) -> None:
     """Run the whole monthly job (ingest, retrain when due, score, publish) as a Prefect flow."""
     # No server to set up: Prefect starts a temporary local API for this process (slow on a busy machine).
@@ -255,7 +264,7 @@ def monthly(
 
     try:
         with _progress() as report, reporting(report):
-            summary = MonthSummary.from_dict(monthly_flow(str(workspace), month))
+            summary = MonthSummary.from_dict(monthly_flow(str(workspace), month, engine))
     except MonthlyRunFailed as exc:
         summary = exc.summary
     except RiskstratError as exc:

@@ -315,6 +315,18 @@ class AuditSettings(_Section):
         return self
 
 
+class EngineSettings(_Section):
+    name: Literal["duckdb", "spark"] = Field(
+        "duckdb", description="Where features, labels and scoring run: duckdb on this machine, or spark (riskstrat[spark]) for a plan one machine cannot hold. Ingest and the fitting stay on one machine."
+    )
+    spark_master: str = Field(
+        "local[*]", description="Spark master URL (spark.master): local[*] tries Spark on this machine; a plan gives its cluster's URL."
+    )
+    spark_conf: dict[str, str] = Field(
+        default_factory=dict, description="More Spark configuration, key to value (spark.executor.memory, spark.sql.shuffle.partitions, ...)."
+    )
+
+
 class Settings(_Section):
     """Everything a workspace can configure; sections mirror the pipeline stages."""
 
@@ -323,6 +335,7 @@ class Settings(_Section):
     scoring: ScoringSettings = Field(default_factory=ScoringSettings, description="Flags and worklist.")
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings, description="The monthly job.")
     audit: AuditSettings = Field(default_factory=AuditSettings, description="Drift and fairness monitoring.")
+    engine: EngineSettings = Field(default_factory=EngineSettings, description="Where the heavy stages run.")
 
     def for_spec(self, spec: ModelSpec) -> "Settings":
         """The settings one model is trained and scored with: the specification's outcome, horizon,
@@ -332,6 +345,16 @@ class Settings(_Section):
         model = _keep_given(self.model, from_spec)
         scoring = _keep_given(self.scoring, {"capacity": spec.capacity})
         return self.model_copy(update={"model": model, "scoring": scoring})
+
+    def on_engine(self, name: str | None) -> "Settings":
+        """These settings with ``engine.name`` set to ``name`` (a command's ``--engine``); None keeps riskstrat.toml's."""
+        if name is None:
+            return self
+        try:
+            engine = EngineSettings.model_validate({**self.engine.model_dump(), "name": name})
+        except ValidationError as exc:
+            raise SettingsError(f"--engine: {_first_error(exc)}") from None
+        return self.model_copy(update={"engine": engine})
 
 
 def _keep_given(section: BaseModel, values: dict) -> BaseModel:

@@ -12,18 +12,14 @@ import pandas as pd
 import pytest
 from handbuilt_plan import AS_OF
 
+from riskstrat.config import Settings
 from riskstrat.features import build_features
 from riskstrat.features.build import feature_concepts, open_lake, prepare_features
 from riskstrat.features.concept_sql import materialise
-from riskstrat.features.spark import build_features_spark, materialise_spark, session, to_spark_sql
+from riskstrat.features.spark import build_features_spark, materialise_spark, to_spark_sql
+from riskstrat.model.labels import OUTCOMES, build_labels, build_training_frame
 
-
-@pytest.fixture(scope="module")
-def spark():
-    # Few shuffle partitions: the plan is tiny, and each partition is a task on two cores.
-    spark = session("local[2]", {"spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2"})
-    yield spark
-    spark.stop()
+T = "2025-03"  # the labels' as-of month: outcome window 2025-04 .. 2025-09, run-out to 2025-12
 
 
 def _cell(value):
@@ -66,6 +62,24 @@ def test_the_feature_table_is_the_same_on_spark(full_lake, spark):
     assert ours["person_id"].equals(duck["person_id"])
     values = duck.columns[1:]
     assert np.allclose(ours[values].to_numpy(float), duck[values].to_numpy(float), rtol=0, atol=1e-9, equal_nan=True)
+
+
+def _same_frame(ours: pd.DataFrame, duck: pd.DataFrame) -> bool:
+    return (list(ours.columns) == list(duck.columns) and list(ours.dtypes) == list(duck.dtypes)
+            and _rows(ours) == _rows(duck))
+
+
+def test_the_labels_are_the_same_on_spark(full_lake, spark):
+    on_spark = Settings().on_engine("spark")
+    duck_labels, duck_steps = build_labels(full_lake, T)
+    ours_labels, ours_steps = build_labels(full_lake, T, on_spark)
+    assert len(duck_labels) > 5 and duck_labels[list(OUTCOMES)].to_numpy().any()
+    assert _same_frame(ours_labels, duck_labels) and ours_steps.equals(duck_steps)
+    # Several months in one pass: the shared events are computed once and reused month after month.
+    months, outcomes = ["2025-01", "2025-02", "2025-03"], list(OUTCOMES)
+    duck = build_training_frame(full_lake, months, outcomes)
+    ours = build_training_frame(full_lake, months, outcomes, on_spark)
+    assert _same_frame(ours.frame, duck.frame) and ours.attrition.equals(duck.attrition)
 
 
 def test_parameters_and_schema_are_rewritten_for_spark():

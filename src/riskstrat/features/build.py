@@ -18,7 +18,7 @@ import pandas as pd
 from riskstrat.config import Settings
 from riskstrat.core.errors import RiskstratError
 from riskstrat.core.months import add_months, check_month
-from riskstrat.core.sql import identifier, scalar
+from riskstrat.core.sql import first_row, identifier, scalar
 from riskstrat.features.concept_sql import (
     concept_columns,
     concept_has_dates,
@@ -179,21 +179,27 @@ def prepare_as_of(con: duckdb.DuckDBPyConnection, as_of: str) -> None:
                first_month=add_months(as_of, -(data_window_months() - 1)), last_month=as_of, data_start=first)
 
 
-def population_attrition(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int]]:
-    """How many people each population step kept, after :func:`prepare_as_of` and materialising."""
-    row = con.execute(
-        """
-        SELECT
-            COUNT(*),
-            SUM(enrolled),
-            SUM(CASE WHEN enrolled = 1 AND alive = 1 THEN 1 ELSE 0 END),
-            SUM(CASE WHEN enrolled = 1 AND alive = 1 AND age_years BETWEEN 0 AND 20 THEN 1 ELSE 0 END)
-        FROM eligibility_at_as_of
-        """
-    ).fetchall()[0]
+#: How many people each population step kept, as one row (read on DuckDB or on Spark).
+POPULATION_STEPS_SQL = """
+SELECT
+    COUNT(*),
+    SUM(enrolled),
+    SUM(CASE WHEN enrolled = 1 AND alive = 1 THEN 1 ELSE 0 END),
+    SUM(CASE WHEN enrolled = 1 AND alive = 1 AND age_years BETWEEN 0 AND 20 THEN 1 ELSE 0 END)
+FROM eligibility_at_as_of
+"""
+
+
+def population_steps(row) -> list[tuple[str, int]]:
+    """:data:`POPULATION_STEPS_SQL`'s row as (step, people kept)."""
     steps = ("people in the eligibility snapshot of the as-of month", "enrolled on the last day of the month",
              "alive on that day", "aged 0-20 on that day (the scored population)")
     return [(step, int(n or 0)) for step, n in zip(steps, row, strict=True)]
+
+
+def population_attrition(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int]]:
+    """How many people each population step kept, after :func:`prepare_as_of` and materialising."""
+    return population_steps(first_row(con, POPULATION_STEPS_SQL))
 
 
 def _check_snapshot(con: duckdb.DuckDBPyConnection, as_of: str) -> None:

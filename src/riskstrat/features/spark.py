@@ -1,20 +1,21 @@
-"""The feature concepts and the feature table on Apache Spark, from the same SQL files as DuckDB.
+"""The concept SQL on Apache Spark: features and labels from the same SQL files as DuckDB.
 
-A plan too large for one machine runs the feature SQL on Spark (issue #19). Nobody keeps a second,
+A plan too large for one machine runs the feature and label SQL on Spark (issue #19; the setting
+is ``engine.name = "spark"``, or a command's ``--engine spark``). Nobody keeps a second,
 hand-written copy: each concept's DuckDB SQL is transpiled by sqlglot to Spark SQL, with two
 rewrites of its syntax tree that sqlglot cannot know to make:
 
 - ``main.`` before a lake view is DuckDB's default schema; Spark's temporary views have none.
 - The final-claim rule's ``$as_of_month`` and ``$as_of`` parameters become literals.
 
+Where the two engines read one construct differently, the SQL file itself is written in a form
+that means the same on both (a comment there says why), and the parity tests
+(tests/features/test_spark.py) hold every concept, feature and label equal.
+
 The small tables the SQL reads (``params``, ``calendar``, the code sets) are made by the DuckDB
 side, the one place that decides them, and copied to Spark through Arrow. The lake's Parquet
-partitions are read by Spark itself. Each concept is checkpointed as it is made, so a concept read
-by several others is computed once, as DuckDB's temp tables are.
-
-This module is the first part of the Spark engine: the parity test (tests/features/test_spark.py)
-shows every concept and every feature equal to DuckDB's. Labels, scoring and the engine setting
-are not wired to it yet.
+partitions are read by Spark itself. What comes back to this machine is one row per child: a
+month's feature table or its window counts. Scoring is :mod:`riskstrat.scoring.spark`.
 """
 
 from __future__ import annotations
@@ -31,9 +32,17 @@ from sqlglot.errors import ErrorLevel
 
 from riskstrat.config import Settings
 from riskstrat.core.months import check_month
-from riskstrat.core.sql import first_row
+from riskstrat.core.sql import identifier
 from riskstrat.core.workspace import LAKE, lake_partitions
-from riskstrat.features.build import check_lookback, feature_concepts, feature_sql, open_lake, prepare_features
+from riskstrat.features.build import (
+    POPULATION_STEPS_SQL,
+    check_lookback,
+    feature_concepts,
+    feature_sql,
+    open_lake,
+    population_steps,
+    prepare_features,
+)
 from riskstrat.features.concept_sql import concept_order, concept_statement
 from riskstrat.ingest.contracts import TABLES
 
@@ -47,6 +56,8 @@ def session(master: str = "local[2]", conf: dict[str, str] | None = None):
     builder = (SparkSession.builder.master(master)
                .config("spark.sql.session.timeZone", "UTC")
                .config("spark.sql.ansi.enabled", "true")
+               # pandas in and out through Arrow: the feature table, and the scoring's mapInPandas
+               .config("spark.sql.execution.arrow.pyspark.enabled", "true")
                # delivery_month=2025-03 stays the string the SQL compares, not a date Spark infers.
                .config("spark.sql.sources.partitionColumnTypeInference.enabled", "false")
                .config("spark.ui.enabled", "false"))
@@ -75,42 +86,90 @@ def to_spark_sql(sql: str, params: dict | None = None) -> str:
     return tree.sql("spark", unsupported_level=ErrorLevel.RAISE)
 
 
-def _register_inputs(spark, workspace: Path, con) -> None:
-    partitions = lake_partitions(workspace)
-    for table in TABLES:
-        root = workspace / LAKE / table
-        files = [p for p in partitions if p.parent.parent == root]
-        if files:
-            frame = spark.read.option("basePath", str(root)).option("mergeSchema", "true").parquet(*map(str, files))
-        else:  # no delivery yet: DuckDB's typed empty view
-            frame = spark.createDataFrame(con.execute(f"SELECT * FROM {table}").to_arrow_table())
-        frame.createOrReplaceTempView(table)
-    small = ["params", "calendar", *(row[0] for row in con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE table_name LIKE 'codeset_%' ORDER BY table_name").fetchall())]
-    for name in small:
-        spark.createDataFrame(con.execute(f"SELECT * FROM {name}").to_arrow_table()).createOrReplaceTempView(name)
+def engine_session(settings: Settings):
+    """The Spark session of ``settings.engine`` (master and configuration), or None on DuckDB."""
+    if settings.engine.name != "spark":
+        return None
+    return session(settings.engine.spark_master, settings.engine.spark_conf)
+
+
+def _empty_table(con, table: str):
+    """A lake view with no partition, as an empty Arrow table of its columns: an unsigned 64-bit
+    column (the lineage's row_hash) as DECIMAL(20,0), which is how Spark reads one from Parquet."""
+    columns = [f"CAST({identifier(name)} AS DECIMAL(20, 0)) AS {identifier(name)}" if kind == "UBIGINT"
+               else identifier(name) for name, kind, *_ in con.execute(f"DESCRIBE {table}").fetchall()]
+    return con.sql(f"SELECT {', '.join(columns)} FROM {table} LIMIT 0").to_arrow_table()
+
+
+class SparkConcepts:
+    """The concept SQL run on Spark over one workspace's lake.
+
+    Built from a DuckDB connection on the same lake that has the code sets registered (the one
+    place that decides them): the lake's Parquet partitions are read by Spark itself, the code sets
+    copied through Arrow. :meth:`use_params` copies the month's ``params`` and ``calendar`` the
+    same way, after :func:`~riskstrat.features.concept_sql.set_params` wrote them on DuckDB.
+    """
+
+    def __init__(self, spark, workspace: Path | str, con):
+        self.spark = spark
+        root = Path(workspace) / LAKE
+        partitions = lake_partitions(workspace)
+        for table in TABLES:
+            files = [p for p in partitions if p.parent.parent == root / table]
+            if files:
+                frame = (spark.read.option("basePath", str(root / table)).option("mergeSchema", "true")
+                         .parquet(*map(str, files)))
+            else:  # no delivery yet: DuckDB's typed empty view
+                frame = spark.createDataFrame(_empty_table(con, table))
+            frame.createOrReplaceTempView(table)
+        self._copy(con, [row[0] for row in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE table_name LIKE 'codeset_%' ORDER BY table_name").fetchall()])
+
+    def _copy(self, con, names: list[str]) -> None:
+        for name in names:
+            self.spark.createDataFrame(con.sql(f"SELECT * FROM {name}").to_arrow_table()).createOrReplaceTempView(name)
+
+    def use_params(self, con) -> None:
+        """The month's ``params`` and ``calendar``, as ``con`` holds them now."""
+        self._copy(con, ["params", "calendar"])
+
+    def materialise(self, concepts: list[str], reuse: list[str] | tuple = ()) -> dict:
+        """Each concept (and what it reads) as a checkpointed temporary view of its name, in
+        dependency order, so a concept read by several others is computed once, as DuckDB's temp
+        tables are; those in ``reuse`` are kept from the previous month. Returns name -> DataFrame."""
+        known_month, known_date = self.spark.sql("SELECT known_month, known_date FROM params").first()
+        params = {"as_of_month": known_month, "as_of": known_date}
+        made = {}
+        for name in concept_order(concepts):
+            if name in reuse:
+                continue
+            sql, needs_params = concept_statement(name)
+            frame = self.spark.sql(to_spark_sql(sql, params if needs_params else None)).localCheckpoint()
+            frame.createOrReplaceTempView(name)
+            made[name] = frame
+        return made
+
+    def query(self, sql: str):
+        """A DuckDB query over the concepts, run on Spark (a Spark DataFrame)."""
+        return self.spark.sql(to_spark_sql(sql))
+
+    def population_attrition(self) -> list[tuple[str, int]]:
+        """:func:`~riskstrat.features.build.population_attrition`, read on Spark."""
+        return population_steps(self.query(POPULATION_STEPS_SQL).first())
 
 
 def materialise_spark(spark, workspace: Path | str, as_of: str, concepts: list[str] | None = None) -> dict:
     """Every concept the features need (or ``concepts``) for ``as_of`` on Spark, as checkpointed
     temporary views of the same names; returns name -> Spark DataFrame."""
     check_month(as_of, "as_of")
-    workspace = Path(workspace)
     con = open_lake(workspace)
     try:
         prepare_features(con, as_of)
-        known_month, known_date = first_row(con, "SELECT known_month, known_date FROM params")
-        _register_inputs(spark, workspace, con)
+        on_spark = SparkConcepts(spark, workspace, con)
+        on_spark.use_params(con)
     finally:
         con.close()
-    params = {"as_of_month": known_month, "as_of": known_date}
-    made = {}
-    for name in concept_order(concepts or feature_concepts()):
-        sql, needs_params = concept_statement(name)
-        frame = spark.sql(to_spark_sql(sql, params if needs_params else None)).localCheckpoint()
-        frame.createOrReplaceTempView(name)
-        made[name] = frame
-    return made
+    return on_spark.materialise(concepts or feature_concepts())
 
 
 def build_features_spark(spark, workspace: Path | str, as_of: str, settings: Settings | None = None) -> pd.DataFrame:

@@ -70,6 +70,16 @@ def is_stored(workspace: Path | str, as_of: str, partitions: dict[str, dict]) ->
     return _stored_key(stored_path(workspace, as_of)) == features_key(as_of, partitions).encode()
 
 
+def _build(workspace: Path | str, as_of: str, settings: Settings) -> pd.DataFrame:
+    """The month's features on the engine ``settings.engine`` names. Both give the same table (the
+    Spark parity test), so the store is shared: a month built on one engine is read on the other."""
+    if settings.engine.name == "spark":
+        from riskstrat.features.spark import build_features_spark, engine_session  # pyspark is an extra
+
+        return build_features_spark(engine_session(settings), workspace, as_of, settings)
+    return build_features(workspace, as_of, settings)
+
+
 def stored_features(workspace: Path | str, as_of: str, settings: Settings | None = None, *,
                     partitions: dict[str, dict] | None = None) -> pd.DataFrame:
     """:func:`~riskstrat.features.build_features` of ``as_of``, read from the store when it holds them for
@@ -87,7 +97,7 @@ def stored_features(workspace: Path | str, as_of: str, settings: Settings | None
     path = stored_path(workspace, as_of)
     frame = _read(path, key)
     if frame is None:
-        frame = build_features(workspace, as_of, settings)
+        frame = _build(workspace, as_of, settings)
         table = pa.Table.from_pandas(frame, preserve_index=False)
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), _KEY: key.encode()})
         buffer = io.BytesIO()

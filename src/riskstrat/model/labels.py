@@ -163,8 +163,8 @@ def _labels(counts: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({name: o.label(counts) for name, o in declared_outcomes().items()}, index=counts.index)
 
 
-def _window_counts(con: duckdb.DuckDBPyConnection, months: Sequence[str], latest: str,
-                   horizon: int) -> Iterator[tuple[str, pd.DataFrame, pd.DataFrame]]:
+def _window_counts(con: duckdb.DuckDBPyConnection, months: Sequence[str], latest: str, horizon: int,
+                   on_spark=None) -> Iterator[tuple[str, pd.DataFrame, pd.DataFrame]]:
     """(as-of month, window counts, population steps) for each of ``months``, in order.
 
     The outcome events (ED visits, stays, diagnoses, paid amounts) are read once, as known at
@@ -172,20 +172,43 @@ def _window_counts(con: duckdb.DuckDBPyConnection, months: Sequence[str], latest
     follow-up and the counts in its window are computed. Events are read from the first as-of
     month on, a month before its window opens (``concepts/outcomes.sql`` says why), so a month's
     counts are the same whether it is labelled alone or with others.
+
+    ``on_spark`` (:class:`~riskstrat.features.spark.SparkConcepts` over ``con``'s lake): the same
+    SQL runs on Spark; ``con`` still writes each month's parameters.
     """
     months = sorted(months)
-    register_codesets(con)
     wanted = sorted(concept_dependencies("outcomes"))
     shared = [c for c in concept_order(wanted) if not reads_as_of(c)]
     for i, month in enumerate(months):
         set_params(con, as_of=month, known_month=latest, first_month=months[0],
                    last_month=add_months(months[-1], horizon),
                    outcome_months=(add_months(month, 1), add_months(month, horizon)))
-        materialise(con, wanted, reuse=shared if i else ())
-        counts = con.execute(concept_sql("outcomes") + "\nORDER BY person_id").df()
+        reuse = shared if i else ()
+        if on_spark is None:
+            materialise(con, wanted, reuse=reuse)
+            counts = con.execute(concept_sql("outcomes") + "\nORDER BY person_id").df()
+            steps = population_attrition(con)
+        else:
+            on_spark.use_params(con)
+            on_spark.materialise(wanted, reuse=reuse)
+            counts = on_spark.query(concept_sql("outcomes")).toPandas()
+            counts = counts.sort_values("person_id", kind="stable").reset_index(drop=True)
+            steps = on_spark.population_attrition()
         counts["person_id"] = counts["person_id"].astype("string")
         counts = pd.concat([counts, _labels(counts)], axis=1).reset_index(drop=True)
-        yield month, counts, pd.DataFrame(population_attrition(con), columns=["step", "children"])
+        yield month, counts, pd.DataFrame(steps, columns=["step", "children"])
+
+
+def _on_spark(workspace, con: duckdb.DuckDBPyConnection, settings: Settings):
+    """The concept SQL on Spark over ``workspace``'s lake when ``settings.engine`` says so, else None."""
+    from riskstrat.features.spark import SparkConcepts, engine_session  # pyspark is an extra
+
+    spark = engine_session(settings)
+    if spark is None:
+        return None
+    if isinstance(workspace, duckdb.DuckDBPyConnection):
+        raise LabelError("labels on Spark read the lake's files: give the workspace, not a DuckDB connection")
+    return SparkConcepts(spark, workspace, con)
 
 
 def build_labels(workspace_or_connection, as_of: str, settings: Settings | None = None, *,
@@ -209,7 +232,9 @@ def build_labels(workspace_or_connection, as_of: str, settings: Settings | None 
     try:
         latest = _known_month(con, known_month)
         check_matured(as_of, latest, horizon, runout_months)
-        _, counts, attrition = next(_window_counts(con, [as_of], latest, horizon))
+        register_codesets(con)
+        on_spark = _on_spark(workspace_or_connection, con, settings)
+        _, counts, attrition = next(_window_counts(con, [as_of], latest, horizon, on_spark))
     finally:
         con.close()  # our own connection, or our cursor on the caller's (theirs stays open)
     return counts, attrition
@@ -279,8 +304,10 @@ def build_training_frame(workspace, as_of_months: list[str], outcome: str | Sequ
         # Every month's outcomes, and the connection closed, before the stored months are read
         # back: the outcome events of all the windows take DuckDB's memory budget, and the stacked
         # months would sit beside it.
+        register_codesets(con)
+        on_spark = _on_spark(workspace, con, settings)
         labelled = [(month, counts[["person_id", *outcomes, "months_observed"]], steps)
-                    for month, counts, steps in _window_counts(con, months, latest, horizon)]
+                    for month, counts, steps in _window_counts(con, months, latest, horizon, on_spark)]
     finally:
         con.close()
     frames, attrition = [], []

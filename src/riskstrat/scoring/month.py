@@ -324,8 +324,14 @@ def score_population(inputs: MonthInputs, settings: Settings, progress: Progress
         raise ScoringError(f"no list to score in {inputs.as_of}: "
                            + "; ".join(f"{s.name}: {why}" for s, why in skipped))
     shared = _Shared.of(inputs, programs)
+    models = inputs.models
+    if settings.engine.name == "spark":
+        from riskstrat.features.spark import engine_session  # pyspark is an extra (riskstrat[spark])
+        from riskstrat.scoring.spark import on_spark
+
+        models = on_spark(models, engine_session(settings))
     lap = _Laps(timings, progress, len(_LIST_STEPS) * len(populations) + 1)
-    lists = [_score_list(s, inputs.models[name], rows, shared, settings.for_spec(s.spec).scoring, lap)
+    lists = [_score_list(s, models[name], rows, shared, settings.for_spec(s.spec).scoring, lap)
              for name, (s, rows) in populations.items()]
 
     on_lists = pd.concat([pd.DataFrame({"person_id": ls.worklist["person_id"], "title": ls.spec.title}) for ls in lists])

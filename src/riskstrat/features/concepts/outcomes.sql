@@ -10,6 +10,8 @@
 -- The events are read from the as-of month on, one month before the window opens, so an ED
 -- visit that began in the as-of month and ran past midnight into the window keeps its first day
 -- and is not a new event in the window (ed_visit_records).
+-- Sums are cast to the type both engines then agree on: DuckDB sums integers to a HUGEINT (read
+-- back as a float) and Spark keeps a sum of decimals a DECIMAL (read back as Python objects).
 WITH ed AS (
     SELECT e.person_id, COUNT(*) AS n
     FROM ed_visits AS e CROSS JOIN params AS p
@@ -23,7 +25,7 @@ bh_ed AS (
     GROUP BY e.person_id
 ),
 admits AS (
-    SELECT e.person_id, COUNT(*) AS n, SUM(e.psychiatric) AS psychiatric
+    SELECT e.person_id, COUNT(*) AS n, CAST(SUM(e.psychiatric) AS BIGINT) AS psychiatric
     FROM inpatient_stays AS e CROSS JOIN params AS p
     WHERE e.event_date BETWEEN p.outcome_start AND p.outcome_end
     GROUP BY e.person_id
@@ -40,7 +42,7 @@ self_harm AS (
     GROUP BY d.person_id
 ),
 paid AS (
-    SELECT e.person_id, SUM(e.value) AS amount
+    SELECT e.person_id, CAST(SUM(e.value) AS DOUBLE) AS amount
     FROM paid_amounts AS e CROSS JOIN params AS p
     WHERE e.event_date BETWEEN p.outcome_start AND p.outcome_end
     GROUP BY e.person_id
