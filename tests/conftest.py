@@ -36,10 +36,6 @@ def spark():
     ``engine_session`` then finds this session active and uses it."""
     from riskstrat.features.spark import session
 
-    spark = session("local[2]", SPARK_TEST_CONF)
+    spark = session("local[2]", {"spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2"})
     yield spark
     spark.stop()
-
-
-#: The Spark configuration of the tests (also written into a test plan's riskstrat.toml).
-SPARK_TEST_CONF = {"spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2"}

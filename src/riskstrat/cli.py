@@ -10,10 +10,10 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, NoReturn, TypeVar
 
-import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -52,10 +52,16 @@ T = TypeVar("T")
 Workspace = Annotated[
     Path, typer.Option("--workspace", "-w", help="Workspace folder (default: the current folder).", file_okay=False)
 ]
+
+
+class EngineName(str, Enum):
+    duckdb = "duckdb"
+    spark = "spark"
+
+
 Engine = Annotated[
-    str | None,
-    typer.Option("--engine", click_type=click.Choice(["duckdb", "spark"]),
-                 help="Where features, labels and scoring run (default: engine.name in riskstrat.toml, else duckdb)."),
+    EngineName | None,
+    typer.Option("--engine", help="Where features, labels and scoring run (default: engine.name in riskstrat.toml, else duckdb)."),
 ]
 
 
@@ -87,9 +93,9 @@ def _progress() -> Iterator[Progress]:
         yield report
 
 
-def _settings(workspace: Path, engine: str | None = None) -> Settings:
+def _settings(workspace: Path, engine: EngineName | None = None) -> Settings:
     try:
-        return load_settings(workspace).on_engine(engine)
+        return load_settings(workspace).on_engine(engine and engine.value)
     except RiskstratError as exc:
         _fail(str(exc))
 
@@ -264,7 +270,7 @@ def monthly(
 
     try:
         with _progress() as report, reporting(report):
-            summary = MonthSummary.from_dict(monthly_flow(str(workspace), month, engine))
+            summary = MonthSummary.from_dict(monthly_flow(str(workspace), month, engine and engine.value))
     except MonthlyRunFailed as exc:
         summary = exc.summary
     except RiskstratError as exc:

@@ -250,6 +250,10 @@ class ModelSettings(_Section):
         600_000, ge=10_000,
         description="Most child-months a judging fit (a fold's, or a learning-curve point's) learns from: past this it keeps every event and a fixed random share of the other child-months, weighted by the inverse of that share. The registered model always learns from every child-month.",
     )
+    training_frame_max_mb: float = Field(
+        2048, gt=0,
+        description="Most memory the stacked training frame (every as-of month's features and labels, held on this one machine whatever the engine) may take. Past it a fixed share of children (a hash of person_id, the same every month) is kept, the share that fits; the attrition and the card give the arithmetic. 500k members take about 1.2 GB.",
+    )
     learning_curve_shares: tuple[float, ...] = Field(
         (0.125, 0.25, 0.5), description="Shares of the first fold's training children refitted for the learning curve (quality against training children, in the card); empty = none."
     )

@@ -113,3 +113,32 @@ def test_months_labelled_together_equal_each_labelled_alone(full_lake):
         alone = build_training_frame(full_lake, [month], outcomes).frame
         assert len(alone) > 10
         assert together[together["as_of"] == month].reset_index(drop=True).equals(alone)
+
+
+def test_a_frame_past_the_memory_budget_keeps_a_share_of_children_with_every_month(full_lake):
+    from types import SimpleNamespace
+
+    from riskstrat.config import ModelSettings, Settings
+    from riskstrat.model import card
+    from riskstrat.model.train import summed_steps
+
+    months, outcomes = ["2025-01", "2025-02", "2025-03"], ["acute_event", "bh_crisis"]
+    whole = build_training_frame(full_lake, months, outcomes)
+    mb = whole.frame.memory_usage(deep=True, index=False).sum() / 2**20
+    small = Settings(model=ModelSettings(training_frame_max_mb=mb / 2))
+    sampled = build_training_frame(full_lake, months, outcomes, small)
+    kept = set(sampled.frame["person_id"])
+    assert 0 < len(kept) < whole.frame["person_id"].nunique()
+    # a kept child keeps every month they have; their rows are the whole frame's, unchanged
+    assert whole.frame[whole.frame["person_id"].isin(kept)].reset_index(drop=True).equals(sampled.frame.reset_index(drop=True))
+    assert sampled.frame.memory_usage(deep=True, index=False).sum() / 2**20 < mb * 0.8
+    steps = sampled.attrition[sampled.attrition["step"].str.startswith("kept by the memory sample")]
+    assert sorted(steps["outcome"].unique()) == outcomes and len(steps) == len(months) * len(outcomes)
+    for outcome, rows in steps.groupby("outcome"):
+        assert rows["children"].sum() == sampled.frame[outcome].notna().sum()
+    step = steps["step"].iloc[0]
+    assert f"{len(whole.frame):,} child-months x " in step  # the rows of every month, before the sample
+    assert f"model.training_frame_max_mb = {mb / 2:.3g} MB" in step
+    words = card._memory_sample_words(SimpleNamespace(attrition=summed_steps(sampled.attrition)))
+    assert "of children (a fixed hash of person_id)" in words and "child-months x" in words
+    assert card._memory_sample_words(SimpleNamespace(attrition=summed_steps(whole.attrition))) == ""

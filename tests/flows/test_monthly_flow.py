@@ -7,6 +7,7 @@ session-scoped run of each month; all flow runs go through one Prefect test harn
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -42,10 +43,10 @@ def _task_run_names(state) -> list[str]:
     return sorted(t.name.rsplit("-", 1)[0] if t.name.startswith("load settings") else t.name for t in found)
 
 
-def _run(workspace: Path, month: str):
+def _run(workspace: Path, month: str, engine: str | None = None):
     from riskstrat.flows.monthly import monthly
 
-    state = monthly(str(workspace), month, return_state=True)
+    state = monthly(str(workspace), month, engine, return_state=True)
     return state, state.result(raise_on_failure=False)
 
 
@@ -65,7 +66,7 @@ def plan(tmp_path_factory, smallest_design) -> Path:
 
 
 @pytest.fixture(scope="session")
-def runs(plan, prefect_harness):
+def runs(plan, prefect_harness, tmp_path_factory):
     """Run the first month, the second month, then the second again; keep states and file hashes.
 
     The second run also records each feature table it builds (the real builder, counted).
@@ -86,6 +87,8 @@ def runs(plan, prefect_harness):
     out["tree_before_rerun"] = _tree(plan)
     out["rerun"] = _run(plan, SECOND)
     out["tree_after_rerun"] = _tree(plan)
+    # The plan as the DuckDB runs left it, before later tests change it: the Spark run starts here.
+    out["copy"] = Path(shutil.copytree(plan, tmp_path_factory.mktemp("copied") / "plan"))
     return out
 
 
@@ -269,6 +272,32 @@ def test_the_cli_runs_the_flow_and_prints_one_screen(plan, runs):
     failed = CliRunner().invoke(app, ["monthly", "--workspace", str(plan), "--month", "2031-01"])
     assert failed.exit_code == 1
     assert "2031-01" in failed.output
+
+
+def test_the_month_on_spark_publishes_the_same_worklist_and_scores(runs, spark):
+    """The second month again, on Spark this time (--engine spark), from where the DuckDB runs left
+    the plan: its features built on Spark, drift checked, every list scored and explained on Spark."""
+    from riskstrat.features.store import stored_path
+
+    ws = runs["copy"]
+    on_duckdb = ws / "duckdb-outputs"
+    shutil.move(ws / "outputs" / SECOND, on_duckdb)
+    stored_path(ws, SECOND).unlink()
+    (job.state_dir(ws) / f"{SECOND}.steps.json").unlink()
+    with open(ws / "riskstrat.toml", "a", encoding="utf-8") as toml:  # the settings a plan would give
+        toml.write('\n[engine]\nspark_master = "local[2]"\nspark_conf = { "spark.sql.shuffle.partitions" = "2" }\n')
+    jobs_before = len(spark.sparkContext.statusTracker().getJobIdsForGroup())
+    state, result = _run(ws, SECOND, engine="spark")
+    summary = _summary(result)
+    assert state.is_completed() and summary.scored > 0
+    assert len(spark.sparkContext.statusTracker().getJobIdsForGroup()) > jobs_before + 30  # concepts, scoring
+    assert json.loads((ws / "outputs" / SECOND / "run.json").read_text())["settings"]["engine"] == "spark"
+    assert [s.status for s in summary.steps if s.name in ("drift", "train", "score")] == ["ran", "skipped", "ran"]
+    assert stored_path(ws, SECOND).is_file()  # built again, on Spark
+    published = ws / "outputs" / SECOND
+    same = ["scores.parquet", "explanations.parquet", "worklist.csv", "worklist.xlsx",
+            *(f"worklist_{name}.csv" for name in LISTS)]
+    assert [name for name in same if (published / name).read_bytes() != (on_duckdb / name).read_bytes()] == []
 
 
 def test_file_steps_retry_transient_errors_only(prefect_harness):

@@ -377,6 +377,7 @@ def build_card(f: ModelBundle, model_id: str) -> ModelCard:
         f"({d.train_months[0]} to {d.train_months[-1]}), stopping early on a held-back share of them, and scores "
         f"its own fold's children. The test months ({', '.join(d.test_months)}) are therefore scored for every "
         "child by a fit that never saw that child nor any month as late." + _judging_sample_words(f)
+        + _memory_sample_words(f)
         + (f" {d.note}." if d.note else "")))
     card.add(11, table(f.attrition[["step", "rows", "children", "events", "note"]], "Attrition: rows kept and dropped at each step"))
     features = [x.to_dict() for x in f.features]
@@ -529,6 +530,15 @@ def _judging_sample_words(f: ModelBundle) -> str:
             f"child-months at most: each fold's fit learned from every event and {shares} of the other child-months, "
             "each weighted by the inverse of that share so the fit keeps the plan's event rate. The model that "
             "scores children learned from all of them, with the folds' mean tree count.")
+
+
+def _memory_sample_words(f: ModelBundle) -> str:
+    marker = "kept by the memory sample: "
+    step = next((s for s in f.attrition["step"] if marker in s), None)
+    if step is None:
+        return ""
+    return (" The training frame is held on one machine whatever the engine, so it kept "
+            + step.split(marker, 1)[1] + "; every model and fit learned from those children only.")
 
 
 def _population_words(f: ModelBundle) -> str:

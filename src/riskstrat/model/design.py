@@ -24,13 +24,13 @@ claims run-out closed by the training as-of month, so every label is fully obser
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from riskstrat.config import DEFAULT_SPEC, ModelSettings
+from riskstrat.core.children import child_hash
 from riskstrat.core.errors import RiskstratError
 from riskstrat.core.months import add_months, check_month, last_matured_month, months_between
 from riskstrat.model.labels import OUTCOMES
@@ -174,28 +174,6 @@ class StudyDesign:
 # Constant on purpose: a child stays in the same fold in every retrain, so a champion and its
 # challenger split the children the same way.
 _SPLIT_SALT = "riskstrat-split-v1"
-
-
-def _unit_hash(ids: np.ndarray, salt: str) -> np.ndarray:
-    return np.array([int.from_bytes(hashlib.sha256(f"{salt}:{pid}".encode()).digest()[:8], "big") / 2**64
-                     for pid in ids])
-
-
-def child_hash(person_ids: pd.Series, salt: str = _SPLIT_SALT, cache: dict[str, float] | None = None) -> np.ndarray:
-    """A number in [0, 1) per row from a fixed hash of ``person_id``: the same in every process and retrain.
-
-    sha256 rather than Python's ``hash`` so the split could be reproduced in SQL; ``cache`` saves
-    re-hashing the same children month after month.
-    """
-    cache = {} if cache is None else cache
-    codes, uniques = pd.factorize(person_ids.astype("string"))
-    uniques = np.asarray(uniques, dtype=object)
-    values = np.array([cache.get(pid, np.nan) for pid in uniques], dtype=float)
-    new = np.flatnonzero(np.isnan(values))
-    if len(new):
-        values[new] = _unit_hash(uniques[new], salt)
-        cache.update(zip(uniques[new].tolist(), values[new].tolist()))
-    return values[codes] if len(values) else np.zeros(len(person_ids))
 
 
 def person_folds(person_ids: pd.Series, folds: int, cache: dict[str, float] | None = None) -> np.ndarray:

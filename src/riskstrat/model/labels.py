@@ -27,11 +27,13 @@ from importlib import resources
 from typing import NamedTuple
 
 import duckdb
+import numpy as np
 import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from riskstrat.config import Settings
+from riskstrat.core.children import child_hash
 from riskstrat.core.errors import RiskstratError
 from riskstrat.core.fingerprint import lake_fingerprint
 from riskstrat.core.months import add_months, check_month, last_matured_month
@@ -254,6 +256,47 @@ def apply_follow_up_rule(labels: pd.DataFrame, outcome: str, horizon: int) -> tu
     return kept, steps
 
 
+#: Salt of the memory sample's child hash: not the fold split's, so a sample keeps every fold.
+_SAMPLE_SALT = "riskstrat-memory-sample-v1"
+
+
+class MemorySample(NamedTuple):
+    """Which children the stacked training frame keeps so that it fits ``model.training_frame_max_mb``.
+
+    Whatever the engine, the fitting is done on one machine, so the frame must fit there. The
+    frame's size is measured on the first as-of month's rows as built (features as float32,
+    labels, ids) and multiplied by the child-months of every month; past the budget a share of
+    children is kept by a fixed hash of person_id, every month alike, so each kept child keeps
+    their whole history and the folds stay balanced.
+    """
+
+    bytes_per_row: float
+    rows: int
+    budget_mb: float
+    share: float
+    hashes: dict  # person_id -> hash, so a child is hashed once however many months they appear in
+
+    @classmethod
+    def of(cls, first: pd.DataFrame, rows: int, budget_mb: float) -> "MemorySample":
+        per_row = float(first.memory_usage(deep=True, index=False).sum()) / max(len(first), 1)
+        needed = per_row * rows / 2**20
+        return cls(per_row, rows, budget_mb, 1.0 if needed <= budget_mb else budget_mb / needed, {})
+
+    def keeps(self, person_ids: pd.Series) -> np.ndarray:
+        return child_hash(person_ids, _SAMPLE_SALT, self.hashes) < self.share
+
+    def step(self) -> str:
+        """The attrition step, with the arithmetic (the same text every month, so the card sums them)."""
+        needed = self.bytes_per_row * self.rows / 2**20
+        return (f"kept by the memory sample: {self.share:.1%} of children (a fixed hash of person_id), since "
+                f"{self.rows:,} child-months x {self.bytes_per_row:,.0f} bytes = {_mb(needed)} MB "
+                f"would pass model.training_frame_max_mb = {_mb(self.budget_mb)} MB")
+
+
+def _mb(value: float) -> str:
+    return f"{value:,.0f}" if value >= 10 else f"{value:.3g}"
+
+
 def build_training_frame(workspace, as_of_months: list[str], outcome: str | Sequence[str] = "acute_event",
                          settings: Settings | None = None, *,
                          runout_months: int | None = None,
@@ -311,6 +354,8 @@ def build_training_frame(workspace, as_of_months: list[str], outcome: str | Sequ
     finally:
         con.close()
     frames, attrition = [], []
+    rows_before = sum(len(labels) for _, labels, _ in labelled)
+    sample: MemorySample | None = None
     for i in range(len(labelled)):
         (month, labels, population_steps), labelled[i] = labelled[i], None  # held by the month's frame only
         tick(progress, "building as-of months", i, len(months))
@@ -329,7 +374,14 @@ def build_training_frame(workspace, as_of_months: list[str], outcome: str | Sequ
         frame.insert(1, "as_of", month)
         frame = frame.rename(columns={outcome: "label"}) if single else frame
         # In the final column order already: reordering the stacked frame would copy all of it.
-        frames.append(frame[["person_id", "as_of", *feature_names(), *(["label"] if single else outcomes)]])
+        frame = frame[["person_id", "as_of", *feature_names(), *(["label"] if single else outcomes)]]
+        sample = sample or MemorySample.of(frame, rows_before, settings.model.training_frame_max_mb)
+        if sample.share < 1:
+            frame = frame[sample.keeps(frame["person_id"])]
+            for name in outcomes:
+                column = "label" if single else name
+                steps.append((None if single else name, sample.step(), int(frame[column].notna().sum())))
+        frames.append(frame)
         attrition += [{"as_of": month, "outcome": name, "step": step, "children": n} for name, step, n in steps]
     tick(progress, "building as-of months", len(months), len(months))
     stacked = pd.concat(frames, ignore_index=True)

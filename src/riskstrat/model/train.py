@@ -49,6 +49,7 @@ import pyarrow.parquet as pq
 from riskstrat.audit import performance as perf
 from riskstrat.audit.training import first_full_month, model_audit
 from riskstrat.config import DEFAULT_SPEC, ModelSettings, Settings
+from riskstrat.core.children import child_hash
 from riskstrat.core.fingerprint import code_fingerprint, lake_fingerprint
 from riskstrat.core.months import check_month, month_of
 from riskstrat.core.progress import Progress, tick
@@ -60,7 +61,7 @@ from riskstrat.model import labels, registry
 from riskstrat.model.baselines import LABEL, RulesBaseline, baseline_positions, fit_logistic
 from riskstrat.model.bundle import ModelBundle
 from riskstrat.model.calibration import PlattCalibrator
-from riskstrat.model.design import StudyDesign, child_hash, person_folds
+from riskstrat.model.design import StudyDesign, person_folds
 from riskstrat.model.evaluation import evaluate_all, promotion_gate, true_risk
 from riskstrat.model.matrix import ModelFeature, TrainError, feature_matrix, model_features, training_array
 from riskstrat.model.specs import Specification, load_specs

@@ -139,7 +139,7 @@ def run_manifest(workspace: Path, month: MonthScores, inputs: MonthInputs, setti
         } for ls in month.lists},
         "skipped_lists": {s.name: {"title": s.title, "why": why} for s, why in month.skipped},
         "code": code_fingerprint(),
-        "settings": {"scoring": settings.scoring.model_dump()},
+        "settings": {"scoring": settings.scoring.model_dump(), "engine": settings.engine.name},
         "inputs": {
             "lake": lake_inputs(workspace, month.as_of),
             "eligibility_snapshot": month.as_of,
