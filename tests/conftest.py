@@ -36,6 +36,9 @@ def spark():
     ``engine_session`` then finds this session active and uses it."""
     from riskstrat.features.spark import session
 
-    spark = session("local[2]", {"spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2"})
+    # Adaptive query execution re-plans each query by its shuffle sizes: on plans this small that
+    # costs more than it saves (a third of the concepts' time here).
+    spark = session("local[2]", {"spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2",
+                                 "spark.sql.adaptive.enabled": "false"})
     yield spark
     spark.stop()

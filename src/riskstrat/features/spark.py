@@ -176,6 +176,12 @@ def build_features_spark(spark, workspace: Path | str, as_of: str, settings: Set
     """:func:`~riskstrat.features.build_features` computed on Spark: the same rows, columns and types."""
     check_lookback(settings or Settings())
     materialise_spark(spark, workspace, as_of)
+    return feature_table_spark(spark, as_of)
+
+
+def feature_table_spark(spark, as_of: str) -> pd.DataFrame:
+    """The feature table of ``as_of`` from the concepts :func:`materialise_spark` made, collected
+    to this machine: one row per child, sorted by person_id as DuckDB's is."""
     frame = spark.sql(to_spark_sql(feature_sql())).toPandas()
     frame["person_id"] = frame["person_id"].astype("string")
     frame = frame.sort_values("person_id", kind="stable").reset_index(drop=True)

@@ -27,6 +27,7 @@ from riskstrat.core.fingerprint import features_code_digest, fingerprint, lake_f
 from riskstrat.core.months import check_month
 from riskstrat.core.workspace import FEATURE_STORE, partition_month
 from riskstrat.features.build import build_features, check_lookback
+from riskstrat.features.spark import build_features_spark, engine_session
 
 _KEY = b"riskstrat.features_key"
 
@@ -74,8 +75,6 @@ def _build(workspace: Path | str, as_of: str, settings: Settings) -> pd.DataFram
     """The month's features on the engine ``settings.engine`` names. Both give the same table (the
     Spark parity test), so the store is shared: a month built on one engine is read on the other."""
     if settings.engine.name == "spark":
-        from riskstrat.features.spark import build_features_spark, engine_session  # pyspark is an extra
-
         return build_features_spark(engine_session(settings), workspace, as_of, settings)
     return build_features(workspace, as_of, settings)
 

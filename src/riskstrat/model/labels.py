@@ -49,6 +49,7 @@ from riskstrat.features.concept_sql import (
     register_codesets,
     set_params,
 )
+from riskstrat.features.spark import SparkConcepts, engine_session
 from riskstrat.features.store import is_stored, stored_features
 from riskstrat.lake import latest_delivery
 
@@ -203,8 +204,6 @@ def _window_counts(con: duckdb.DuckDBPyConnection, months: Sequence[str], latest
 
 def _on_spark(workspace, con: duckdb.DuckDBPyConnection, settings: Settings):
     """The concept SQL on Spark over ``workspace``'s lake when ``settings.engine`` says so, else None."""
-    from riskstrat.features.spark import SparkConcepts, engine_session  # pyspark is an extra
-
     spark = engine_session(settings)
     if spark is None:
         return None

@@ -34,6 +34,7 @@ from riskstrat.core.sql import scalar
 from riskstrat.core.workspace import MODELS, output_dir
 from riskstrat.features.build import open_lake, population_attrition, prepare_as_of, span_rows
 from riskstrat.features.concept_sql import materialise, register_codesets
+from riskstrat.features.spark import engine_session
 from riskstrat.features.store import stored_features
 from riskstrat.model.registry import CHAMPION, RegistryError, champions, load_model
 from riskstrat.model.specs import Specification, load_specs
@@ -41,6 +42,7 @@ from riskstrat.scoring import explain
 from riskstrat.scoring.flags import TIERS, ScoringError, rank_scores, select_flags
 from riskstrat.scoring.households import household_keys, household_order
 from riskstrat.scoring.programs import ProgramRules, programme_rules
+from riskstrat.scoring.spark import on_spark
 from riskstrat.scoring.suppression import suppression
 from riskstrat.scoring.worklist import build_worklist, combine_worklists
 
@@ -326,9 +328,6 @@ def score_population(inputs: MonthInputs, settings: Settings, progress: Progress
     shared = _Shared.of(inputs, programs)
     models = inputs.models
     if settings.engine.name == "spark":
-        from riskstrat.features.spark import engine_session  # pyspark is an extra (riskstrat[spark])
-        from riskstrat.scoring.spark import on_spark
-
         models = on_spark(models, engine_session(settings))
     lap = _Laps(timings, progress, len(_LIST_STEPS) * len(populations) + 1)
     lists = [_score_list(s, models[name], rows, shared, settings.for_spec(s.spec).scoring, lap)

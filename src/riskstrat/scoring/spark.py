@@ -3,9 +3,10 @@
 A registered model is a LightGBM model text (``model.txt``), so every executor can rebuild exactly
 the booster that scores locally and run its ``predict`` on its share of the rows through
 ``mapInPandas``. The probabilities and TreeSHAP contributions are then the same numbers as a local
-run, to the bit (the parity test in tests/scoring/test_spark_scoring.py). Everything around the
-booster (calibration, ranking, flags, worklist) is the same code as on DuckDB: only the booster is
-swapped, so the two engines cannot drift apart.
+run, to the bit (tests/features/test_spark.py; tests/flows/test_monthly_flow.py compares a month
+published on Spark file by file). Everything around the booster (calibration, ranking, flags,
+worklist) is the same code as on DuckDB: only the booster is swapped, so the two engines cannot
+drift apart.
 """
 
 from __future__ import annotations
