@@ -29,16 +29,21 @@ def smallest_design() -> str:
     return SMALLEST_DESIGN
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def spark():
-    """One Spark session (local[2]) for every Spark test of this process, with few shuffle
-    partitions: the plans are tiny, and each partition is a task on two cores. The library's own
-    ``engine_session`` then finds this session active and uses it."""
+    """A Spark session (local[2]) for a module's Spark tests, stopped after them: an idle session
+    takes a tenth of a core, which the other test worker needs. The library's own
+    ``engine_session`` finds this session active and uses it."""
     from riskstrat.features.spark import session
 
-    # Adaptive query execution re-plans each query by its shuffle sizes: on plans this small that
-    # costs more than it saves (a third of the concepts' time here).
-    spark = session("local[2]", {"spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2",
-                                 "spark.sql.adaptive.enabled": "false"})
+    spark = session("local[2]", {
+        # few shuffle partitions: the plans are tiny, and each partition is a task on two cores
+        "spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2",
+        # adaptive query execution re-plans each query by its shuffle sizes: on plans this small
+        # that costs more than it saves (a third of the concepts' time here)
+        "spark.sql.adaptive.enabled": "false",
+        # a short-lived JVM: the quick compiler only, and a garbage collector that keeps to one thread
+        "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
+    })
     yield spark
     spark.stop()
