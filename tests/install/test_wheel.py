@@ -47,8 +47,8 @@ def installed(tmp_path_factory) -> tuple[Path, dict]:
     (wheel,) = (root / "dist").glob("riskstrat-*.whl")
     _run([sys.executable, "-m", "venv", str(root / "venv")], root, env)
     bin_dir = root / "venv" / "bin"
-    # --no-compile: byte-compiling every installed package took a third of the install, and only the
-    # modules a run imports are ever used (Python compiles those as it imports them).
+    # --no-compile: byte-compiling every module of every installed package is work this test does
+    # not need; Python compiles the modules a run imports as it imports them.
     _run([str(bin_dir / "python"), "-m", "pip", "install", "--quiet", "--no-compile", "-c", str(REPO / "constraints.txt"),
           str(wheel)], root, env, timeout=1800)
     return bin_dir, env
