@@ -24,12 +24,10 @@ install: $(BIN)/.installed  ## create .venv and install riskstrat with pinned de
 java:
 	@command -v java >/dev/null 2>&1 || { echo "make: no java on PATH: the Spark tests need Java 17 (e.g. apt-get install -y openjdk-17-jre-headless)"; exit 1; }
 
-# Test workers share two cores: OpenMP threads that spin while they wait (LightGBM's default)
-# starve the other worker, and the suite took 9.5 minutes instead of 6. Three workers, not two:
-# much of the suite waits on subprocesses (a wheel's install, Prefect's API, the Spark JVM), and a
-# third worker fills those waits (the same suite: 9.6 minutes with three, 10.5 with two).
+# Two test workers share two cores: OpenMP threads that spin while they wait (LightGBM's default)
+# starve the other worker, and the suite took 9.5 minutes instead of 6.
 test: install java  ## run the test suite (what CI runs)
-	OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -q -n 3 --dist loadfile
+	OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 demo: install  ## make a small synthetic plan in ./demo and run the pipeline on it
 	rm -rf $(DEMO)

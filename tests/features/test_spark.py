@@ -21,7 +21,14 @@ from riskstrat.config import Settings
 from riskstrat.features import build_features
 from riskstrat.features.build import feature_concepts, feature_sql, open_lake, prepare_features
 from riskstrat.features.concept_sql import _concept_names, concept_statement, materialise
-from riskstrat.features.spark import feature_table_spark, materialise_spark, to_spark_sql
+from riskstrat.features.spark import (
+    CONCEPT_JOBS,
+    SparkEngineError,
+    feature_table_spark,
+    materialise_spark,
+    session,
+    to_spark_sql,
+)
 from riskstrat.model.labels import OUTCOMES, build_training_frame
 from riskstrat.scoring.spark import SparkBooster
 
@@ -76,34 +83,39 @@ def test_the_labels_are_the_same_on_spark(full_lake, spark):
     # claims, stays and visits); each month's labels, follow-up and population steps must match.
     months, outcomes = ["2025-02", "2025-03"], list(OUTCOMES)
     duck = build_training_frame(full_lake, months, outcomes)  # first: the feature store is then DuckDB's
+    concept_jobs = len(spark.sparkContext.statusTracker().getJobIdsForGroup(CONCEPT_JOBS))
     ours = build_training_frame(full_lake, months, outcomes, Settings().on_engine("spark"))
+    assert len(spark.sparkContext.statusTracker().getJobIdsForGroup(CONCEPT_JOBS)) > concept_jobs  # on Spark
     assert len(duck.frame) > 10 and (duck.frame[outcomes] == 1).any().sum() >= 4
     assert duck.frame[outcomes].isna().to_numpy().any()  # some children left the plan: the follow-up rule ran
     assert _same_frame(ours.frame, duck.frame) and ours.attrition.equals(duck.attrition)
 
 
-#: Constructs sqlglot transpiles to Spark with a different meaning (docs/spark.md says how the SQL avoids each).
+#: Constructs sqlglot transpiles to Spark with a different meaning (docs/spark.md says how the SQL
+#: avoids each): what each is, how to find it, and an example it must find.
 DIFFERS_ON_SPARK = {
-    "QUALIFY (its rewrite moves an outer ORDER BY into the subquery)": lambda t: t.find(exp.Qualify),
-    "an ordered list aggregate (its order is lost)": lambda t: t.find(exp.ArrayAgg, exp.GroupConcat),
-    "INTERVAL arithmetic (TIMESTAMP on DuckDB, DATE on Spark)": lambda t: t.find(exp.Interval),
-    "generate_series (TIMESTAMP on DuckDB, DATE on Spark)": lambda t: t.find(exp.GenerateSeries, exp.ExplodingGenerateSeries),
-    "a month difference (boundaries crossed on DuckDB, whole months on Spark)": lambda t: any(
-        d.text("unit").lower().strip("'") in ("month", "months", "year", "quarter") for d in t.find_all(exp.DateDiff)),
+    "QUALIFY (its rewrite moves an outer ORDER BY into the subquery)": (
+        lambda t: t.find(exp.Qualify), "SELECT * FROM t QUALIFY ROW_NUMBER() OVER (ORDER BY a) = 1"),
+    "an ordered list aggregate (its order is lost)": (
+        lambda t: t.find(exp.ArrayAgg, exp.GroupConcat), "SELECT list(a ORDER BY b) FROM t"),
+    "INTERVAL arithmetic (TIMESTAMP on DuckDB, DATE on Spark)": (
+        lambda t: t.find(exp.Interval), "SELECT d + INTERVAL 1 MONTH FROM t"),
+    "generate_series (TIMESTAMP on DuckDB, DATE on Spark)": (
+        lambda t: t.find(exp.GenerateSeries, exp.ExplodingGenerateSeries), "SELECT * FROM generate_series(1, 3)"),
+    "a month difference (boundaries crossed on DuckDB, whole months on Spark)": (
+        lambda t: any(d.text("unit").lower().strip("'") in ("month", "months", "year", "quarter")
+                      for d in t.find_all(exp.DateDiff)), "SELECT date_diff('month', a, b) FROM t"),
 }
 
 
 def test_no_sql_uses_a_construct_that_means_something_else_on_spark():
     sources = {name: concept_statement(name)[0] for name in _concept_names() | {"outcomes"}}
     sources["the feature table"] = feature_sql()
-    found = [f"{name}: {what}" for name, sql in sources.items() for what, test in DIFFERS_ON_SPARK.items()
+    found = [f"{name}: {what}" for name, sql in sources.items() for what, (test, _) in DIFFERS_ON_SPARK.items()
              if test(sqlglot.parse_one(sql, read="duckdb"))]
     assert len(sources) > 30 and found == []
-    # the check itself finds each construct
-    for sql in ("SELECT * FROM t QUALIFY ROW_NUMBER() OVER (ORDER BY a) = 1", "SELECT list(a ORDER BY b) FROM t",
-                "SELECT d + INTERVAL 1 MONTH FROM t", "SELECT * FROM generate_series(1, 3)",
-                "SELECT date_diff('month', a, b) FROM t"):
-        assert any(test(sqlglot.parse_one(sql, read="duckdb")) for test in DIFFERS_ON_SPARK.values()), sql
+    missed = [what for what, (test, example) in DIFFERS_ON_SPARK.items() if not test(sqlglot.parse_one(example, read="duckdb"))]
+    assert missed == []  # each check finds its own construct
 
 
 def test_the_booster_predicts_exactly_as_local_on_spark(spark):
@@ -120,6 +132,13 @@ def test_the_booster_predicts_exactly_as_local_on_spark(spark):
     assert np.array_equal(contributions, booster.predict(X, pred_contrib=True))
     assert on_spark.predict(X.iloc[:0], pred_contrib=True).shape == (0, X.shape[1] + 1)
     assert on_spark.current_iteration() == 40  # anything but predict is asked of the local booster
+
+
+def test_spark_without_java_is_refused_in_one_line(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    with pytest.raises(SparkEngineError, match="needs Java 17"):
+        session("local[1]")
 
 
 def test_parameters_and_schema_are_rewritten_for_spark():

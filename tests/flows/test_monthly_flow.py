@@ -278,6 +278,7 @@ def test_the_month_on_spark_publishes_the_same_worklist_and_scores(runs, spark):
     """The second month again, with `riskstrat monthly --engine spark` this time, from where the
     DuckDB runs left the plan: its features built on Spark, drift checked, every list scored and
     explained on Spark (no list is due to retrain)."""
+    from riskstrat.features.spark import CONCEPT_JOBS, SCORING_JOBS
     from riskstrat.features.store import stored_path
 
     ws = runs["copy"]
@@ -291,11 +292,11 @@ def test_the_month_on_spark_publishes_the_same_worklist_and_scores(runs, spark):
 
     from riskstrat.cli import app
 
-    jobs_before = len(spark.sparkContext.statusTracker().getJobIdsForGroup())
     done = CliRunner().invoke(app, ["monthly", "--workspace", str(ws), "--month", SECOND, "--engine", "spark"])
     assert done.exit_code == 0, done.output
     assert f"riskstrat monthly {SECOND}: done" in done.output
-    assert len(spark.sparkContext.statusTracker().getJobIdsForGroup()) > jobs_before + 30  # concepts, scoring
+    ran = spark.sparkContext.statusTracker().getJobIdsForGroup
+    assert len(ran(CONCEPT_JOBS)) > 30 and len(ran(SCORING_JOBS)) >= 6  # the concepts; predict and SHAP of 3 lists
     assert json.loads((ws / "outputs" / SECOND / "run.json").read_text())["settings"]["engine"] == "spark"
     recorded = job.read_steps(ws, SECOND)  # the steps that ran this time (the copy's records were removed)
     assert "score" in recorded and "train" not in recorded

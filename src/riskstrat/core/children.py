@@ -1,7 +1,6 @@
 """A fixed number per child, from a hash of person_id: how children are split into folds and sampled.
 
-sha256 rather than Python's ``hash``: the same in every process and retrain, and reproducible in
-SQL. Each use has its own salt, so the fold split and a sample do not line up.
+Each use has its own salt, so the fold split and a sample do not line up.
 """
 
 from __future__ import annotations

@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import datetime
 import os
+import shutil
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -31,6 +33,7 @@ from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
 from riskstrat.config import Settings
+from riskstrat.core.errors import RiskstratError
 from riskstrat.core.months import check_month
 from riskstrat.core.sql import identifier
 from riskstrat.core.workspace import LAKE, lake_partitions
@@ -47,16 +50,41 @@ from riskstrat.features.concept_sql import concept_order, concept_statement
 from riskstrat.ingest.contracts import TABLES
 
 
+class SparkEngineError(RiskstratError):
+    """The Spark engine cannot start; the message says what is missing."""
+
+
+#: Spark job groups, so a run (or a test) can tell which work ran on Spark.
+CONCEPT_JOBS, SCORING_JOBS = "riskstrat-concepts", "riskstrat-scoring"
+
+
+@contextmanager
+def job_group(spark, group: str):
+    """Spark jobs started in this block belong to ``group`` (``statusTracker().getJobIdsForGroup``)."""
+    spark.sparkContext.setJobGroup(group, group)
+    try:
+        yield
+    finally:
+        spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
+
+
 def session(master: str = "local[2]", conf: dict[str, str] | None = None):
     """A Spark session for the feature SQL: UTC dates, ANSI mode (Spark 4's default) and the
-    workers on this interpreter, so they import the same packages."""
-    from pyspark.sql import SparkSession  # pyspark is an extra (riskstrat[spark]): only a Spark run needs it
+    workers on this interpreter, so they import the same packages. A session already running in
+    this process is reused as it is (Spark allows one per process): its master stays."""
+    try:
+        from pyspark.sql import SparkSession  # pyspark is an extra (riskstrat[spark]): only a Spark run needs it
+    except ImportError:
+        raise SparkEngineError("engine.name = spark needs pyspark: install riskstrat[spark]") from None
+    if not shutil.which("java") and not os.environ.get("JAVA_HOME"):
+        raise SparkEngineError("engine.name = spark needs Java 17 on PATH (or JAVA_HOME) for Spark's JVM")
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = (SparkSession.builder.master(master)
                .config("spark.sql.session.timeZone", "UTC")
                .config("spark.sql.ansi.enabled", "true")
-               # pandas in and out through Arrow: the feature table, and the scoring's mapInPandas
+               # toPandas and createDataFrame through Arrow (the feature table, the scoring's rows):
+               # row by row through Python they would take minutes at a state's size
                .config("spark.sql.execution.arrow.pyspark.enabled", "true")
                # delivery_month=2025-03 stays the string the SQL compares, not a date Spark infers.
                .config("spark.sql.sources.partitionColumnTypeInference.enabled", "false")
@@ -140,13 +168,14 @@ class SparkConcepts:
         known_month, known_date = self.spark.sql("SELECT known_month, known_date FROM params").first()
         params = {"as_of_month": known_month, "as_of": known_date}
         made = {}
-        for name in concept_order(concepts):
-            if name in reuse:
-                continue
-            sql, needs_params = concept_statement(name)
-            frame = self.spark.sql(to_spark_sql(sql, params if needs_params else None)).localCheckpoint()
-            frame.createOrReplaceTempView(name)
-            made[name] = frame
+        with job_group(self.spark, CONCEPT_JOBS):
+            for name in concept_order(concepts):
+                if name in reuse:
+                    continue
+                sql, needs_params = concept_statement(name)
+                frame = self.spark.sql(to_spark_sql(sql, params if needs_params else None)).localCheckpoint()
+                frame.createOrReplaceTempView(name)
+                made[name] = frame
         return made
 
     def query(self, sql: str):
@@ -158,9 +187,9 @@ class SparkConcepts:
         return population_steps(self.query(POPULATION_STEPS_SQL).first())
 
 
-def materialise_spark(spark, workspace: Path | str, as_of: str, concepts: list[str] | None = None) -> dict:
-    """Every concept the features need (or ``concepts``) for ``as_of`` on Spark, as checkpointed
-    temporary views of the same names; returns name -> Spark DataFrame."""
+def materialise_spark(spark, workspace: Path | str, as_of: str) -> dict:
+    """Every concept the features need for ``as_of`` on Spark, as checkpointed temporary views of
+    the same names; returns name -> Spark DataFrame."""
     check_month(as_of, "as_of")
     con = open_lake(workspace)
     try:
@@ -169,7 +198,7 @@ def materialise_spark(spark, workspace: Path | str, as_of: str, concepts: list[s
         on_spark.use_params(con)
     finally:
         con.close()
-    return on_spark.materialise(concepts or feature_concepts())
+    return on_spark.materialise(feature_concepts())
 
 
 def build_features_spark(spark, workspace: Path | str, as_of: str, settings: Settings | None = None) -> pd.DataFrame:

@@ -263,32 +263,32 @@ class MemorySample(NamedTuple):
     """Which children the stacked training frame keeps so that it fits ``model.training_frame_max_mb``.
 
     Whatever the engine, the fitting is done on one machine, so the frame must fit there. The
-    frame's size is measured on the first as-of month's rows as built (features as float32,
-    labels, ids) and multiplied by the child-months of every month; past the budget a share of
-    children is kept by a fixed hash of person_id, every month alike, so each kept child keeps
+    frame's size is measured on the first non-empty as-of month's rows as built (features as
+    float32, labels, ids) and multiplied by the rows every month will have; past the budget a share
+    of children is kept by a fixed hash of person_id, every month alike, so each kept child keeps
     their whole history and the folds stay balanced.
     """
 
     bytes_per_row: float
     rows: int
+    needed_mb: float
     budget_mb: float
     share: float
     hashes: dict  # person_id -> hash, so a child is hashed once however many months they appear in
 
     @classmethod
     def of(cls, first: pd.DataFrame, rows: int, budget_mb: float) -> "MemorySample":
-        per_row = float(first.memory_usage(deep=True, index=False).sum()) / max(len(first), 1)
+        per_row = float(first.memory_usage(deep=True, index=False).sum()) / len(first)
         needed = per_row * rows / 2**20
-        return cls(per_row, rows, budget_mb, 1.0 if needed <= budget_mb else budget_mb / needed, {})
+        return cls(per_row, rows, needed, budget_mb, 1.0 if needed <= budget_mb else budget_mb / needed, {})
 
     def keeps(self, person_ids: pd.Series) -> np.ndarray:
         return child_hash(person_ids, _SAMPLE_SALT, self.hashes) < self.share
 
     def step(self) -> str:
         """The attrition step, with the arithmetic (the same text every month, so the card sums them)."""
-        needed = self.bytes_per_row * self.rows / 2**20
         return (f"kept by the memory sample: {self.share:.1%} of children (a fixed hash of person_id), since "
-                f"{self.rows:,} child-months x {self.bytes_per_row:,.0f} bytes = {_mb(needed)} MB "
+                f"{self.rows:,} child-months x {self.bytes_per_row:,.0f} bytes = {_mb(self.needed_mb)} MB "
                 f"would pass model.training_frame_max_mb = {_mb(self.budget_mb)} MB")
 
 
@@ -353,7 +353,9 @@ def build_training_frame(workspace, as_of_months: list[str], outcome: str | Sequ
     finally:
         con.close()
     frames, attrition = [], []
-    rows_before = sum(len(labels) for _, labels, _ in labelled)
+    # The rows the stacked frame will have: one outcome's frame loses those its follow-up rule drops.
+    rows_before = sum(len(apply_follow_up_rule(labels, outcome, horizon)[0]) if single else len(labels)
+                      for _, labels, _ in labelled)
     sample: MemorySample | None = None
     for i in range(len(labelled)):
         (month, labels, population_steps), labelled[i] = labelled[i], None  # held by the month's frame only
@@ -374,8 +376,9 @@ def build_training_frame(workspace, as_of_months: list[str], outcome: str | Sequ
         frame = frame.rename(columns={outcome: "label"}) if single else frame
         # In the final column order already: reordering the stacked frame would copy all of it.
         frame = frame[["person_id", "as_of", *feature_names(), *(["label"] if single else outcomes)]]
-        sample = sample or MemorySample.of(frame, rows_before, settings.model.training_frame_max_mb)
-        if sample.share < 1:
+        if sample is None and len(frame):
+            sample = MemorySample.of(frame, rows_before, settings.model.training_frame_max_mb)
+        if sample is not None and sample.share < 1:
             frame = frame[sample.keeps(frame["person_id"])]
             for name in outcomes:
                 column = "label" if single else name

@@ -17,6 +17,8 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from riskstrat.features.spark import SCORING_JOBS, job_group
+
 _ROW = "_riskstrat_row"
 
 
@@ -44,6 +46,8 @@ class SparkBooster:
         def predict_partition(batches):
             booster = lgb.Booster(model_str=text.value)  # once per partition, not per batch
             for batch in batches:
+                # float32 again: Arrow hands a Spark FLOAT back to pandas as float32 already, but
+                # the booster must see exactly the matrix local scoring gives it
                 values = booster.predict(batch[features].astype("float32"), raw_score=raw_score,
                                          pred_contrib=pred_contrib)
                 values = np.asarray(values, dtype=float).reshape(len(batch), width)
@@ -54,7 +58,8 @@ class SparkBooster:
         frame = X.reset_index(drop=True).astype("float32")
         frame.insert(0, _ROW, np.arange(len(frame), dtype="int64"))
         schema = ", ".join([f"{_ROW} long", *(f"{c} double" for c in outputs)])
-        done = self._spark.createDataFrame(frame).mapInPandas(predict_partition, schema).toPandas()
+        with job_group(self._spark, SCORING_JOBS):
+            done = self._spark.createDataFrame(frame).mapInPandas(predict_partition, schema).toPandas()
         values = done.sort_values(_ROW)[outputs].to_numpy(dtype=float)
         return values if pred_contrib else values[:, 0]
 
