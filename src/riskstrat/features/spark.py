@@ -46,7 +46,7 @@ from riskstrat.features.build import (
     population_steps,
     prepare_features,
 )
-from riskstrat.features.concept_sql import concept_order, concept_statement
+from riskstrat.features.concept_sql import CODESETS, concept_order, concept_statement
 from riskstrat.ingest.contracts import TABLES
 
 
@@ -132,8 +132,8 @@ def _empty_table(con, table: str):
 class SparkConcepts:
     """The concept SQL run on Spark over one workspace's lake.
 
-    Built from a DuckDB connection on the same lake that has the code sets registered (the one
-    place that decides them): the lake's Parquet partitions are read by Spark itself, the code sets
+    Built from a DuckDB connection on the same lake that has the code sets registered
+    (:func:`~riskstrat.features.concept_sql.register_codesets`, the one place that decides them): the lake's Parquet partitions are read by Spark itself, the code sets
     copied through Arrow. :meth:`use_params` copies the month's ``params`` and ``calendar`` the
     same way, after :func:`~riskstrat.features.concept_sql.set_params` wrote them on DuckDB.
     """
@@ -150,8 +150,7 @@ class SparkConcepts:
             else:  # no delivery yet: DuckDB's typed empty view
                 frame = spark.createDataFrame(_empty_table(con, table))
             frame.createOrReplaceTempView(table)
-        self._copy(con, [row[0] for row in con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE table_name LIKE 'codeset_%' ORDER BY table_name").fetchall()])
+        self._copy(con, [f"codeset_{name}" for name in CODESETS])
 
     def _copy(self, con, names: list[str]) -> None:
         for name in names:
@@ -210,9 +209,8 @@ def build_features_spark(spark, workspace: Path | str, as_of: str, settings: Set
 
 def feature_table_spark(spark, as_of: str) -> pd.DataFrame:
     """The feature table of ``as_of`` from the concepts :func:`materialise_spark` made, collected
-    to this machine: one row per child, sorted by person_id as DuckDB's is."""
+    to this machine: one row per child, in the SQL's person_id order as DuckDB's is."""
     frame = spark.sql(to_spark_sql(feature_sql())).toPandas()
     frame["person_id"] = frame["person_id"].astype("string")
-    frame = frame.sort_values("person_id", kind="stable").reset_index(drop=True)
     frame.attrs["as_of"] = as_of
     return frame

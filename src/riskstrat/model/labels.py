@@ -166,8 +166,8 @@ def _labels(counts: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({name: o.label(counts) for name, o in declared_outcomes().items()}, index=counts.index)
 
 
-def _window_counts(con: duckdb.DuckDBPyConnection, months: Sequence[str], latest: str, horizon: int,
-                   on_spark=None) -> Iterator[tuple[str, pd.DataFrame, pd.DataFrame]]:
+def _window_counts(con: duckdb.DuckDBPyConnection, workspace, months: Sequence[str], latest: str, horizon: int,
+                   settings: Settings) -> Iterator[tuple[str, pd.DataFrame, pd.DataFrame]]:
     """(as-of month, window counts, population steps) for each of ``months``, in order.
 
     The outcome events (ED visits, stays, diagnoses, paid amounts) are read once, as known at
@@ -176,10 +176,12 @@ def _window_counts(con: duckdb.DuckDBPyConnection, months: Sequence[str], latest
     month on, a month before its window opens (``concepts/outcomes.sql`` says why), so a month's
     counts are the same whether it is labelled alone or with others.
 
-    ``on_spark`` (:class:`~riskstrat.features.spark.SparkConcepts` over ``con``'s lake): the same
-    SQL runs on Spark; ``con`` still writes each month's parameters.
+    When ``settings.engine`` is spark the same SQL runs on Spark over ``workspace``'s lake
+    (:class:`~riskstrat.features.spark.SparkConcepts`); ``con`` still writes each month's parameters.
     """
     months = sorted(months)
+    register_codesets(con)
+    on_spark = _on_spark(workspace, con, settings)
     wanted = sorted(concept_dependencies("outcomes"))
     shared = [c for c in concept_order(wanted) if not reads_as_of(c)]
     for i, month in enumerate(months):
@@ -187,15 +189,15 @@ def _window_counts(con: duckdb.DuckDBPyConnection, months: Sequence[str], latest
                    last_month=add_months(months[-1], horizon),
                    outcome_months=(add_months(month, 1), add_months(month, horizon)))
         reuse = shared if i else ()
+        sql = concept_sql("outcomes") + "\nORDER BY person_id"
         if on_spark is None:
             materialise(con, wanted, reuse=reuse)
-            counts = con.execute(concept_sql("outcomes") + "\nORDER BY person_id").df()
+            counts = con.execute(sql).df()
             steps = population_attrition(con)
         else:
             on_spark.use_params(con)
             on_spark.materialise(wanted, reuse=reuse)
-            counts = on_spark.query(concept_sql("outcomes")).toPandas()
-            counts = counts.sort_values("person_id", kind="stable").reset_index(drop=True)
+            counts = on_spark.query(sql).toPandas()
             steps = on_spark.population_attrition()
         counts["person_id"] = counts["person_id"].astype("string")
         counts = pd.concat([counts, _labels(counts)], axis=1).reset_index(drop=True)
@@ -233,9 +235,7 @@ def build_labels(workspace_or_connection, as_of: str, settings: Settings | None 
     try:
         latest = _known_month(con, known_month)
         check_matured(as_of, latest, horizon, runout_months)
-        register_codesets(con)
-        on_spark = _on_spark(workspace_or_connection, con, settings)
-        _, counts, attrition = next(_window_counts(con, [as_of], latest, horizon, on_spark))
+        _, counts, attrition = next(_window_counts(con, workspace_or_connection, [as_of], latest, horizon, settings))
     finally:
         con.close()  # our own connection, or our cursor on the caller's (theirs stays open)
     return counts, attrition
@@ -346,10 +346,8 @@ def build_training_frame(workspace, as_of_months: list[str], outcome: str | Sequ
         # Every month's outcomes, and the connection closed, before the stored months are read
         # back: the outcome events of all the windows take DuckDB's memory budget, and the stacked
         # months would sit beside it.
-        register_codesets(con)
-        on_spark = _on_spark(workspace, con, settings)
         labelled = [(month, counts[["person_id", *outcomes, "months_observed"]], steps)
-                    for month, counts, steps in _window_counts(con, months, latest, horizon, on_spark)]
+                    for month, counts, steps in _window_counts(con, workspace, months, latest, horizon, settings)]
     finally:
         con.close()
     frames, attrition = [], []
