@@ -28,6 +28,9 @@ from riskstrat.core.progress import Progress
 from riskstrat.ingest import ingest_workspace
 from riskstrat.jobs import MonthlyRunFailed, MonthSummary, retrains_due
 from riskstrat.model.train import train_models
+from riskstrat.outreach import accounts
+from riskstrat.outreach.db import open_database
+from riskstrat.outreach.log import export_care_management
 from riskstrat.publish.month import score_month
 from riskstrat.synth import PlanSpec, generate_plan
 
@@ -281,6 +284,94 @@ def monthly(
         console.print(line, highlight=False, markup=False)
     if summary.failure:
         _fail(escape(f"{month} failed at {summary.failed_step}: {summary.failure}"))
+
+
+@app.command("app")
+def web_app(
+    workspace: Workspace = Path("."),
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default: app.host, 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (default: app.port, 8765).")] = None,
+) -> None:
+    """Serve the outreach team's web worklist for the workspace's latest published month (login needed)."""
+    settings = _settings(workspace)
+    # Imported here: FastAPI, uvicorn and the templates load only for the web worklist.
+    from riskstrat.app.server import serve
+
+    host, port = host or settings.app.host, port or settings.app.port
+    console.print(f"riskstrat app: the web worklist of {workspace} on http://{host}:{port}/ (Ctrl+C stops it)",
+                  highlight=False, markup=False)
+    try:
+        serve(workspace, settings, host, port)
+    except RiskstratError as exc:
+        _fail(escape(str(exc)))
+
+
+users_app = typer.Typer(help="Accounts of the web worklist (riskstrat app).", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+def _accounts_db(workspace: Path):
+    try:
+        return open_database(workspace, _settings(workspace))
+    except RiskstratError as exc:
+        _fail(escape(str(exc)))
+
+
+@users_app.command("add")
+def users_add(
+    username: Annotated[str, typer.Argument(help="Login name: lower-case letters, digits, '.', '_' or '-'.")],
+    role: Annotated[accounts.Role, typer.Option(help="outreach, supervisor or analyst.")] = ...,
+    program: Annotated[list[str] | None, typer.Option("--program", help="A programme (list name) an outreach account works; repeat for several.")] = None,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True,
+                                          help="Asked for when not given; stored only as an Argon2 hash.")] = ...,
+    workspace: Workspace = Path("."),
+) -> None:
+    """Add an account."""
+    try:
+        user = accounts.add_user(_accounts_db(workspace), username, password, role.value, program or [])
+    except RiskstratError as exc:
+        _fail(escape(str(exc)))
+    console.print(f"added {user.username} ({user.role}; programmes: {', '.join(user.programs) or 'all'})",
+                  highlight=False, markup=False)
+
+
+@users_app.command("disable")
+def users_disable(username: str, workspace: Workspace = Path(".")) -> None:
+    """Disable an account: it cannot log in, and its open sessions end at their next request."""
+    try:
+        accounts.set_disabled(_accounts_db(workspace), username)
+    except RiskstratError as exc:
+        _fail(escape(str(exc)))
+    console.print(f"disabled {username}", highlight=False, markup=False)
+
+
+@users_app.command("list")
+def users_list(workspace: Workspace = Path(".")) -> None:
+    """List the accounts (never their passwords)."""
+    table = Table(title="Accounts of the web worklist")
+    for column in ("username", "role", "programmes", "state"):
+        table.add_column(column)
+    for user in accounts.list_users(_accounts_db(workspace)):
+        state = "disabled" if user.disabled else ("locked until " + user.locked_until.isoformat(" ") if user.locked else "active")
+        table.add_row(user.username, user.role, ", ".join(user.programs) or "all", state)
+    console.print(table)
+
+
+outreach_app = typer.Typer(help="The outreach log the web worklist records.", no_args_is_help=True)
+app.add_typer(outreach_app, name="outreach")
+
+
+@outreach_app.command("export")
+def outreach_export(
+    out: Annotated[Path, typer.Option(help="Where to write care_management.csv, inside the workspace (a folder or a file).")],
+    workspace: Workspace = Path("."),
+) -> None:
+    """Export the outreach log in the care_management extract format (each child's latest status per programme)."""
+    try:
+        path, rows = export_care_management(workspace, _settings(workspace), out)
+    except RiskstratError as exc:
+        _fail(escape(str(exc)))
+    console.print(f"wrote {rows:,} rows to {path}", highlight=False, markup=False)
 
 
 @app.command()

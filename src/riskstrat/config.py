@@ -331,6 +331,23 @@ class EngineSettings(_Section):
     )
 
 
+class OutreachSettings(_Section):
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL of the outreach log (e.g. postgresql+psycopg://host/db); empty: SQLite in W/outreach/outreach.sqlite."
+    )
+    in_outreach_days: int = Field(
+        90, ge=1, description="A child whose latest outreach attempt (attempted or reached) is this recent is 'in outreach': continuing on next month's list."
+    )
+
+
+class AppSettings(_Section):
+    host: str = Field("127.0.0.1", description="Address the web worklist listens on (riskstrat app); 127.0.0.1 keeps it on this machine.")
+    port: int = Field(8765, ge=1, le=65535, description="Port the web worklist listens on.")
+    idle_timeout_minutes: int = Field(15, ge=1, le=720, description="A session unused this long must log in again.")
+    max_failed_logins: int = Field(5, ge=1, description="Failed logins in a row after which an account is locked.")
+    lockout_minutes: int = Field(15, ge=1, description="How long a locked account stays locked.")
+
+
 class Settings(_Section):
     """Everything a workspace can configure; sections mirror the pipeline stages."""
 
@@ -340,6 +357,8 @@ class Settings(_Section):
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings, description="The monthly job.")
     audit: AuditSettings = Field(default_factory=AuditSettings, description="Drift and fairness monitoring.")
     engine: EngineSettings = Field(default_factory=EngineSettings, description="Where the heavy stages run.")
+    outreach: OutreachSettings = Field(default_factory=OutreachSettings, description="The outreach log.")
+    app: AppSettings = Field(default_factory=AppSettings, description="The web worklist (riskstrat app).")
 
     def for_spec(self, spec: ModelSpec) -> "Settings":
         """The settings one model is trained and scored with: the specification's outcome, horizon,

@@ -49,7 +49,8 @@ def test_catalogue_lists_every_feature_and_says_race_is_not_a_feature():
         ("paid_pmpm_12m", 1234.4, "$1,234 paid per month of coverage in the last 12 months"),
         ("psychotropic_classes_12m", 1, "1 psychotropic medicine class in the last 12 months"),
         ("rx_stimulant_12m", 4, "4 stimulant (ADHD) fills in the last 12 months"),
-        ("pmca_class", 2, "Medical complexity: PMCA class 2 of 2"),
+        ("pmca_class", 2, "Medical complexity: complex chronic disease"),
+        ("pmca_class", 1, "Medical complexity: non-complex chronic disease"),
     ],
 )
 def test_reason_text_uses_the_members_value(name, value, expected):

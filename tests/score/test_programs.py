@@ -55,7 +55,7 @@ def test_shipped_rules_on_hand_built_children():
         "noncomplex_high_use": "none", "both": "CARES + Stronger Together", "nothing": "none",
     }
     assert m.loc["complex_high_use", "program_reason"] == (
-        "CARES: Medical complexity: PMCA class 2 of 2; 3 ED visits in the last 12 months"
+        "CARES: Medical complexity: complex chronic disease; 3 ED visits in the last 12 months"
     )
     assert m.loc["suicidal", "program_reason"] == "Stronger Together: Suicidal ideation recorded in the last 12 months"
     assert m.loc["both", "program_ids"] == "cares,stronger_together"

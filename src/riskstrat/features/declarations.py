@@ -51,7 +51,9 @@ class Feature:
 
     ``reason`` is a template filled with the child's value: ``{value}`` (formatted for the kind),
     ``{s}`` (plural ending), ``{window}``. For flags it is the sentence when the flag is set;
-    ``reason_absent`` (default "No " + reason) when it is not.
+    ``reason_absent`` (default "No " + reason) when it is not. ``value_words`` names the values of an
+    ordinal in its own source's words ({2: complex chronic disease}); ``{words}`` in the reason is the
+    child's.
     """
 
     name: str
@@ -71,9 +73,14 @@ class Feature:
     flag: str | None = None
     missing: float | None = 0
     reason_absent: str | None = None
+    value_words: tuple[tuple[int, str], ...] = ()
 
     def __post_init__(self) -> None:
         problems = []
+        if isinstance(self.value_words, dict):  # as YAML gives it; a tuple keeps the declaration hashable
+            object.__setattr__(self, "value_words", tuple(sorted(self.value_words.items())))
+        if ("{words}" in self.reason) != bool(self.value_words):
+            problems.append("a reason with {words} needs value_words, and value_words a reason with {words}")
         if not re.fullmatch(r"[a-z][a-z0-9_]*", self.name):
             problems.append("name must be snake_case")
         if self.aggregate not in AGGREGATES:

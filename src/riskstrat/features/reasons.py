@@ -33,6 +33,9 @@ def reason_text(feature_name: str, value: float | int | None) -> str:
         return feature.reason_absent or "No " + feature.reason[0].lower() + feature.reason[1:]
     plural = "" if value == 1 else "s"
     template = feature.reason
+    if feature.value_words:
+        words = dict(feature.value_words).get(round(value), _format_value(feature, value))
+        return template.format(words=words, window=feature.window_months)
     if "{value:" in template:  # the template formats the number itself
         return template.format(value=value, s=plural, es="" if value == 1 else "es", window=feature.window_months)
     return template.format(value=_format_value(feature, value), s=plural, es="" if value == 1 else "es",

@@ -30,15 +30,17 @@ from riskstrat.core.workspace import deliveries_path, output_dir
 from riskstrat.publish import report
 from riskstrat.publish.worklist_files import ALL_LISTS, write_worklist_csv, write_worklist_xlsx
 from riskstrat.scoring.month import MonthInputs, MonthScores
+from riskstrat.scoring.worklist import WORKLIST_COLUMNS
 
 #: The files every month holds; besides them, one ``worklist_<list>.csv`` per list scored (:func:`month_files`).
-FILES = ("scores.parquet", "explanations.parquet", "worklist.csv", "worklist.xlsx", "report.html", "run.json")
+FILES = ("scores.parquet", "explanations.parquet", "worklists.parquet", "worklist.csv", "worklist.xlsx", "report.html", "run.json")
 
 SCORES_SCHEMA = pa.schema([
     ("as_of", pa.string()), ("list", pa.string()), ("list_title", pa.string()), ("person_id", pa.string()),
     ("member_id", pa.string()), ("household_id", pa.string()),
     ("age", pa.int64()), ("score", pa.float64()), ("percentile", pa.float64()), ("tier", pa.string()),
     ("rank", pa.int64()), ("flagged", pa.bool_()), ("flag_reason", pa.string()), ("flagged_last_month", pa.bool_()),
+    ("in_outreach", pa.bool_()),
     ("program_match", pa.string()), ("program_ids", pa.string()), ("program_reason", pa.string()),
     ("suppressed", pa.bool_()), ("suppression", pa.string()), ("suppression_reason", pa.string()),
     ("top_reasons", pa.list_(pa.string())), ("reason_features", pa.list_(pa.string())), ("model_id", pa.string()),
@@ -50,6 +52,15 @@ EXPLANATIONS_SCHEMA = pa.schema([
 ])
 
 
+#: worklists.parquet: every worklist's rows as values, not as a spreadsheet shows them (the web
+#: worklist reads it, riskstrat.app); ``worklist`` is "all" for the combined list, else the list's name.
+ALL_WORKLIST = "all"
+WORKLISTS_SCHEMA = pa.schema([("worklist", pa.string())] + [
+    (c, pa.int64() if c in ("position", "rank", "household_group", "age", "other_children_in_household") else pa.string())
+    for c in WORKLIST_COLUMNS
+])
+
+
 def list_worklist_file(name: str) -> str:
     """The file name of one list's worklist: ``worklist_<list>.csv``."""
     return f"worklist_{name}.csv"
@@ -57,7 +68,7 @@ def list_worklist_file(name: str) -> str:
 
 def month_files(lists: list[str]) -> tuple[str, ...]:
     """Every file a month scored on ``lists`` (specification names) holds."""
-    return (*FILES[:3], *(list_worklist_file(n) for n in lists), *FILES[3:])
+    return (*FILES[:4], *(list_worklist_file(n) for n in lists), *FILES[4:])
 
 
 def _to_table(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
@@ -75,6 +86,16 @@ def _to_table(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
 def write_scores(scores: pd.DataFrame, path: Path) -> None:
     """scores.parquet with a fixed schema, so a month with no flags still has typed list columns."""
     pq.write_table(_to_table(scores, SCORES_SCHEMA), path, compression="zstd")
+
+
+def write_worklists(month: MonthScores, path: Path) -> None:
+    """worklists.parquet: the combined worklist, then each list's, one row per worklist row."""
+    frames = [month.worklist.assign(worklist=ALL_WORKLIST), *(ls.worklist.assign(worklist=ls.spec.name) for ls in month.lists)]
+    stacked = pd.concat(frames, ignore_index=True)
+    arrays = [pa.array([None if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) else
+                        (int(v) if pa.types.is_integer(f.type) else str(v)) for v in stacked[f.name]], type=f.type)
+              for f in WORKLISTS_SCHEMA]
+    pq.write_table(pa.Table.from_arrays(arrays, schema=WORKLISTS_SCHEMA), path, compression="zstd")
 
 
 def write_explanations(explanations: pd.DataFrame, path: Path) -> None:
@@ -172,6 +193,7 @@ def _write_all(folder: Path, workspace: Path, month: MonthScores, inputs: MonthI
     steps = [
         ("scores.parquet", lambda p: write_scores(month.scores, p)),
         ("explanations.parquet", lambda p: write_explanations(month.explanations, p)),
+        ("worklists.parquet", lambda p: write_worklists(month, p)),
         ("worklist.csv", lambda p: write_worklist_csv(month.worklist, p)),
         *((list_worklist_file(ls.spec.name), lambda p, wl=ls.worklist: write_worklist_csv(wl, p)) for ls in month.lists),
         ("worklist.xlsx", lambda p: write_worklist_xlsx(sheets, p, month.as_of)),

@@ -27,8 +27,9 @@ from riskstrat.core.fingerprint import code_fingerprint
 from riskstrat.core.plots import figure as new_figure
 from riskstrat.core.plots import svg_of
 from riskstrat.features import get_feature
+from riskstrat.outreach.log import OUTCOMES
 from riskstrat.scoring.flags import TIERS
-from riskstrat.scoring.month import ListScores, MonthInputs, MonthScores
+from riskstrat.scoring.month import ListScores, MonthInputs, MonthScores, continuing
 from riskstrat.scoring.programs import ProgramRules
 
 
@@ -148,7 +149,7 @@ def _list_section(ls: ListScores, programs: ProgramRules, settings: Settings) ->
     for name, low in TIERS:
         in_tier = scores["tier"] == name
         f = flagged[flagged["tier"] == name]
-        prev = f["flagged_last_month"].fillna(False).astype(bool)
+        prev = continuing(f)
         tier_rows.append([name, f"top {low:g}%" if low < 100 else "the rest", int(in_tier.sum()),
                           int(scores.loc[in_tier, "suppressed"].sum()), int(len(f)), int((~prev).sum()), int(prev.sum())])
     sup_rows = [[k.replace("_", " "), v] for k, v in counts["suppressed_by_reason"].items()] or [["none", 0]]
@@ -212,6 +213,16 @@ def _per_list(month: MonthScores, fragment) -> str:
     return "".join(f"<h3>{_esc(ls.spec.title)}</h3>{fragment(ls)}" for ls in month.lists)
 
 
+def _outreach_table(month: MonthScores, counts: pd.DataFrame | None) -> str:
+    """Attempts dated in the month per programme and outcome; a programme is named by its list's title."""
+    if counts is None or counts.empty:
+        return '<p class="note">No outreach attempt is recorded for this month.</p>'
+    titles = {ls.spec.name: ls.spec.title for ls in month.lists}
+    rows = [[titles.get(p, str(p).replace("_", " ")), OUTCOMES.get(o, (o,))[0], int(a), int(c)]
+            for p, o, a, c in counts[["program", "outcome", "attempts", "children"]].itertuples(index=False)]
+    return _table(["programme", "outcome", "attempts", "children"], rows, {2, 3})
+
+
 def render_report(month: MonthScores, inputs: MonthInputs, settings: Settings) -> str:
     """The whole page for one scoring month."""
     counts, sc = month.counts, settings.scoring
@@ -231,6 +242,7 @@ def render_report(month: MonthScores, inputs: MonthInputs, settings: Settings) -
         "flagged": f"{counts['flagged']:,}", "households": f"{counts['households']:,}",
         "suppressed": f"{counts['suppressed']:,}", "several": f"{counts['flagged_on_several_lists']:,}", "lists": f"{len(month.lists):,}",
         "psi_warn": f"{settings.audit.psi_warn:g}", "psi_alert": f"{settings.audit.psi_alert:g}",
+        "in_outreach_days": settings.outreach.in_outreach_days,
     }
     fragments = {
         "attrition_table": _table(["step", "people"], attrition_rows, {1}),
@@ -238,6 +250,7 @@ def render_report(month: MonthScores, inputs: MonthInputs, settings: Settings) -
         "combinations_table": _table(["on lists", "flagged children"], combos or [["-", 0]], {1}),
         "list_sections": "".join(_list_section(ls, month.programs, settings) for ls in month.lists),
         "validation_table": _validation(inputs.deliveries, month.as_of), "changes": _per_list(month, changes),
+        "outreach_table": _outreach_table(month, inputs.outreach_counts),
     }
     fragments.update(_audit_fragments(month))
     return _template("report.html").substitute({**{k: _esc(v) for k, v in values.items()}, **fragments})

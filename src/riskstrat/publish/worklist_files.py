@@ -62,6 +62,7 @@ def write_worklist_csv(worklist: pd.DataFrame, path: Path) -> None:
 
 _HEADERS = {
     "position": "#", "list": "List (rank, band and reasons)", "lists": "On lists", "rank": "Rank", "household_group": "Family", "new_or_continuing": "New / continuing",
+    "outreach": "Latest outreach",
     "person_id": "Person ID", "member_id": "Member ID", "household_id": "Household (case) ID",
     "first_name": "First name", "last_name": "Last name", "birth_date": "Date of birth", "age": "Age",
     "phone": "Phone", "address": "Address", "city": "City", "state": "State", "zip_code": "ZIP",
@@ -70,7 +71,7 @@ _HEADERS = {
     "other_children_in_household": "Other children in household (not listed)",
 }
 
-_WIDTHS = {"top_reasons": 70, "program_reason": 50, "care_gaps": 40, "address": 28, "program_match": 22,
+_WIDTHS = {"outreach": 28, "top_reasons": 70, "program_reason": 50, "care_gaps": 40, "address": 28, "program_match": 22,
            "list": 22, "lists": 30}
 
 # Excel refuses these in a sheet name (and control characters), an apostrophe at either end, more

@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 
 from riskstrat.audit.month import MonthAudit
 from riskstrat.config import DEFAULT_SPEC, ScoringSettings, Settings
-from riskstrat.core.months import add_months, month_end
+from riskstrat.core.months import add_months, month_end, month_start
 from riskstrat.core.progress import Progress, tick
 from riskstrat.core.sql import scalar
 from riskstrat.core.workspace import MODELS, output_dir
@@ -38,6 +38,7 @@ from riskstrat.features.spark import engine_session
 from riskstrat.features.store import stored_features
 from riskstrat.model.registry import CHAMPION, RegistryError, champions, load_model
 from riskstrat.model.specs import Specification, load_specs
+from riskstrat.outreach.log import in_outreach, latest_words, outreach_counts, scoring_statuses
 from riskstrat.scoring import explain
 from riskstrat.scoring.flags import TIERS, ScoringError, rank_scores, select_flags
 from riskstrat.scoring.households import household_keys, household_order
@@ -53,7 +54,7 @@ CONTACT_COLUMNS = ["member_id", "subscriber_id", "first_name", "last_name", "bir
 #: scores.parquet's columns: one row per list and child its population admits.
 SCORES_COLUMNS = [
     "as_of", "list", "list_title", "person_id", "member_id", "household_id", "age", "score", "percentile", "tier",
-    "rank", "flagged", "flag_reason", "flagged_last_month", "program_match", "program_ids", "program_reason",
+    "rank", "flagged", "flag_reason", "flagged_last_month", "in_outreach", "program_match", "program_ids", "program_reason",
     "suppressed", "suppression", "suppression_reason", "top_reasons", "reason_features", "model_id",
 ]
 
@@ -87,7 +88,9 @@ class MonthInputs:
     ``specs``: every model specification, in their order; ``models``: the model of each list that
     has one (specification name -> registered model); a specification without one is not scored.
     ``members``: person_id, member_id, subscriber_id and contact columns (eligibility snapshot at T).
-    ``care_management``: the snapshot known at T. ``last_ed``: person_id, last_ed_visit.
+    ``care_management``: the snapshot known at T. ``outreach``: the outreach log known at T
+    (:func:`riskstrat.outreach.log.scoring_statuses`), and ``outreach_counts`` the attempts dated in
+    the month (for the report). ``last_ed``: person_id, last_ed_visit.
     ``deliveries``: rows of lake/_deliveries.parquet (validation summary). ``previous``: last month's
     scores (:func:`read_previous`) or None. ``attrition``: (step, people) rows of the population.
     """
@@ -98,6 +101,8 @@ class MonthInputs:
     models: dict[str, object]
     members: pd.DataFrame
     care_management: pd.DataFrame | None = None
+    outreach: pd.DataFrame | None = None
+    outreach_counts: pd.DataFrame | None = None
     last_ed: pd.DataFrame | None = None
     deliveries: pd.DataFrame | None = None
     previous: pd.DataFrame | None = None
@@ -183,17 +188,36 @@ class _Shared:
     members: pd.DataFrame
     member_index: pd.Index
     care_management: pd.DataFrame | None
+    outreach: pd.DataFrame | None
+    in_outreach_days: int
     last_ed: pd.DataFrame | None
     previous: pd.DataFrame | None
     programs: ProgramRules
 
     @classmethod
-    def of(cls, inputs: MonthInputs, programs: ProgramRules) -> "_Shared":
+    def of(cls, inputs: MonthInputs, programs: ProgramRules, in_outreach_days: int) -> "_Shared":
         members = inputs.members.drop_duplicates("person_id")
         members = members.set_index(pd.Index(members["person_id"].astype("string"), name=None))
         # Object-dtype indexes hash in C; Arrow-backed string lookups are several times slower at 500k.
         index = pd.Index(members["person_id"].to_numpy(dtype=object), dtype=object)
-        return cls(inputs.as_of, members, index, inputs.care_management, inputs.last_ed, inputs.previous, programs)
+        return cls(inputs.as_of, members, index, inputs.care_management, inputs.outreach, in_outreach_days,
+                   inputs.last_ed, inputs.previous, programs)
+
+    @property
+    def statuses(self) -> pd.DataFrame | None:
+        """What suppresses: the plan's care_management snapshot and the outreach log's outcomes that
+        end or pause outreach. An open attempt ("in outreach") never suppresses, nor does it end an
+        enrolment the plan reported, so it is left out here."""
+        log = self.outreach
+        if log is None or log.empty:
+            return self.care_management
+        closing = log.loc[(log["status"] != "in_outreach").to_numpy(dtype=bool), ["person_id", "program", "status", "status_date"]]
+        frames = [f for f in (self.care_management, closing) if f is not None and not f.empty]
+        return pd.concat(frames, ignore_index=True) if frames else None
+
+    def in_outreach(self, program: str | None) -> set[str]:
+        """Children the outreach team is working with, for ``program`` (any programme when None)."""
+        return in_outreach(self.outreach, month_end(self.as_of), self.in_outreach_days, program)
 
     def flagged_last_month(self, name: str | None = None) -> np.ndarray | None:
         """Children flagged last month on list ``name`` (any list when None); None when it was not published."""
@@ -239,7 +263,7 @@ def _score_list(spec: Specification, model, frame: pd.DataFrame, shared: _Shared
     lap("predict")
 
     programme = None if spec.population is None else spec.name
-    sup = suppression(ranked["person_id"], shared.care_management, month_end(shared.as_of), settings.suppress_days,
+    sup = suppression(ranked["person_id"], shared.statuses, month_end(shared.as_of), settings.suppress_days,
                       programme)
     ranked = pd.concat([ranked, sup.drop(columns="person_id")], axis=1)
     ranked["flag_reason"] = select_flags(ranked, settings.capacity, settings.threshold)
@@ -260,6 +284,7 @@ def _score_list(spec: Specification, model, frame: pd.DataFrame, shared: _Shared
     before = shared.flagged_last_month(spec.name)
     ranked["flagged_last_month"] = (pd.array([pd.NA] * len(ranked), dtype="boolean") if before is None else
                                     pd.array(pd.Index(ranked_ids, dtype=object).isin(before), dtype="boolean"))
+    ranked["in_outreach"] = pd.Index(ranked_ids, dtype=object).isin(list(shared.in_outreach(programme)))
     lap("suppress_and_flag")
 
     flagged_mask = ranked["flagged"].to_numpy(dtype=bool)
@@ -290,7 +315,8 @@ def _score_list(spec: Specification, model, frame: pd.DataFrame, shared: _Shared
 
     ordered_households = household_order(ranked)
     flagged_features = frame.iloc[pos[ordered_households.index.to_numpy()]]
-    worklist = build_worklist(ordered_households, members, shared.last_ed, flagged_features, spec.title)
+    worklist = build_worklist(ordered_households, members, shared.last_ed, flagged_features, spec.title,
+                              latest_words(shared.outreach, programme))
     lap("households")
 
     ranked.insert(0, "as_of", shared.as_of)
@@ -325,7 +351,7 @@ def score_population(inputs: MonthInputs, settings: Settings, progress: Progress
     if not populations:
         raise ScoringError(f"no list to score in {inputs.as_of}: "
                            + "; ".join(f"{s.name}: {why}" for s, why in skipped))
-    shared = _Shared.of(inputs, programs)
+    shared = _Shared.of(inputs, programs, settings.outreach.in_outreach_days)
     models = inputs.models
     if settings.engine.name == "spark":
         models = on_spark(models, engine_session(settings))
@@ -339,10 +365,16 @@ def score_population(inputs: MonthInputs, settings: Settings, progress: Progress
     for ls in lists:
         ls.worklist["lists"] = titles.reindex(ls.worklist["person_id"]).to_numpy()
     everyone = pd.concat([ls.scores[["person_id", "household_id"]] for ls in lists], ignore_index=True)
-    combined = combine_worklists([ls.worklist for ls in lists], everyone, shared.flagged_last_month())
+    combined = combine_worklists([ls.worklist for ls in lists], everyone, shared.flagged_last_month(),
+                                 shared.in_outreach(None), latest_words(shared.outreach))
     lap("combine")
     return MonthScores(as_of=inputs.as_of, lists=lists, skipped=skipped, worklist=combined, programs=programs,
                        counts=_month_counts(lists, combined))
+
+
+def continuing(scores: pd.DataFrame) -> pd.Series:
+    """Flagged last month, or in outreach: a child the outreach team already knows."""
+    return scores["flagged_last_month"].fillna(False).astype(bool) | scores["in_outreach"].astype(bool)
 
 
 def _counts(scores: pd.DataFrame, worklist: pd.DataFrame, explanations: pd.DataFrame) -> dict:
@@ -354,8 +386,8 @@ def _counts(scores: pd.DataFrame, worklist: pd.DataFrame, explanations: pd.DataF
         "flagged": int(len(flagged)),
         "flagged_by_capacity": int((flagged["flag_reason"] == "capacity").sum()),
         "flagged_by_threshold": int((flagged["flag_reason"] == "threshold").sum()),
-        "flagged_new": int((~flagged["flagged_last_month"].fillna(False).astype(bool)).sum()),
-        "flagged_continuing": int(flagged["flagged_last_month"].fillna(False).astype(bool).sum()),
+        "flagged_new": int((~continuing(flagged)).sum()),
+        "flagged_continuing": int(continuing(flagged).sum()),
         "households": int(worklist["household_group"].nunique()) if len(worklist) else 0,
         "worklist_rows": int(len(worklist)),
         "explanation_rows": int(len(explanations)),
@@ -486,6 +518,8 @@ def gather_inputs(workspace: Path, as_of: str, settings: Settings, model_id: str
         timings["features"] = round(time.perf_counter() - t0, 3)
         t0 = time.perf_counter()
         cm, cm_month = _care_management_snapshot(con, as_of)
+        outreach = scoring_statuses(workspace, settings, month_end(as_of))
+        attempts = outreach_counts(workspace, settings, month_start(as_of), month_end(as_of))
         members, last_ed, attrition = _month_facts(con, as_of)
         deliveries = _deliveries(con)
         timings["lake_reads"] = round(time.perf_counter() - t0, 3)
@@ -493,6 +527,7 @@ def gather_inputs(workspace: Path, as_of: str, settings: Settings, model_id: str
         con.close()
     return MonthInputs(
         as_of=as_of, features=frame, specs=specs, models=models, members=members, care_management=cm,
+        outreach=outreach, outreach_counts=attempts,
         last_ed=last_ed, deliveries=deliveries, previous=read_previous(workspace, as_of), attrition=attrition,
         inputs={"care_management_snapshot": cm_month},
     )

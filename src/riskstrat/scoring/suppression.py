@@ -24,10 +24,12 @@ SUPPRESSING = {
     "enrolled": (WHILE_IT_LASTS, "enrolled in {program} (since {date})"),
     "declined": (FOR_SUPPRESS_DAYS, "declined {program} on {date}"),
     "unable_to_reach": (FOR_SUPPRESS_DAYS, "could not be reached for {program} on {date}"),
+    # only the outreach log records it (riskstrat.outreach.log): the worker found the child does not qualify
+    "not_eligible": (FOR_SUPPRESS_DAYS, "found not eligible for {program} on {date}"),
 }
 
 # Which status wins when one programme has several on the same day: the most decisive one.
-_STATUS_ORDER = {"discharged": 0, "referred": 1, "unable_to_reach": 2, "declined": 3, "enrolled": 4}
+_STATUS_ORDER = {"discharged": 0, "referred": 1, "unable_to_reach": 2, "not_eligible": 3, "declined": 4, "enrolled": 5}
 
 
 def suppression(person_ids, care_management: pd.DataFrame, as_of_date: date, suppress_days: int,

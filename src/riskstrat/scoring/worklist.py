@@ -18,7 +18,7 @@ from riskstrat.scoring.households import household_keys, household_order
 
 #: The worklist's columns, in order: what an outreach worker needs to call a family, nothing more.
 WORKLIST_COLUMNS = [
-    "position", "list", "lists", "rank", "household_group", "new_or_continuing", "person_id", "member_id", "household_id",
+    "position", "list", "lists", "rank", "household_group", "new_or_continuing", "outreach", "person_id", "member_id", "household_id",
     "first_name", "last_name", "birth_date", "age", "phone", "address", "city", "state", "zip_code",
     "score_band", "program_match", "program_reason", "top_reasons", "last_ed_visit", "care_gaps",
     "other_children_in_household",
@@ -38,11 +38,13 @@ def care_gaps(features: pd.DataFrame) -> list[str]:
 
 
 def build_worklist(flagged: pd.DataFrame, members: pd.DataFrame, last_ed: pd.DataFrame | None,
-                   features: pd.DataFrame, title: str) -> pd.DataFrame:
+                   features: pd.DataFrame, title: str, outreach: dict[str, str] | None = None) -> pd.DataFrame:
     """The worklist's rows (:data:`WORKLIST_COLUMNS`) of list ``title`` for its flagged children in household order.
 
     ``members`` is indexed by person_id (contact details), ``last_ed`` has person_id and
     last_ed_visit, ``features`` is the feature table's rows of the same children in the same order.
+    A child is "continuing" when flagged on this list last month or in outreach for it
+    (``flagged_last_month``, ``in_outreach``); ``outreach`` words each child's latest outreach outcome.
     ``lists`` names this list only; the month names every list that flagged each child once all
     are scored.
     """
@@ -57,8 +59,9 @@ def build_worklist(flagged: pd.DataFrame, members: pd.DataFrame, last_ed: pd.Dat
         ed_dates = [None if pd.isna(v) else pd.Timestamp(v).date().isoformat() for v in ed.reindex(flagged["person_id"])]
     else:
         ed_dates = [None] * len(flagged)
-    prev = flagged["flagged_last_month"]
-    status = np.where(prev.fillna(False).to_numpy(dtype=bool), "continuing", "new")
+    known = flagged["flagged_last_month"].fillna(False).to_numpy(dtype=bool) | flagged["in_outreach"].to_numpy(dtype=bool)
+    status = np.where(known, "continuing", "new")
+    outreach = outreach or {}
     wl = pd.DataFrame({
         "position": flagged["worklist_position"].to_numpy(),
         "list": title,
@@ -66,6 +69,7 @@ def build_worklist(flagged: pd.DataFrame, members: pd.DataFrame, last_ed: pd.Dat
         "rank": flagged["rank"].to_numpy(),
         "household_group": flagged["household_group"].to_numpy(),
         "new_or_continuing": status,
+        "outreach": [outreach.get(str(p)) for p in flagged["person_id"]],
         "person_id": flagged["person_id"].astype(str).to_numpy(),
         "member_id": flagged["member_id"].to_numpy(dtype=object),
         "household_id": flagged["household_id"].to_numpy(dtype=object),
@@ -90,8 +94,8 @@ def build_worklist(flagged: pd.DataFrame, members: pd.DataFrame, last_ed: pd.Dat
     return wl[WORKLIST_COLUMNS]
 
 
-def combine_worklists(worklists: Sequence[pd.DataFrame], scored: pd.DataFrame,
-                      flagged_before: np.ndarray | None) -> pd.DataFrame:
+def combine_worklists(worklists: Sequence[pd.DataFrame], scored: pd.DataFrame, flagged_before: np.ndarray | None,
+                      in_outreach: set[str] = frozenset(), outreach: dict[str, str] | None = None) -> pd.DataFrame:
     """The combined worklist: each child flagged on any list once, the row of the list where they
     placed best, siblings together.
 
@@ -100,7 +104,8 @@ def combine_worklists(worklists: Sequence[pd.DataFrame], scored: pd.DataFrame,
     earlier list, then person_id); a family is placed by its best-placed child. ``scored``
     (person_id, household_id) holds every child scored on any list, so "other children in
     household" counts them. ``flagged_before``: the children flagged on any list last month (None
-    when it was not published): they are "continuing", as an outreach team already knows them.
+    when it was not published) and those ``in_outreach`` for any programme are "continuing", as an
+    outreach team already knows them; ``outreach`` words each child's latest outcome in any programme.
     """
     stacked = pd.concat([wl.assign(_list_order=k) for k, wl in enumerate(worklists)], ignore_index=True)
     best = stacked.sort_values(["position", "_list_order", "person_id"], kind="stable").drop_duplicates("person_id")
@@ -120,5 +125,7 @@ def combine_worklists(worklists: Sequence[pd.DataFrame], scored: pd.DataFrame,
     out["household_group"] = order["household_group"].to_numpy()
     out["other_children_in_household"] = order["household_not_listed"].to_numpy()
     before = np.asarray([] if flagged_before is None else flagged_before, dtype=object)
-    out["new_or_continuing"] = np.where(out["person_id"].isin(before).to_numpy(), "continuing", "new")
+    known = out["person_id"].isin(before).to_numpy() | out["person_id"].isin(list(in_outreach)).to_numpy()
+    out["new_or_continuing"] = np.where(known, "continuing", "new")
+    out["outreach"] = [(outreach or {}).get(str(p)) for p in out["person_id"]]
     return out[WORKLIST_COLUMNS]

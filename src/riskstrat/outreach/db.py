@@ -1,0 +1,137 @@
+"""The outreach database: its tables, and where it lives.
+
+SQLite in the workspace by default (``outreach/outreach.sqlite``, WAL so the web worklist reads
+while it writes), or any SQLAlchemy URL from ``[outreach] database_url`` (PostgreSQL for a plan
+whose outreach team is large). Written with SQLAlchemy Core, which the project already has through
+Prefect: the same statements run on both.
+
+The outreach log and the access log are append-only: nothing updates or deletes their rows; a
+correction is a new row naming the row it corrects. Accounts are the one table rows change in
+(a disabled account, failed logins, a lock).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+)
+from sqlalchemy.engine import Engine
+
+from riskstrat.config import Settings
+from riskstrat.core.errors import RiskstratError
+
+OUTREACH_DIR = "outreach"
+SQLITE_FILE = "outreach.sqlite"
+
+metadata = MetaData()
+
+#: One row per outreach attempt, as recorded; a correction is a new row whose ``corrects`` names the row it replaces.
+attempts = Table(
+    "outreach_attempt", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("person_id", String(64), nullable=False, index=True),
+    Column("program", String(64), nullable=False),
+    Column("outcome", String(32), nullable=False),
+    Column("attempt_date", Date, nullable=False),
+    Column("note", Text),
+    Column("recorded_by", String(64), nullable=False),
+    Column("recorded_at", DateTime, nullable=False),
+    Column("corrects", Integer, ForeignKey("outreach_attempt.id")),
+)
+
+#: Who works a child for a programme; the latest row wins (a supervisor's reassignment is a new row).
+assignments = Table(
+    "outreach_assignment", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("person_id", String(64), nullable=False, index=True),
+    Column("program", String(64), nullable=False),
+    Column("assigned_to", String(64), nullable=False),
+    Column("assigned_by", String(64), nullable=False),
+    Column("assigned_at", DateTime, nullable=False),
+)
+
+#: The web worklist's accounts. Passwords only as Argon2 hashes.
+users = Table(
+    "app_user", metadata,
+    Column("username", String(64), primary_key=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("programs", Text, nullable=False, default=""),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("failed_logins", Integer, nullable=False, default=0),
+    Column("locked_until", DateTime),
+    Column("created_at", DateTime, nullable=False),
+)
+
+#: Every view of a member page and every write: who, when, what, which member. Never a note's text.
+access_log = Table(
+    "access_log", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime, nullable=False),
+    Column("username", String(64), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("person_id", String(64)),
+    Column("detail", String(255)),
+)
+
+
+class OutreachDatabaseError(RiskstratError):
+    """The outreach database cannot be opened; the message names it and why."""
+
+
+def database_url(workspace: Path | str, settings: Settings) -> str:
+    """``[outreach] database_url``, or SQLite at ``W/outreach/outreach.sqlite``."""
+    if settings.outreach.database_url:
+        return settings.outreach.database_url
+    return f"sqlite:///{(Path(workspace) / OUTREACH_DIR / SQLITE_FILE).resolve()}"
+
+
+def exists(workspace: Path | str, settings: Settings) -> bool:
+    """Whether there is a database to read: a configured URL always is; SQLite once its file exists."""
+    return bool(settings.outreach.database_url) or (Path(workspace) / OUTREACH_DIR / SQLITE_FILE).is_file()
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL: the monthly job and several browsers read while one request writes; NORMAL is durable in WAL.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    # Two people saving in the same second wait for each other instead of failing.
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+@lru_cache(maxsize=8)
+def _engine(url: str) -> Engine:
+    engine = create_engine(url, future=True, pool_pre_ping=True)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    metadata.create_all(engine)
+    return engine
+
+
+def open_database(workspace: Path | str, settings: Settings) -> Engine:
+    """The outreach database's engine, its tables created when missing (one engine per URL per process)."""
+    url = database_url(workspace, settings)
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return _engine(url)
+    except Exception as exc:  # SQLAlchemy: a bad URL, a missing driver, a server that refuses
+        where = "[outreach] database_url" if settings.outreach.database_url else url.removeprefix("sqlite:///")
+        raise OutreachDatabaseError(f"{where}: the outreach database cannot be opened ({type(exc).__name__})") from None
