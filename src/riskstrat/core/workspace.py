@@ -10,6 +10,7 @@
     features/as_of=YYYY-MM/                each built month's feature table, kept (derived, safe to delete)
     models/                                the trained registry and its champion
     outputs/YYYY-MM/                       one folder per scored month
+    outreach/                              the outreach log, accounts and access log, the app's session key
     .riskstrat/                            the monthly job's locks and step records
     truth/                                 synthetic plans only: never read by the pipeline
 """

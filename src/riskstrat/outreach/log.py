@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
 
 from riskstrat.config import Settings
@@ -192,6 +192,21 @@ def outreach_counts(workspace: Path | str, settings: Settings, first_day: date, 
     counts = frame.groupby(["program", "outcome"], sort=True).agg(
         attempts=("id", "size"), children=("person_id", "nunique")).reset_index()
     return counts[columns]
+
+
+def assign_child(engine: Engine, *, person_id: str, program: str, assigned_to: str, assigned_by: str) -> None:
+    """Assign a child's outreach for a programme to a worker (a supervisor's reassignment): a new row."""
+    with engine.begin() as con:
+        con.execute(insert(db.assignments).values(person_id=person_id, program=program, assigned_to=assigned_to,
+                                                  assigned_by=assigned_by, assigned_at=_now()))
+
+
+def current_assignments(engine: Engine, person_id: str) -> dict[str, dict]:
+    """Who works the child now, per programme (the latest assignment row of each)."""
+    a = db.assignments
+    with engine.connect() as con:
+        found = con.execute(select(a).where(a.c.person_id == person_id).order_by(a.c.id)).all()
+    return {r.program: dict(r._mapping) for r in found}
 
 
 def inside_workspace(workspace: Path | str, path: Path | str) -> Path:
