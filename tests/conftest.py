@@ -1,6 +1,12 @@
 """Fixtures shared by every stage's tests."""
 
+import sys
+from pathlib import Path
+
 import pytest
+
+# scorekit: the score tests' tiny lake and training frames, also used by the web worklist's tests
+sys.path.insert(0, str(Path(__file__).parent / "score"))
 
 # The smallest design the stages accept: a 12-month look-back (the longest feature window), a
 # 3-month outcome, every matured month learned from and the last one tested; a 21-month plan can
@@ -47,3 +53,30 @@ def spark():
     })
     yield spark
     spark.stop()
+
+
+@pytest.fixture(scope="session")
+def model_workspace(tmp_path_factory) -> Path:
+    """A workspace whose registry holds a champion for each shipped list (the general list, CARES
+    and Stronger Together), each trained on its design's as-of months of 1,000 children. Shared by
+    the scoring and web worklist tests: a worker trains it once."""
+    from scorekit import AS_OF, training_frame
+
+    from riskstrat.config import ModelSettings, Settings
+    from riskstrat.features import FEATURES
+    from riskstrat.model.design import StudyDesign
+    from riskstrat.model.registry import champions, load_model
+    from riskstrat.model.specs import load_specs
+    from riskstrat.model.train import fit_and_register
+
+    # Few, shallow trees: the tests need real boosters and calibrators, not good models.
+    settings = Settings(model=ModelSettings(max_trees=60, num_leaves=7, min_child_samples=40, train_months=4))
+    workspace = tmp_path_factory.mktemp("registry")
+    for seed, spec in enumerate(load_specs(None, settings), start=1):
+        own = settings.for_spec(spec.spec)
+        design = StudyDesign.from_settings(AS_OF, own.model, spec=spec.name)
+        frame = training_frame(1000, list(design.fit_months), seed=seed)
+        fit_and_register(workspace, frame, FEATURES, design, own, promote=True, population=spec.population)
+    for spec, model_id in champions(workspace).items():
+        load_model(workspace, model_id, spec=spec)  # fails here, not in every test, if the registry cannot read it back
+    return workspace

@@ -3,13 +3,11 @@ and tiny lake, with hostile names planted), and an account for each role in a re
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "score"))  # scorekit: the score tests' tiny lake
 sys.path.insert(0, str(Path(__file__).parent))  # browser and helpers, for these tests and tests/flows
 
 from helpers import FORMULA_NAME, PASSWORD, SCRIPT_NAME, USERS  # noqa: E402
@@ -20,14 +18,6 @@ from riskstrat.config import load_settings  # noqa: E402
 from riskstrat.outreach import accounts  # noqa: E402
 from riskstrat.outreach.db import open_database  # noqa: E402
 from riskstrat.publish.month import score_month  # noqa: E402
-
-# The score tests' session fixture (real LightGBM champions for every list), loaded under its own
-# name: with --import-mode=importlib one conftest cannot import another.
-_spec = importlib.util.spec_from_file_location("score_conftest", Path(__file__).parents[1] / "score" / "conftest.py")
-_score_conftest = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_score_conftest)
-model_workspace = _score_conftest.model_workspace
-
 
 
 def plant_hostile_names(workspace: Path) -> None:

@@ -11,6 +11,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from riskstrat import features
@@ -89,6 +90,7 @@ def runs(plan, prefect_harness, tmp_path_factory):
     out["tree_after_rerun"] = _tree(plan)
     # The plan as the DuckDB runs left it, before later tests change it: the Spark run starts here.
     out["copy"] = Path(shutil.copytree(plan, tmp_path_factory.mktemp("copied") / "plan"))
+    out["outreach_copy"] = Path(shutil.copytree(plan, tmp_path_factory.mktemp("outreach") / "plan"))
     return out
 
 
@@ -358,3 +360,51 @@ def test_the_on_demand_flows_run_each_stage(plan, runs):
     assert f"acute_event {champion_id(plan)}" in published["model_id"]
     assert published["report"].endswith("report.html")
     assert "done" in _artifacts(state)[job.artifact_key(SECOND)].data
+
+
+def test_a_decline_recorded_in_the_web_worklist_leaves_the_next_months_list(runs):
+    """The outreach loop end to end: an outreach worker logs in to the web worklist of the second
+    month (a real browser), opens the top child of the general list, records "declined" on a day of
+    the next month and logs out; then `riskstrat monthly` runs that next month, which leaves the
+    child off the list and counts the attempt in the report."""
+    sys.path.insert(0, str(Path(__file__).parents[1] / "app"))
+    from browser import browser, login
+    from typer.testing import CliRunner
+
+    from riskstrat.app.server import serving
+    from riskstrat.cli import app
+    from riskstrat.config import load_settings
+    from riskstrat.outreach import accounts
+    from riskstrat.outreach.db import open_database
+
+    ws, third, password = runs["outreach_copy"], "2025-11", "correct horse battery"
+    settings = load_settings(ws)
+    accounts.add_user(open_database(ws, settings), "olive", password, "outreach", ["acute_event"])
+    worklists = pd.read_parquet(ws / "outputs" / SECOND / "worklists.parquet")
+    child = worklists.loc[worklists["worklist"] == "acute_event", "person_id"].iloc[0]
+    with serving(ws, settings) as base, browser() as chromium:
+        page = chromium.new_page()
+        login(page, base, "olive", password)
+        page.locator(f'#table a[href="/members/{child}"]').click()
+        page.wait_for_url(f"{base}/members/{child}")
+        page.get_by_label("Date").fill("2025-11-05")
+        page.locator("#outreach select[name=outcome]").select_option("declined")
+        page.locator("#outreach select[name=program]").select_option("acute_event")
+        page.get_by_role("button", name="Save outcome").click()
+        page.locator("#outreach tbody tr", has_text="declined").wait_for()
+        page.get_by_role("button", name="Log out").click()
+        page.wait_for_url(f"{base}/login")
+
+    done = CliRunner().invoke(app, ["monthly", "--workspace", str(ws), "--month", third])
+    assert done.exit_code == 0, done.output
+    scores = pd.read_parquet(ws / "outputs" / third / "scores.parquet")
+    row = scores[(scores["list"] == "acute_event") & (scores["person_id"] == child)].iloc[0]
+    assert row["suppressed"] and not row["flagged"]
+    assert row["suppression_reason"] == "declined acute event on 2025-11-05"
+    after = pd.read_parquet(ws / "outputs" / third / "worklists.parquet")
+    # off the general list; a programme's own list may still call them (they declined the general one)
+    assert child not in set(after.loc[after["worklist"] == "acute_event", "person_id"])
+    report = (ws / "outputs" / third / "report.html").read_text(encoding="utf-8")
+    outreach = report.split("Outreach this month", 1)[1].split("<h2>", 1)[0]
+    assert '<td>All children (acute risk)</td><td>declined</td><td class="n">1</td><td class="n">1</td>' in outreach
+

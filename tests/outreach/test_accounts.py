@@ -9,15 +9,15 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from riskstrat.cli import app
-from riskstrat.config import AppSettings, Settings
+from riskstrat.config import AppSettings
 from riskstrat.outreach import accounts, db
 
 PASSWORD = "correct horse battery"
 
 
 @pytest.fixture()
-def engine(tmp_path):
-    return db.open_database(tmp_path, Settings())
+def engine(database):
+    return db.open_database(*database)
 
 
 def _hash(engine, username):

@@ -25,8 +25,8 @@ from riskstrat.outreach.log import (
 
 
 @pytest.fixture()
-def engine(tmp_path):
-    return db.open_database(tmp_path, Settings())
+def engine(database):
+    return db.open_database(*database)
 
 
 def _record(engine, person="P1", outcome="attempted", day=3, **kw):
@@ -34,7 +34,8 @@ def _record(engine, person="P1", outcome="attempted", day=3, **kw):
                           attempt_date=date(2025, 11, day), recorded_by="ann", **kw)
 
 
-def test_the_database_is_sqlite_in_wal_mode_in_the_workspace(tmp_path, engine):
+def test_the_database_is_sqlite_in_wal_mode_in_the_workspace(tmp_path):
+    engine = db.open_database(tmp_path, Settings())
     assert (tmp_path / "outreach" / "outreach.sqlite").is_file()
     with engine.connect() as con:
         assert con.execute(text("PRAGMA journal_mode")).scalar() == "wal"
@@ -83,20 +84,22 @@ def test_two_writers_in_the_same_second_both_keep_their_rows(engine):
     assert len({r.id for r in rows}) == 2
 
 
-def test_scoring_reads_the_log_as_of_the_month_in_care_management_words(tmp_path, engine):
+def test_scoring_reads_the_log_as_of_the_month_in_care_management_words(database, engine):
+    workspace, settings = database
     _record(engine, "P1", "attempted", 3)
     _record(engine, "P2", "not_eligible", 4)
     _record(engine, "P3", "declined", 28)
-    statuses = scoring_statuses(tmp_path, Settings(), date(2025, 11, 27))
+    statuses = scoring_statuses(workspace, settings, date(2025, 11, 27))
     assert statuses.set_index("person_id")["status"].to_dict() == {"P1": "in_outreach", "P2": "not_eligible"}
-    assert scoring_statuses(tmp_path / "elsewhere", Settings(), date(2025, 11, 27)).empty  # no database: nothing
+    assert scoring_statuses(workspace / "elsewhere", Settings(), date(2025, 11, 27)).empty  # no database: nothing
 
 
-def test_the_export_is_a_care_management_extract_inside_the_workspace(tmp_path, engine):
+def test_the_export_is_a_care_management_extract_inside_the_workspace(database, engine):
+    tmp_path, settings = database
     _record(engine, "P1", "declined", 3)
     _record(engine, "P1", "enrolled", 9)
     _record(engine, "P2", "not_eligible", 4)
-    path, rows = export_care_management(tmp_path, Settings(), "exports")
+    path, rows = export_care_management(tmp_path, settings, "exports")
     assert path == tmp_path / "exports" / "care_management.csv" and rows == 2
     contract = load_contract("care_management")
     with open(path, encoding="utf-8", newline="") as fh:
@@ -109,7 +112,7 @@ def test_the_export_is_a_care_management_extract_inside_the_workspace(tmp_path, 
 
 
 @pytest.mark.parametrize("target", ["/tmp/care_management.csv", "../outside.csv", "link/care_management.csv"])
-def test_an_export_path_outside_the_workspace_is_refused(tmp_path, engine, target):
+def test_an_export_path_outside_the_workspace_is_refused(tmp_path, target):
     workspace = tmp_path / "ws"
     workspace.mkdir()
     (workspace / "link").symlink_to(tmp_path)  # a folder inside that leads outside
@@ -119,3 +122,18 @@ def test_an_export_path_outside_the_workspace_is_refused(tmp_path, engine, targe
     assert result.exit_code == 1
     assert "must be written inside the workspace" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "outside.csv").exists() and not (tmp_path / "care_management.csv").exists()
+
+
+def test_any_sqlalchemy_url_from_the_settings_holds_the_log(tmp_path):
+    from riskstrat.config import OutreachSettings
+
+    url = f"sqlite:///{tmp_path / 'elsewhere' / 'team.db'}"
+    (tmp_path / "elsewhere").mkdir()
+    settings = Settings(outreach=OutreachSettings(database_url=url))
+    record_attempt(db.open_database(tmp_path / "ws", settings), person_id="P1", program="cares", outcome="reached",
+                   attempt_date=date(2025, 11, 3), recorded_by="ann")
+    assert (tmp_path / "elsewhere" / "team.db").is_file() and not (tmp_path / "ws" / "outreach").exists()
+    assert scoring_statuses(tmp_path / "ws", settings, date(2025, 11, 30))["status"].tolist() == ["in_outreach"]
+    broken = Settings(outreach=OutreachSettings(database_url="postgresql+nosuchdriver://h/db"))
+    with pytest.raises(db.OutreachDatabaseError, match=r"\[outreach\] database_url: the outreach database cannot be opened"):
+        db.open_database(tmp_path, broken)

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import Enum
 from datetime import UTC, datetime, timedelta
+from enum import Enum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -25,6 +25,7 @@ from sqlalchemy.engine import Engine
 from riskstrat.config import AppSettings
 from riskstrat.core.errors import RiskstratError
 from riskstrat.outreach import db
+
 
 class Role(str, Enum):
     """The three roles (:data:`ROLES` says what each may do)."""
