@@ -75,11 +75,14 @@ def may_see_member(user: User, month: Month, person_id: str) -> bool:
     return visible is None or person_id in visible
 
 
-def outreach_status(engine: Engine, tab: str) -> dict[str, str]:
-    """Each child's latest outcome that counts: in the tab's programme, or in any programme on "all"."""
+def outreach_status(engine: Engine, tab: str, programs: tuple[str, ...] | None = None) -> dict[str, str]:
+    """Each child's latest outcome that counts: in the tab's programme, or on "all" in any programme
+    (of ``programs`` only, when given: an outreach worker learns nothing of programmes they do not work)."""
     attempts = effective_attempts(engine)
     if tab != ALL:
         attempts = attempts[attempts["program"] == tab]
+    elif programs is not None:
+        attempts = attempts[attempts["program"].isin(programs)]
     latest = attempts.groupby("person_id", sort=False).tail(1)
     return dict(zip(latest["person_id"], latest["outcome"]))
 
@@ -98,7 +101,7 @@ def rows(month: Month, engine: Engine, user: User, filters: Filters) -> pd.DataF
     visible = visible_people(user, month)
     if visible is not None:
         frame = frame[frame["person_id"].isin(visible)]
-    status = outreach_status(engine, tab)
+    status = outreach_status(engine, tab, None if user.all_programs else user.programs)
     frame = frame.assign(status=frame["person_id"].map(status).fillna(NO_ATTEMPT).astype(str))
     keep = pd.Series(True, index=frame.index)
     if filters.tier:
