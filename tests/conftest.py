@@ -29,6 +29,28 @@ capacity = 25
 """
 
 
+#: Session fixtures too costly to build on both test workers: every file that uses one runs on the
+#: same worker (pytest-xdist --dist loadgroup, Makefile). Every other file is a group of its own,
+#: as --dist loadfile would make it.
+SHARED_FIXTURES = {"prefect_harness": "prefect-harness", "scored_plan": "audit-plan", "model_workspace": "registry"}
+#: The longest groups start first, so that neither worker is left with one alone at the end.
+LONGEST_FIRST = ("prefect-harness", "tests/install/test_wheel.py", "audit-plan", "tests/features/test_spark.py", "registry")
+
+
+def pytest_collection_modifyitems(config, items):
+    by_file: dict[str, str] = {}
+    for item in items:
+        path = item.nodeid.split("::")[0]
+        shared = next((g for f, g in SHARED_FIXTURES.items() if f in item.fixturenames), None)
+        if shared or path not in by_file:
+            by_file[path] = shared or by_file.get(path) or path
+    rank = {g: k for k, g in enumerate(LONGEST_FIRST)}
+    order = {id(item): k for k, item in enumerate(items)}
+    items.sort(key=lambda i: (rank.get(by_file[i.nodeid.split("::")[0]], len(rank)), order[id(i)]))
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(by_file[item.nodeid.split("::")[0]]))
+
+
 @pytest.fixture(scope="session")
 def smallest_design() -> str:
     """riskstrat.toml for a plan of about 21 months that trains, scores and runs the monthly job quickly."""

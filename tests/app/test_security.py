@@ -7,9 +7,11 @@ import csv
 import io
 import json
 import re
+import shutil
 import time
 import zipfile
 from datetime import date, timedelta
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 from helpers import PASSWORD, SCRIPT_NAME, attempts_of, count, logged_in, on_list, token
@@ -18,7 +20,10 @@ from starlette.routing import Route
 
 from riskstrat.app.security import session_secret
 from riskstrat.app.server import SESSION_COOKIE, create_app
+from riskstrat.config import load_settings
 from riskstrat.outreach import accounts, db
+from riskstrat.outreach.db import open_database
+from riskstrat.outreach.log import effective_attempts
 
 PHONE = "555-0100"  # every child's phone in the tiny lake
 
@@ -222,3 +227,28 @@ def test_a_second_app_on_the_same_workspace_keeps_the_secret(published, settings
     create_app(published, settings)
     path = published / "outreach" / "app_secret"
     assert session_secret(published) == first and path.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_mistaken_outcome_is_corrected_by_a_new_row(published, tmp_path):
+    """A mis-clicked "declined" would keep a child off next month's list: the member page corrects
+    it with a new row naming the mistaken one, which then no longer counts; both stay in the log."""
+    workspace = Path(shutil.copytree(published, tmp_path / "ws"))
+    settings = load_settings(workspace)
+    app, engine = create_app(workspace, settings), open_database(workspace, settings)
+    client = logged_in(app, "sam", PASSWORD)
+    child = on_list(workspace, "stronger_together")[0]
+    page = client.get(f"/members/{child}")
+    form = {"program": "stronger_together", "attempt_date": "2025-06-20", "csrf_token": token(page.text)}
+    assert client.post(f"/members/{child}/outreach", data={**form, "outcome": "declined"}).status_code == 200
+    wrong = attempts_of(engine, child)[-1]["id"]
+    page = client.get(f"/members/{child}")
+    assert f'<option value="{wrong}">2025-06-20 declined, Stronger Together</option>' in page.text
+    reply = client.post(f"/members/{child}/outreach", data={**form, "outcome": "reached", "corrects": str(wrong)})
+    assert reply.status_code == 200
+    rows = attempts_of(engine, child)
+    assert [(r["outcome"], r["corrects"]) for r in rows] == [("declined", None), ("reached", wrong)]
+    assert effective_attempts(engine)["outcome"].tolist() == ["reached"]
+    page = client.get(f"/members/{child}")
+    assert "corrected</span>" in page.text and f'<option value="{wrong}">' not in page.text  # corrected once
+    refused = client.post(f"/members/{child}/outreach", data={**form, "outcome": "reached", "corrects": "999999"})
+    assert refused.status_code == 400 and len(attempts_of(engine, child)) == 2

@@ -205,7 +205,7 @@ def create_app(workspace: Path, settings: Settings) -> FastAPI:
 
     @app.post("/members/{person_id}/outreach")
     def record(request: Request, person_id: str, outcome: str = Form(""), program: str = Form(""),
-               attempt_date: str = Form(""), note: str = Form("")):
+               attempt_date: str = Form(""), note: str = Form(""), corrects: str = Form("")):
         user = _user(request)
         _require(user.records_outcomes)
         context = member_context(request, person_id)
@@ -217,12 +217,17 @@ def create_app(workspace: Path, settings: Settings) -> FastAPI:
                 when = date.fromisoformat(attempt_date) if attempt_date else date.today()
             except ValueError:
                 raise OutreachError("the date must be YYYY-MM-DD") from None
+            # A mistaken entry is never changed: the correction is a new row naming it (append-only log).
+            corrected = next((a for a in context["attempts"] if str(a.id) == corrects), None) if corrects else None
+            if corrects and (corrected is None or corrected.program not in context["programs"]):
+                raise OutreachError("the entry to correct is not one of this child's, in a programme you work")
             record_attempt(engine, person_id=person_id, program=program, outcome=outcome, attempt_date=when,
-                           recorded_by=user.username, note=note)
+                           recorded_by=user.username, note=note, corrects=corrected and corrected.id)
         except OutreachError as exc:
             error = str(exc)
         else:
-            log_access(engine, user.username, "record_outcome", person_id=person_id, detail=f"{program} {outcome}")
+            log_access(engine, user.username, "record_outcome", person_id=person_id,
+                       detail=f"{program} {outcome}" + (f" correcting {corrects}" if corrects else ""))
         if not _htmx(request):
             if error:
                 return page(request, "member.html", 400, **{**context, "error": error})
