@@ -37,10 +37,9 @@ chromium:
 
 # Two test workers share two cores: OpenMP threads that spin while they wait (LightGBM's default)
 # starve the other worker, and the suite took 9.5 minutes instead of 6.
-# -rs: a skipped test says why in the summary. loadgroup: a file's tests stay on one worker, and
-# files sharing a costly session fixture share a worker (tests/conftest.py).
+# -rs: a skipped test says why in the summary.
 test: install java chromium  ## run the test suite (what CI runs)
-	OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -q -rs -n 2 --dist loadgroup
+	OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -q -rs -n 2 --dist loadfile
 
 demo: install  ## make a small synthetic plan in ./demo and run the pipeline on it
 	rm -rf $(DEMO)

@@ -5,8 +5,12 @@ from pathlib import Path
 
 import pytest
 
-# scorekit: the score tests' tiny lake and training frames, also used by the web worklist's tests
+# scorekit: the score tests' tiny lake and training frames, also used by the web worklist's tests;
+# once: session fixtures built once per run
 sys.path.insert(0, str(Path(__file__).parent / "score"))
+sys.path.insert(0, str(Path(__file__).parent))
+
+from once import built_once  # noqa: E402
 
 # The smallest design the stages accept: a 12-month look-back (the longest feature window), a
 # 3-month outcome, every matured month learned from and the last one tested; a 21-month plan can
@@ -27,28 +31,6 @@ learning_curve_shares = []
 [scoring]
 capacity = 25
 """
-
-
-#: Session fixtures too costly to build on both test workers: every file that uses one runs on the
-#: same worker (pytest-xdist --dist loadgroup, Makefile). Every other file is a group of its own,
-#: as --dist loadfile would make it.
-SHARED_FIXTURES = {"prefect_harness": "prefect-harness", "scored_plan": "audit-plan", "model_workspace": "registry"}
-#: The longest groups start first, so that neither worker is left with one alone at the end.
-LONGEST_FIRST = ("prefect-harness", "tests/install/test_wheel.py", "audit-plan", "tests/features/test_spark.py", "registry")
-
-
-def pytest_collection_modifyitems(config, items):
-    by_file: dict[str, str] = {}
-    for item in items:
-        path = item.nodeid.split("::")[0]
-        shared = next((g for f, g in SHARED_FIXTURES.items() if f in item.fixturenames), None)
-        if shared or path not in by_file:
-            by_file[path] = shared or by_file.get(path) or path
-    rank = {g: k for k, g in enumerate(LONGEST_FIRST)}
-    order = {id(item): k for k, item in enumerate(items)}
-    items.sort(key=lambda i: (rank.get(by_file[i.nodeid.split("::")[0]], len(rank)), order[id(i)]))
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(by_file[item.nodeid.split("::")[0]]))
 
 
 @pytest.fixture(scope="session")
@@ -78,10 +60,14 @@ def spark():
 
 
 @pytest.fixture(scope="session")
-def model_workspace(tmp_path_factory) -> Path:
+def model_workspace(tmp_path_factory, worker_id) -> Path:
     """A workspace whose registry holds a champion for each shipped list (the general list, CARES
     and Stronger Together), each trained on its design's as-of months of 1,000 children. Shared by
-    the scoring and web worklist tests: a worker trains it once."""
+    the scoring and web worklist tests: trained once per run (:func:`built_once`)."""
+    return built_once(tmp_path_factory, worker_id, "registry", _train_registry)
+
+
+def _train_registry(workspace: Path) -> Path:
     from scorekit import AS_OF, training_frame
 
     from riskstrat.config import ModelSettings, Settings
@@ -93,7 +79,6 @@ def model_workspace(tmp_path_factory) -> Path:
 
     # Few, shallow trees: the tests need real boosters and calibrators, not good models.
     settings = Settings(model=ModelSettings(max_trees=60, num_leaves=7, min_child_samples=40, train_months=4))
-    workspace = tmp_path_factory.mktemp("registry")
     for seed, spec in enumerate(load_specs(None, settings), start=1):
         own = settings.for_spec(spec.spec)
         design = StudyDesign.from_settings(AS_OF, own.model, spec=spec.name)

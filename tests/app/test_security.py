@@ -237,18 +237,22 @@ def test_a_mistaken_outcome_is_corrected_by_a_new_row(published, tmp_path):
     app, engine = create_app(workspace, settings), open_database(workspace, settings)
     client = logged_in(app, "sam", PASSWORD)
     child = on_list(workspace, "stronger_together")[0]
+    earlier = len(attempts_of(engine, child))  # the copied log may hold other tests' rows for this child
     page = client.get(f"/members/{child}")
     form = {"program": "stronger_together", "attempt_date": "2025-06-20", "csrf_token": token(page.text)}
     assert client.post(f"/members/{child}/outreach", data={**form, "outcome": "declined"}).status_code == 200
     wrong = attempts_of(engine, child)[-1]["id"]
+    counted_before = effective_attempts(engine)
     page = client.get(f"/members/{child}")
     assert f'<option value="{wrong}">2025-06-20 declined, Stronger Together</option>' in page.text
     reply = client.post(f"/members/{child}/outreach", data={**form, "outcome": "reached", "corrects": str(wrong)})
     assert reply.status_code == 200
-    rows = attempts_of(engine, child)
+    rows = attempts_of(engine, child)[earlier:]
     assert [(r["outcome"], r["corrects"]) for r in rows] == [("declined", None), ("reached", wrong)]
-    assert effective_attempts(engine)["outcome"].tolist() == ["reached"]
+    counted = effective_attempts(engine)
+    assert wrong in set(counted_before["id"]) and wrong not in set(counted["id"])
+    assert counted.loc[counted["id"] == rows[-1]["id"], "outcome"].tolist() == ["reached"]
     page = client.get(f"/members/{child}")
     assert "corrected</span>" in page.text and f'<option value="{wrong}">' not in page.text  # corrected once
     refused = client.post(f"/members/{child}/outreach", data={**form, "outcome": "reached", "corrects": "999999"})
-    assert refused.status_code == 400 and len(attempts_of(engine, child)) == 2
+    assert refused.status_code == 400 and len(attempts_of(engine, child)) == earlier + 2
