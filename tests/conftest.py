@@ -33,6 +33,16 @@ capacity = 25
 """
 
 
+#: The longest file (two monthly runs, a rerun, a Spark month and the outreach loop, about five
+#: minutes) starts first under --dist loadfile, so that the other worker takes the rest meanwhile
+#: instead of one worker running it alone at the end.
+LONGEST_FILE = "tests/flows/test_monthly_flow.py"
+
+
+def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: item.nodeid.split("::")[0] != LONGEST_FILE)
+
+
 @pytest.fixture(scope="session")
 def smallest_design() -> str:
     """riskstrat.toml for a plan of about 21 months that trains, scores and runs the monthly job quickly."""

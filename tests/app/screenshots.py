@@ -18,7 +18,7 @@ def main(workspace: Path, out: Path) -> None:
     with serving(workspace, load_settings(workspace)) as base, browser() as chromium:
         page = chromium.new_page(viewport={"width": 1400, "height": 800})
         login(page, base, "sam", os.environ["RISKSTRAT_APP_PASSWORD"])
-        page.screenshot(path=str(out / "app-list.png"), full_page=True)
+        page.screenshot(path=str(out / "app-list.png"))  # the first screenful: a list runs to hundreds of rows
         page.locator("table.worklist tbody a").first.click()
         page.wait_for_selector("#outreach")
         page.screenshot(path=str(out / "app-member.png"), full_page=True)

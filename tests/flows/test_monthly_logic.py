@@ -176,21 +176,24 @@ def test_release_never_removes_someone_elses_lock(tmp_path):
     assert mine.path.exists()
 
 
-def _race(workspace: str, month: str, start, wins) -> None:
+def _race(workspace: str, month: str, start, tried, wins) -> None:
     start.wait(60)
     try:
         lock = job.MonthLock(workspace, month).acquire()
     except job.MonthBusy:
-        return
-    wins.put(os.getpid())
-    time.sleep(1.0)  # hold it while the others try
-    lock.release()
+        lock = None
+    # The winner holds the lock until every process has tried: on a busy machine a slow starter
+    # could otherwise find the month free again and win a second time.
+    tried.wait(60)
+    if lock is not None:
+        wins.put(os.getpid())
+        lock.release()
 
 
 def test_of_processes_racing_for_a_month_exactly_one_wins(tmp_path):
     ctx = mp.get_context("spawn")
-    start, wins = ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=_race, args=(str(tmp_path), "2025-11", start, wins)) for _ in range(4)]
+    start, tried, wins = ctx.Event(), ctx.Barrier(4), ctx.Queue()
+    procs = [ctx.Process(target=_race, args=(str(tmp_path), "2025-11", start, tried, wins)) for _ in range(4)]
     for p in procs:
         p.start()
     time.sleep(2.0)  # let every process import and wait at the gate
