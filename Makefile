@@ -8,6 +8,10 @@ export PREFECT_HOME := $(CURDIR)/.prefect
 
 .PHONY: help install java chromium test demo serve bench clean
 
+# A target's prerequisites are made side by side: on a fresh machine make test's venv (uv) and
+# chromium (apt-get) download at the same time. Each recipe still runs its lines in order.
+MAKEFLAGS += --jobs=3 --output-sync=target
+
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
 

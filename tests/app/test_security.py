@@ -256,3 +256,34 @@ def test_a_mistaken_outcome_is_corrected_by_a_new_row(published, tmp_path):
     assert "corrected</span>" in page.text and f'<option value="{wrong}">' not in page.text  # corrected once
     refused = client.post(f"/members/{child}/outreach", data={**form, "outcome": "reached", "corrects": "999999"})
     assert refused.status_code == 400 and len(attempts_of(engine, child)) == earlier + 2
+
+
+def test_each_role_sees_only_what_it_needs_of_a_child_on_several_lists(published, tmp_path):
+    """An outreach worker sees a child through their own programme only (no other list's rank,
+    reasons, scores or notes); an analyst sees no notes, city or ZIP."""
+    workspace = Path(shutil.copytree(published, tmp_path / "ws"))
+    settings = load_settings(workspace)
+    app = create_app(workspace, settings)
+    shared = [p for p in on_list(workspace, "stronger_together") if p in set(on_list(workspace, "acute_event"))]
+    assert shared, "a child on Stronger Together and the general list"
+    child = shared[0]
+    supervisor = logged_in(app, "sam", PASSWORD)
+    page = supervisor.get(f"/members/{child}")
+    supervisor.post(f"/members/{child}/outreach", data={
+        "program": "acute_event", "outcome": "reached", "attempt_date": "2025-06-21",
+        "note": "general-list note for the general team", "csrf_token": token(page.text)})
+    assert "general-list note" in supervisor.get(f"/members/{child}").text
+
+    olive = logged_in(app, "olive", PASSWORD).get(f"/members/{child}").text
+    assert "general-list note" not in olive and "All children (acute risk) —" not in olive
+    assert "Stronger Together —" in olive
+    rows = list(csv.DictReader(io.StringIO(logged_in(app, "olive", PASSWORD).get("/export.csv").text.lstrip("\ufeff"))))
+    assert rows and {r["lists"] for r in rows} == {"Stronger Together"}
+
+    analyst = logged_in(app, "ana", PASSWORD)
+    member = analyst.get(f"/members/{child}").text
+    assert "general-list note" not in member and "62701" not in member
+    listing = analyst.get("/lists?place=62701").text
+    assert "62701" not in listing and "City or ZIP" not in listing
+    exported = analyst.get("/export.csv").text
+    assert "62701" not in exported and "Springfield" not in exported

@@ -137,3 +137,21 @@ def test_any_sqlalchemy_url_from_the_settings_holds_the_log(tmp_path):
     broken = Settings(outreach=OutreachSettings(database_url="postgresql+nosuchdriver://h/db"))
     with pytest.raises(db.OutreachDatabaseError, match=r"\[outreach\] database_url: the outreach database cannot be opened"):
         db.open_database(tmp_path, broken)
+
+
+def test_a_backdated_entry_or_a_correction_makes_the_month_score_again(database, engine):
+    """The monthly job calls a month unchanged when its inputs hash the same: the log up to the
+    month's end is one of them, so an outcome recorded late for that month is not missed."""
+    from riskstrat.jobs.steps import score_inputs
+    from riskstrat.outreach.log import log_fingerprint
+
+    workspace, settings = database
+    before = score_inputs(workspace, "2025-11", settings, None)
+    first = _record(engine, "P1", "declined", 3)
+    after_entry = score_inputs(workspace, "2025-11", settings, None)
+    assert after_entry != before
+    _record(engine, "P1", "reached", 3, corrects=first)
+    assert score_inputs(workspace, "2025-11", settings, None) != after_entry
+    later = log_fingerprint(workspace, settings, date(2025, 11, 30))
+    assert log_fingerprint(workspace, settings, date(2025, 10, 31))["attempts"] == 0  # none dated by then
+    assert later["attempts"] == 1 and later["in_outreach_days"] == 90

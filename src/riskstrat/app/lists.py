@@ -50,6 +50,8 @@ class Filters:
             values["tab"] = ALL
         if values["sort"] not in SORTS or (values["sort"] in CONTACT_SORTS and not user.sees_contacts):
             values["sort"] = "position"
+        if not user.sees_contacts:  # filtering by city or ZIP would reveal them
+            values["place"] = ""
         return cls(**values)
 
     def query(self) -> dict[str, str]:
@@ -75,6 +77,19 @@ def may_see_member(user: User, month: Month, person_id: str) -> bool:
     return visible is None or person_id in visible
 
 
+def own_lists(month: Month, user: User) -> pd.DataFrame:
+    """An outreach worker's "All lists": each child of their programmes' lists once, with the row
+    (rank, band, reasons) of the list where the child placed best, and only those lists named. The
+    month's combined list would show another programme's rank and reasons when the child placed
+    better there."""
+    frame = month.worklists[month.worklists["worklist"].isin(user.programs)]
+    frame = frame.sort_values(["position", "worklist"], kind="stable")
+    names = frame.groupby("person_id", sort=False)["worklist"].agg(lambda w: " + ".join(
+        month.titles[n] for n in month.titles if n in set(w)))
+    best = frame.drop_duplicates("person_id")
+    return best.assign(lists=best["person_id"].map(names))
+
+
 def outreach_status(engine: Engine, tab: str, programs: tuple[str, ...] | None = None) -> dict[str, str]:
     """Each child's latest outcome that counts: in the tab's programme, or on "all" in any programme
     (of ``programs`` only, when given: an outreach worker learns nothing of programmes they do not work)."""
@@ -97,10 +112,7 @@ def rows(month: Month, engine: Engine, user: User, filters: Filters) -> pd.DataF
     """The tab's rows the user may see, filtered and sorted, with ``status`` (live from the log);
     without contact columns for a user who may not see them."""
     tab = filters.tab
-    frame = month.rows(tab)
-    visible = visible_people(user, month)
-    if visible is not None:
-        frame = frame[frame["person_id"].isin(visible)]
+    frame = month.rows(tab) if tab != ALL or user.all_programs else own_lists(month, user)
     status = outreach_status(engine, tab, None if user.all_programs else user.programs)
     frame = frame.assign(status=frame["person_id"].map(status).fillna(NO_ATTEMPT).astype(str))
     keep = pd.Series(True, index=frame.index)

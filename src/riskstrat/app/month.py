@@ -25,7 +25,7 @@ from riskstrat.scoring.flags import TIERS
 #: worklists.parquet's ``worklist`` of the combined list.
 ALL = "all"
 #: Shown to supervisors and outreach workers only: an analyst never receives these columns.
-CONTACT_COLUMNS = ("first_name", "last_name", "birth_date", "phone", "address")
+CONTACT_COLUMNS = ("first_name", "last_name", "birth_date", "phone", "address", "city", "state", "zip_code")
 TIER_ORDER = {name: k for k, (name, _) in enumerate(TIERS)}
 HISTORY_COLUMNS = ["as_of", "list", "score", "percentile", "tier", "rank", "flagged"]
 

@@ -173,26 +173,32 @@ def create_app(workspace: Path, settings: Settings) -> FastAPI:
         if not lists.may_see_member(user, current, person_id) or not on_lists:
             raise HTTPException(404, "no such child on this month's lists for you")
         rows = current.worklists[current.worklists["person_id"] == person_id]
-        combined = rows[rows["worklist"] == ALL]
-        row = (combined if len(combined) else rows).iloc[0].to_dict()
+        # An outreach worker sees the child only through their own programmes' lists: ranks, reasons,
+        # scores and outreach notes of other programmes stay with those programmes' teams.
+        mine = [p for p in on_lists if user.may_see_program(p)]
+        combined = rows[rows["worklist"] == ALL] if user.all_programs else rows.iloc[0:0]
+        row = (combined if len(combined) else rows[rows["worklist"].isin(mine)]).iloc[0].to_dict()
+        if not user.all_programs:
+            row["lists"] = " + ".join(current.titles[p] for p in mine)
         household = row["household_id"]
         siblings = current.rows(ALL)
         siblings = siblings[(siblings["household_id"] == household) & (siblings["person_id"] != person_id)] \
             if household else siblings.iloc[0:0]
         if not user.all_programs:
             siblings = siblings[siblings["person_id"].isin(lists.visible_people(user, current))]
-        per_list = {name: rows[rows["worklist"] == name].iloc[0].to_dict() for name in on_lists}
-        reasons = explanations(current, person_id)
-        attempts = history(engine, person_id)
+        per_list = {name: rows[rows["worklist"] == name].iloc[0].to_dict() for name in mine}
+        reasons = {name: r for name, r in explanations(current, person_id).items() if name in mine}
+        scores = score_history(workspace, person_id)
+        attempts = [a for a in history(engine, person_id) if user.may_see_program(a.program)]
         corrected = {a.corrects for a in attempts if a.corrects is not None}
         return dict(
             month=current, person_id=person_id, row=row, per_list=per_list,
             contacts={k: row[k] for k in CONTACT_FIELDS} if user.sees_contacts else None,
             siblings=siblings.to_dict("records"),
-            charts=score_charts(score_history(workspace, person_id), current.titles),
+            charts=score_charts(scores[scores["list"].isin(mine)], current.titles),
             bars={name: reason_bars(rs) for name, rs in reasons.items()},
             attempts=attempts, corrected=corrected, outcomes=OUTCOMES, note_max=NOTE_MAX_CHARS,
-            programs=[p for p in on_lists if user.may_see_program(p)],
+            programs=mine,
             assignments=current_assignments(engine, person_id), today=date.today().isoformat(),
             assignable=[u.username for u in list_users(engine) if u.role == "outreach" and not u.disabled],
             error=None)
@@ -219,8 +225,10 @@ def create_app(workspace: Path, settings: Settings) -> FastAPI:
                 raise OutreachError("the date must be YYYY-MM-DD") from None
             # A mistaken entry is never changed: the correction is a new row naming it (append-only log).
             corrected = next((a for a in context["attempts"] if str(a.id) == corrects), None) if corrects else None
-            if corrects and (corrected is None or corrected.program not in context["programs"]):
-                raise OutreachError("the entry to correct is not one of this child's, in a programme you work")
+            if corrects and (corrected is None or corrected.program not in context["programs"]
+                             or corrected.id in context["corrected"]):
+                raise OutreachError("the entry to correct is not one of this child's uncorrected entries, "
+                                    "in a programme you work")
             record_attempt(engine, person_id=person_id, program=program, outcome=outcome, attempt_date=when,
                            recorded_by=user.username, note=note, corrects=corrected and corrected.id)
         except OutreachError as exc:

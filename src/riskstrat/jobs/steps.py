@@ -16,8 +16,9 @@ from riskstrat.audit.month import previous_audit
 from riskstrat.config import Settings, specs_folder
 from riskstrat.core.files import write_atomic
 from riskstrat.core.fingerprint import code_fingerprint, fingerprint, lake_fingerprint, sha256_file
-from riskstrat.core.months import add_months
+from riskstrat.core.months import add_months, month_end
 from riskstrat.core.workspace import STATE, output_dir, output_months
+from riskstrat.outreach.log import log_fingerprint
 
 STATE_DIR = Path(STATE) / "monthly"
 
@@ -48,7 +49,8 @@ def score_inputs(workspace: Path | str, month: str, settings: Settings, model_id
     Last month's scores are an input because the report shows what changed since them; last
     month's audit (its run.json: drift profile, judged months) because drift is measured against
     it and its judgements are reused; every published
-    month up to ``month`` because the report judges those that have matured.
+    month up to ``month`` because the report judges those that have matured; the outreach log up to
+the month's end because it suppresses children and makes them "continuing".
     """
     ws = Path(workspace)
     previous = output_dir(ws, add_months(month, -1)) / "scores.parquet"
@@ -60,6 +62,7 @@ def score_inputs(workspace: Path | str, month: str, settings: Settings, model_id
         "scoring": settings.scoring.model_dump(mode="json"), "outcome": settings.model.outcome, "code": code_fingerprint()["digest"],
         "audit": settings.audit.model_dump(mode="json"), "previous_audit": fingerprint({spec: previous_audit(ws, month, spec)[0] for spec in sorted(model_ids or {})}),
         "published": published, "horizon": settings.model.horizon_months, "runout": settings.model.runout_months,
+        "outreach_log": log_fingerprint(ws, settings, month_end(month)),
     })
 
 

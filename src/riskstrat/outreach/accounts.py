@@ -146,13 +146,12 @@ def authenticate(engine: Engine, username: str, password: str, settings: AppSett
     refused = LoginRefused("the username or password is wrong, or the account is locked or disabled")
     with engine.connect() as con:
         row = con.execute(select(db.users).where(db.users.c.username == username)).first()
-    if row is None:
+    if row is None or (row.locked_until is not None and row.locked_until > now):
+        # The same Argon2 work as a wrong password, so the time taken tells nothing of the account.
         try:
             _hasher.verify(_DUMMY_HASH, password)
         except VerificationError:
             pass
-        raise refused
-    if row.locked_until is not None and row.locked_until > now:
         raise refused
     try:
         _hasher.verify(row.password_hash, password)

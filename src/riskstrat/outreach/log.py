@@ -14,7 +14,9 @@ unable to reach and not eligible leave it for ``scoring.suppress_days``. ``attem
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -80,7 +82,7 @@ def record_attempt(engine: Engine, *, person_id: str, program: str, outcome: str
         raise OutreachError(f"outcome {outcome!r} is not one of {', '.join(OUTCOMES)}")
     if not person_id or not program:
         raise OutreachError("an attempt needs a child and a programme")
-    today = today or _now().date()
+    today = today or date.today()  # the local date, as the form's default and limit
     if attempt_date > today:
         raise OutreachError(f"attempt date {attempt_date.isoformat()} is in the future")
     note = (note or "").strip() or None
@@ -149,6 +151,19 @@ def scoring_statuses(workspace: Path | str, settings: Settings, as_of_date: date
     return pd.DataFrame({"person_id": frame["person_id"], "program": frame["program"].astype("string"),
                          "status": status.astype("string"), "status_date": frame["attempt_date"],
                          "outcome": frame["outcome"].astype("string")})[STATUS_COLUMNS]
+
+
+def log_fingerprint(workspace: Path | str, settings: Settings, until: date) -> dict | None:
+    """What scoring a month reads of the log, as an input's record: the attempts that count up to
+    ``until`` and their digest (None without a database). A backdated entry or a correction
+    changes it, so the monthly job scores the month again instead of calling it unchanged."""
+    if not db.exists(workspace, settings):
+        return None
+    frame = effective_attempts(db.open_database(workspace, settings), until)
+    rows = [[int(i), str(p), str(g), str(o), str(d)] for i, p, g, o, d in
+            frame[["id", "person_id", "program", "outcome", "attempt_date"]].itertuples(index=False)]
+    digest = hashlib.sha256(json.dumps(rows, separators=(",", ":")).encode()).hexdigest()
+    return {"attempts": len(rows), "sha256": digest, "in_outreach_days": settings.outreach.in_outreach_days}
 
 
 def latest_words(statuses: pd.DataFrame, program: str | None = None) -> dict[str, str]:

@@ -165,6 +165,7 @@ def run_manifest(workspace: Path, month: MonthScores, inputs: MonthInputs, setti
             "lake": lake_inputs(workspace, month.as_of),
             "eligibility_snapshot": month.as_of,
             "care_management_snapshot": inputs.inputs.get("care_management_snapshot"),
+            "outreach_log": inputs.inputs.get("outreach_log"),
             "previous_scores": {"path": prev_path.relative_to(workspace).as_posix(), "sha256": sha256_file(prev_path)}
             if prev_path.exists() else None,
             "specifications": {s.name: {"path": s.path.name, "sha256": sha256_file(s.path)} for s in inputs.specs},

@@ -38,7 +38,7 @@ from riskstrat.features.spark import engine_session
 from riskstrat.features.store import stored_features
 from riskstrat.model.registry import CHAMPION, RegistryError, champions, load_model
 from riskstrat.model.specs import Specification, load_specs
-from riskstrat.outreach.log import in_outreach, latest_words, outreach_counts, scoring_statuses
+from riskstrat.outreach.log import in_outreach, latest_words, log_fingerprint, outreach_counts, scoring_statuses
 from riskstrat.scoring import explain
 from riskstrat.scoring.flags import TIERS, ScoringError, rank_scores, select_flags
 from riskstrat.scoring.households import household_keys, household_order
@@ -529,5 +529,6 @@ def gather_inputs(workspace: Path, as_of: str, settings: Settings, model_id: str
         as_of=as_of, features=frame, specs=specs, models=models, members=members, care_management=cm,
         outreach=outreach, outreach_counts=attempts,
         last_ed=last_ed, deliveries=deliveries, previous=read_previous(workspace, as_of), attrition=attrition,
-        inputs={"care_management_snapshot": cm_month},
+        inputs={"care_management_snapshot": cm_month,
+                "outreach_log": log_fingerprint(workspace, settings, month_end(as_of))},
     )
