@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 
 from riskstrat.app.month import ALL, CONTACT_COLUMNS, TIER_ORDER, Month
 from riskstrat.outreach.accounts import User
-from riskstrat.outreach.log import OUTCOMES, effective_attempts
+from riskstrat.outreach.log import OUTCOMES, effective_attempts, latest_per_child
 from riskstrat.scoring.worklist import WORKLIST_COLUMNS
 
 NO_ATTEMPT = "none"
@@ -93,12 +93,7 @@ def own_lists(month: Month, user: User) -> pd.DataFrame:
 def outreach_status(engine: Engine, tab: str, programs: tuple[str, ...] | None = None) -> dict[str, str]:
     """Each child's latest outcome that counts: in the tab's programme, or on "all" in any programme
     (of ``programs`` only, when given: an outreach worker learns nothing of programmes they do not work)."""
-    attempts = effective_attempts(engine)
-    if tab != ALL:
-        attempts = attempts[attempts["program"] == tab]
-    elif programs is not None:
-        attempts = attempts[attempts["program"].isin(programs)]
-    latest = attempts.groupby("person_id", sort=False).tail(1)
+    latest = latest_per_child(effective_attempts(engine), [tab] if tab != ALL else programs)
     return dict(zip(latest["person_id"], latest["outcome"]))
 
 

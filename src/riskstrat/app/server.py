@@ -31,7 +31,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from riskstrat.app import lists
 from riskstrat.app.charts import reason_bars, score_charts
-from riskstrat.app.month import ALL, NoPublishedMonth, explanations, latest_month, score_history
+from riskstrat.app.month import ALL, CONTACT_COLUMNS, NoPublishedMonth, explanations, latest_month, score_history
 from riskstrat.app.security import EndedSessions, Guard, csrf_token, session_secret, start_session
 from riskstrat.config import Settings
 from riskstrat.outreach import db
@@ -50,7 +50,6 @@ from riskstrat.publish.worklist_files import ALL_LISTS, write_worklist_csv, writ
 SESSION_COOKIE = "riskstrat_session"
 #: The cookie outlives an idle session by far; the idle timeout is enforced on the server.
 COOKIE_MAX_AGE = 12 * 3600
-CONTACT_FIELDS = ("first_name", "last_name", "birth_date", "phone", "address", "city", "state", "zip_code")
 
 
 def _templates() -> Jinja2Templates:
@@ -193,7 +192,7 @@ def create_app(workspace: Path, settings: Settings) -> FastAPI:
         corrected = {a.corrects for a in attempts if a.corrects is not None}
         return dict(
             month=current, person_id=person_id, row=row, per_list=per_list,
-            contacts={k: row[k] for k in CONTACT_FIELDS} if user.sees_contacts else None,
+            contacts={k: row[k] for k in CONTACT_COLUMNS} if user.sees_contacts else None,
             siblings=siblings.to_dict("records"),
             charts=score_charts(scores[scores["list"].isin(mine)], current.titles),
             bars={name: reason_bars(rs) for name, rs in reasons.items()},

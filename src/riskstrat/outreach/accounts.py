@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import Enum
 
 from argon2 import PasswordHasher
@@ -80,14 +80,10 @@ class User:
 
     @property
     def locked(self) -> bool:
-        return self.locked_until is not None and self.locked_until > _now()
+        return self.locked_until is not None and self.locked_until > db.now()
 
     def may_see_program(self, program: str) -> bool:
         return self.all_programs or program in self.programs
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
 def _user(row) -> User:
@@ -111,7 +107,7 @@ def add_user(engine: Engine, username: str, password: str, role: str, programs: 
             raise AccountError(f"username {username!r} is taken")
         con.execute(insert(db.users).values(username=username, password_hash=_hasher.hash(password), role=role,
                                             programs=",".join(programs), disabled=False, failed_logins=0,
-                                            created_at=_now()))
+                                            created_at=db.now()))
     return User(username, role, programs, False)
 
 
@@ -142,7 +138,7 @@ def authenticate(engine: Engine, username: str, password: str, settings: AppSett
 
     Every refusal says the same thing to the person at the keyboard; the reason is for the access log.
     """
-    now = now or _now()
+    now = now or db.now()
     refused = LoginRefused("the username or password is wrong, or the account is locked or disabled")
     with engine.connect() as con:
         row = con.execute(select(db.users).where(db.users.c.username == username)).first()
@@ -180,7 +176,7 @@ def log_access(engine: Engine, username: str, action: str, person_id: str | None
                detail: str | None = None) -> None:
     """One access-log row (one transaction): a member page viewed, an outcome recorded, a login."""
     with engine.begin() as con:
-        con.execute(insert(db.access_log).values(at=_now(), username=username, action=action, person_id=person_id,
+        con.execute(insert(db.access_log).values(at=db.now(), username=username, action=action, person_id=person_id,
                                                  detail=None if detail is None else detail[:255]))
 
 

@@ -12,6 +12,7 @@ correction is a new row naming the row it corrects. Accounts are the one table r
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -87,6 +88,11 @@ access_log = Table(
     Column("person_id", String(64)),
     Column("detail", String(255)),
 )
+
+
+def now() -> datetime:
+    """The time every row is stamped with: UTC, naive (SQLite and PostgreSQL store it alike), to the second."""
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
 class OutreachDatabaseError(RiskstratError):

@@ -18,7 +18,7 @@ import hashlib
 import io
 import json
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -70,10 +70,6 @@ class Attempt:
         return OUTCOMES[self.outcome][0]
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
-
-
 def record_attempt(engine: Engine, *, person_id: str, program: str, outcome: str, attempt_date: date,
                    recorded_by: str, note: str | None = None, corrects: int | None = None,
                    today: date | None = None) -> int:
@@ -95,7 +91,7 @@ def record_attempt(engine: Engine, *, person_id: str, program: str, outcome: str
                 raise OutreachError(f"attempt {corrects} is not one of this child's attempts")
         result = con.execute(insert(db.attempts).values(
             person_id=person_id, program=program, outcome=outcome, attempt_date=attempt_date, note=note,
-            recorded_by=recorded_by, recorded_at=_now(), corrects=corrects))
+            recorded_by=recorded_by, recorded_at=db.now(), corrects=corrects))
         return int(result.inserted_primary_key[0])
 
 
@@ -166,18 +162,23 @@ def log_fingerprint(workspace: Path | str, settings: Settings, until: date) -> d
     return {"attempts": len(rows), "sha256": digest, "in_outreach_days": settings.outreach.in_outreach_days}
 
 
+def latest_per_child(log: pd.DataFrame, programs=None) -> pd.DataFrame:
+    """Each child's latest row of ``log`` (attempts that count, oldest first, as
+    :func:`effective_attempts` and :func:`scoring_statuses` give them), in ``programs`` only when given."""
+    rows = log if programs is None else log[log["program"].isin(list(programs))]
+    return rows.groupby("person_id", sort=False).tail(1)
+
+
 def latest_words(statuses: pd.DataFrame, program: str | None = None) -> dict[str, str]:
     """Each child's latest outcome as the worklist shows it ("declined on 2025-11-03"), from
     :func:`scoring_statuses`; of ``program`` only when given, else of any (naming the programme)."""
     if statuses is None or statuses.empty:
         return {}
-    rows = statuses if program is None else statuses[statuses["program"] == program]
-    rows = rows.assign(_date=pd.to_datetime(rows["status_date"]).dt.date)
-    latest = rows.sort_values(["person_id", "_date"], kind="stable").groupby("person_id", sort=False).tail(1)
+    latest = latest_per_child(statuses, None if program is None else [program])
     return {
         str(person): f"{OUTCOMES[outcome][0]}{'' if program else ' (' + str(prog).replace('_', ' ') + ')'} on {d.isoformat()}"
-        for person, prog, outcome, d in zip(latest["person_id"], latest["program"], latest["outcome"], latest["_date"],
-                                            strict=True)
+        for person, prog, outcome, d in zip(latest["person_id"], latest["program"], latest["outcome"],
+                                            pd.to_datetime(latest["status_date"]).dt.date, strict=True)
     }
 
 
@@ -213,7 +214,7 @@ def assign_child(engine: Engine, *, person_id: str, program: str, assigned_to: s
     """Assign a child's outreach for a programme to a worker (a supervisor's reassignment): a new row."""
     with engine.begin() as con:
         con.execute(insert(db.assignments).values(person_id=person_id, program=program, assigned_to=assigned_to,
-                                                  assigned_by=assigned_by, assigned_at=_now()))
+                                                  assigned_by=assigned_by, assigned_at=db.now()))
 
 
 def current_assignments(engine: Engine, person_id: str) -> dict[str, dict]:
