@@ -19,6 +19,7 @@ from riskstrat.outreach.log import (
     effective_attempts,
     export_care_management,
     history,
+    read_log,
     record_attempt,
     scoring_statuses,
 )
@@ -89,9 +90,9 @@ def test_scoring_reads_the_log_as_of_the_month_in_care_management_words(database
     _record(engine, "P1", "attempted", 3)
     _record(engine, "P2", "not_eligible", 4)
     _record(engine, "P3", "declined", 28)
-    statuses = scoring_statuses(workspace, settings, date(2025, 11, 27))
+    statuses = scoring_statuses(read_log(workspace, settings, date(2025, 11, 27)))
     assert statuses.set_index("person_id")["status"].to_dict() == {"P1": "in_outreach", "P2": "not_eligible"}
-    assert scoring_statuses(workspace / "elsewhere", Settings(), date(2025, 11, 27)).empty  # no database: nothing
+    assert scoring_statuses(read_log(workspace / "elsewhere", Settings(), date(2025, 11, 27))).empty  # no database
 
 
 def test_the_export_is_a_care_management_extract_inside_the_workspace(database, engine):
@@ -133,7 +134,7 @@ def test_any_sqlalchemy_url_from_the_settings_holds_the_log(tmp_path):
     record_attempt(db.open_database(tmp_path / "ws", settings), person_id="P1", program="cares", outcome="reached",
                    attempt_date=date(2025, 11, 3), recorded_by="ann")
     assert (tmp_path / "elsewhere" / "team.db").is_file() and not (tmp_path / "ws" / "outreach").exists()
-    assert scoring_statuses(tmp_path / "ws", settings, date(2025, 11, 30))["status"].tolist() == ["in_outreach"]
+    assert scoring_statuses(read_log(tmp_path / "ws", settings, date(2025, 11, 30)))["status"].tolist() == ["in_outreach"]
     broken = Settings(outreach=OutreachSettings(database_url="postgresql+nosuchdriver://h/db"))
     with pytest.raises(db.OutreachDatabaseError, match=r"\[outreach\] database_url: the outreach database cannot be opened"):
         db.open_database(tmp_path, broken)
@@ -152,6 +153,6 @@ def test_a_backdated_entry_or_a_correction_makes_the_month_score_again(database,
     assert after_entry != before
     _record(engine, "P1", "reached", 3, corrects=first)
     assert score_inputs(workspace, "2025-11", settings, None) != after_entry
-    later = log_fingerprint(workspace, settings, date(2025, 11, 30))
-    assert log_fingerprint(workspace, settings, date(2025, 10, 31))["attempts"] == 0  # none dated by then
+    later = log_fingerprint(read_log(workspace, settings, date(2025, 11, 30)), settings)
+    assert log_fingerprint(read_log(workspace, settings, date(2025, 10, 31)), settings)["attempts"] == 0  # none by then
     assert later["attempts"] == 1 and later["in_outreach_days"] == 90

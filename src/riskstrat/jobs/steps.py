@@ -18,7 +18,7 @@ from riskstrat.core.files import write_atomic
 from riskstrat.core.fingerprint import code_fingerprint, fingerprint, lake_fingerprint, sha256_file
 from riskstrat.core.months import add_months, month_end
 from riskstrat.core.workspace import STATE, output_dir, output_months
-from riskstrat.outreach.log import log_fingerprint
+from riskstrat.outreach.log import log_fingerprint, read_log
 
 STATE_DIR = Path(STATE) / "monthly"
 
@@ -62,7 +62,7 @@ the month's end because it suppresses children and makes them "continuing".
         "scoring": settings.scoring.model_dump(mode="json"), "outcome": settings.model.outcome, "code": code_fingerprint()["digest"],
         "audit": settings.audit.model_dump(mode="json"), "previous_audit": fingerprint({spec: previous_audit(ws, month, spec)[0] for spec in sorted(model_ids or {})}),
         "published": published, "horizon": settings.model.horizon_months, "runout": settings.model.runout_months,
-        "outreach_log": log_fingerprint(ws, settings, month_end(month)),
+        "outreach_log": log_fingerprint(read_log(ws, settings, month_end(month)), settings),
     })
 
 

@@ -4,8 +4,8 @@ An attempt names a child, a programme (a model specification's name: the list th
 worked from), a date and an outcome (:data:`OUTCOMES`). Rows are only ever added: a correction is
 a new row whose ``corrects`` names the row it replaces, and the replaced row then no longer counts.
 
-The monthly job reads the log as of the month's last day (:func:`scoring_statuses`), in the same
-vocabulary as the plan's ``care_management`` extract, so one suppression rule covers both
+The monthly job reads the log as of the month's last day once (:func:`read_log`) and turns it into
+:func:`scoring_statuses`, in the same vocabulary as the plan's ``care_management`` extract, so one suppression rule covers both
 (:mod:`riskstrat.scoring.suppression`): enrolled children leave the list while enrolled; declined,
 unable to reach and not eligible leave it for ``scoring.suppress_days``. ``attempted`` and
 ``reached`` keep a child on the list, as "in outreach" (:func:`in_outreach`).
@@ -136,28 +136,34 @@ def latest_outcomes(engine: Engine, until: date | None = None) -> pd.DataFrame:
 STATUS_COLUMNS = ["person_id", "program", "status", "status_date", "outcome"]
 
 
-def scoring_statuses(workspace: Path | str, settings: Settings, as_of_date: date) -> pd.DataFrame:
-    """The log known at ``as_of_date`` in care_management's vocabulary (:data:`STATUS_COLUMNS`), for
-    suppression: the outcomes that end or pause outreach keep their own names (``not_eligible``
-    included), the open ones are ``in_outreach``. Empty without a database."""
-    if not db.exists(workspace, settings):
-        return pd.DataFrame(columns=STATUS_COLUMNS)
-    frame = effective_attempts(db.open_database(workspace, settings), as_of_date)
-    status = frame["outcome"].where(~frame["outcome"].isin(OPEN_OUTCOMES), "in_outreach")
-    return pd.DataFrame({"person_id": frame["person_id"], "program": frame["program"].astype("string"),
-                         "status": status.astype("string"), "status_date": frame["attempt_date"],
-                         "outcome": frame["outcome"].astype("string")})[STATUS_COLUMNS]
-
-
-def log_fingerprint(workspace: Path | str, settings: Settings, until: date) -> dict | None:
-    """What scoring a month reads of the log, as an input's record: the attempts that count up to
-    ``until`` and their digest (None without a database). A backdated entry or a correction
-    changes it, so the monthly job scores the month again instead of calling it unchanged."""
+def read_log(workspace: Path | str, settings: Settings, until: date) -> pd.DataFrame | None:
+    """The attempts that count, dated by ``until`` (:func:`effective_attempts`); None without a
+    database. A month's scoring reads the log once and derives all it needs from this frame."""
     if not db.exists(workspace, settings):
         return None
-    frame = effective_attempts(db.open_database(workspace, settings), until)
+    return effective_attempts(db.open_database(workspace, settings), until)
+
+
+def scoring_statuses(log: pd.DataFrame | None) -> pd.DataFrame:
+    """The log (:func:`read_log`) in care_management's vocabulary (:data:`STATUS_COLUMNS`), for
+    suppression: the outcomes that end or pause outreach keep their own names (``not_eligible``
+    included), the open ones are ``in_outreach``. Empty without a database."""
+    if log is None:
+        return pd.DataFrame(columns=STATUS_COLUMNS)
+    status = log["outcome"].where(~log["outcome"].isin(OPEN_OUTCOMES), "in_outreach")
+    return pd.DataFrame({"person_id": log["person_id"], "program": log["program"].astype("string"),
+                         "status": status.astype("string"), "status_date": log["attempt_date"],
+                         "outcome": log["outcome"].astype("string")})[STATUS_COLUMNS]
+
+
+def log_fingerprint(log: pd.DataFrame | None, settings: Settings) -> dict | None:
+    """What scoring a month reads of the log (:func:`read_log`), as an input's record: the attempts
+    that count and their digest (None without a database). A backdated entry or a correction
+    changes it, so the monthly job scores the month again instead of calling it unchanged."""
+    if log is None:
+        return None
     rows = [[int(i), str(p), str(g), str(o), str(d)] for i, p, g, o, d in
-            frame[["id", "person_id", "program", "outcome", "attempt_date"]].itertuples(index=False)]
+            log[["id", "person_id", "program", "outcome", "attempt_date"]].itertuples(index=False)]
     digest = hashlib.sha256(json.dumps(rows, separators=(",", ":")).encode()).hexdigest()
     return {"attempts": len(rows), "sha256": digest, "in_outreach_days": settings.outreach.in_outreach_days}
 
@@ -195,14 +201,14 @@ def in_outreach(statuses: pd.DataFrame, as_of_date: date, days: int, program: st
     return set(latest.loc[(latest["status"] == "in_outreach") & recent, "person_id"].astype(str))
 
 
-def outreach_counts(workspace: Path | str, settings: Settings, first_day: date, last_day: date) -> pd.DataFrame:
-    """Attempts dated in [first_day, last_day] per programme and outcome (program, outcome, attempts,
-    children), for the monthly report. Empty without a database."""
+def outreach_counts(log: pd.DataFrame | None, first_day: date) -> pd.DataFrame:
+    """The log's attempts (:func:`read_log`, dated by the month's end) dated from ``first_day``, per
+    programme and outcome (program, outcome, attempts, children), for the monthly report. Empty
+    without a database."""
     columns = ["program", "outcome", "attempts", "children"]
-    if not db.exists(workspace, settings):
+    if log is None:
         return pd.DataFrame(columns=columns)
-    frame = effective_attempts(db.open_database(workspace, settings), last_day)
-    frame = frame[pd.to_datetime(frame["attempt_date"]).dt.date >= first_day]
+    frame = log[pd.to_datetime(log["attempt_date"]).dt.date >= first_day]
     if frame.empty:
         return pd.DataFrame(columns=columns)
     counts = frame.groupby(["program", "outcome"], sort=True).agg(

@@ -38,7 +38,14 @@ from riskstrat.features.spark import engine_session
 from riskstrat.features.store import stored_features
 from riskstrat.model.registry import CHAMPION, RegistryError, champions, load_model
 from riskstrat.model.specs import Specification, load_specs
-from riskstrat.outreach.log import in_outreach, latest_words, log_fingerprint, outreach_counts, scoring_statuses
+from riskstrat.outreach.log import (
+    in_outreach,
+    latest_words,
+    log_fingerprint,
+    outreach_counts,
+    read_log,
+    scoring_statuses,
+)
 from riskstrat.scoring import explain
 from riskstrat.scoring.flags import TIERS, ScoringError, rank_scores, select_flags
 from riskstrat.scoring.households import household_keys, household_order
@@ -180,6 +187,18 @@ def _take(values, positions: np.ndarray, found: np.ndarray, dtype: str = "string
     return pd.Series(pd.array(out, dtype=dtype))
 
 
+def suppressing(care_management: pd.DataFrame | None, outreach: pd.DataFrame | None) -> pd.DataFrame | None:
+    """What suppresses: the plan's care_management snapshot and the outreach log's outcomes that
+    end or pause outreach. An open attempt ("in outreach") never suppresses, nor does it end an
+    enrolment the plan reported, so it is left out here."""
+    if outreach is None or outreach.empty:
+        return care_management
+    closing = outreach.loc[(outreach["status"] != "in_outreach").to_numpy(dtype=bool),
+                           ["person_id", "program", "status", "status_date"]]
+    frames = [f for f in (care_management, closing) if f is not None and not f.empty]
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
 @dataclass
 class _Shared:
     """What every list of the month reads alike, prepared once."""
@@ -189,6 +208,8 @@ class _Shared:
     member_index: pd.Index
     care_management: pd.DataFrame | None
     outreach: pd.DataFrame | None
+    #: What suppresses (:func:`suppressing`), put together once for every list.
+    statuses: pd.DataFrame | None
     in_outreach_days: int
     last_ed: pd.DataFrame | None
     previous: pd.DataFrame | None
@@ -200,20 +221,9 @@ class _Shared:
         members = members.set_index(pd.Index(members["person_id"].astype("string"), name=None))
         # Object-dtype indexes hash in C; Arrow-backed string lookups are several times slower at 500k.
         index = pd.Index(members["person_id"].to_numpy(dtype=object), dtype=object)
-        return cls(inputs.as_of, members, index, inputs.care_management, inputs.outreach, in_outreach_days,
-                   inputs.last_ed, inputs.previous, programs)
-
-    @property
-    def statuses(self) -> pd.DataFrame | None:
-        """What suppresses: the plan's care_management snapshot and the outreach log's outcomes that
-        end or pause outreach. An open attempt ("in outreach") never suppresses, nor does it end an
-        enrolment the plan reported, so it is left out here."""
-        log = self.outreach
-        if log is None or log.empty:
-            return self.care_management
-        closing = log.loc[(log["status"] != "in_outreach").to_numpy(dtype=bool), ["person_id", "program", "status", "status_date"]]
-        frames = [f for f in (self.care_management, closing) if f is not None and not f.empty]
-        return pd.concat(frames, ignore_index=True) if frames else None
+        return cls(inputs.as_of, members, index, inputs.care_management, inputs.outreach,
+                   suppressing(inputs.care_management, inputs.outreach), in_outreach_days, inputs.last_ed,
+                   inputs.previous, programs)
 
     def in_outreach(self, program: str | None) -> set[str]:
         """Children the outreach team is working with, for ``program`` (any programme when None)."""
@@ -518,8 +528,7 @@ def gather_inputs(workspace: Path, as_of: str, settings: Settings, model_id: str
         timings["features"] = round(time.perf_counter() - t0, 3)
         t0 = time.perf_counter()
         cm, cm_month = _care_management_snapshot(con, as_of)
-        outreach = scoring_statuses(workspace, settings, month_end(as_of))
-        attempts = outreach_counts(workspace, settings, month_start(as_of), month_end(as_of))
+        log = read_log(workspace, settings, month_end(as_of))
         members, last_ed, attrition = _month_facts(con, as_of)
         deliveries = _deliveries(con)
         timings["lake_reads"] = round(time.perf_counter() - t0, 3)
@@ -527,8 +536,8 @@ def gather_inputs(workspace: Path, as_of: str, settings: Settings, model_id: str
         con.close()
     return MonthInputs(
         as_of=as_of, features=frame, specs=specs, models=models, members=members, care_management=cm,
-        outreach=outreach, outreach_counts=attempts,
+        outreach=scoring_statuses(log), outreach_counts=outreach_counts(log, month_start(as_of)),
         last_ed=last_ed, deliveries=deliveries, previous=read_previous(workspace, as_of), attrition=attrition,
         inputs={"care_management_snapshot": cm_month,
-                "outreach_log": log_fingerprint(workspace, settings, month_end(as_of))},
+                "outreach_log": log_fingerprint(log, settings)},
     )
