@@ -44,3 +44,19 @@ def login(page, base_url: str, username: str, password: str) -> None:
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(re.compile(r"/lists"))
+
+
+def record_outcome(page, attempt_date: str, outcome: str, program: str, note: str | None = None) -> None:
+    """Fill the member page's outreach form, save it, and wait for the saved row in the history."""
+    page.get_by_label("Date").fill(attempt_date)
+    page.locator("#outreach select[name=outcome]").select_option(outcome)
+    page.locator("#outreach select[name=program]").select_option(program)
+    if note is not None:
+        page.get_by_label("Note").fill(note)
+    page.get_by_role("button", name="Save outcome").click()
+    page.locator("#outreach tbody tr", has_text=outcome).wait_for()
+
+
+def log_out(page, base_url: str) -> None:
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url(f"{base_url}/login")

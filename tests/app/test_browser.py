@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser import browser, login
+from browser import browser, log_out, login, record_outcome
 from helpers import PASSWORD, attempts_of, on_list
 
 from riskstrat.app.server import serving
@@ -36,14 +36,8 @@ def test_an_outreach_worker_records_a_decline(served, published, engine):
     assert rows.count() == before
     page.locator(f'#table a[href="/members/{child}"]').click()
     page.wait_for_url(re.compile(f"/members/{child}$"))
-    page.get_by_label("Date").fill("2025-06-20")
-    page.locator("#outreach select[name=outcome]").select_option("declined")
-    page.locator("#outreach select[name=program]").select_option("stronger_together")
-    page.get_by_label("Note").fill("mother asked us to call after the summer")
-    page.get_by_role("button", name="Save outcome").click()
-    page.locator("#outreach tbody tr", has_text="declined").wait_for()
-    page.get_by_role("button", name="Log out").click()
-    page.wait_for_url(re.compile(r"/login$"))
+    record_outcome(page, "2025-06-20", "declined", "stronger_together", "mother asked us to call after the summer")
+    log_out(page, base)
     context.close()
     rows = [r for r in attempts_of(engine, child) if r["recorded_by"] == "olive"]
     assert [(r["program"], r["outcome"], r["attempt_date"].isoformat(), r["note"]) for r in rows] == [

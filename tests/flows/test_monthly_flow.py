@@ -368,7 +368,7 @@ def test_a_decline_recorded_in_the_web_worklist_leaves_the_next_months_list(runs
     the next month and logs out; then `riskstrat monthly` runs that next month, which leaves the
     child off the list and counts the attempt in the report."""
     sys.path.insert(0, str(Path(__file__).parents[1] / "app"))
-    from browser import browser, login
+    from browser import browser, log_out, login, record_outcome
     from typer.testing import CliRunner
 
     from riskstrat.app.server import serving
@@ -387,13 +387,8 @@ def test_a_decline_recorded_in_the_web_worklist_leaves_the_next_months_list(runs
         login(page, base, "olive", password)
         page.locator(f'#table a[href="/members/{child}"]').click()
         page.wait_for_url(f"{base}/members/{child}")
-        page.get_by_label("Date").fill("2025-11-05")
-        page.locator("#outreach select[name=outcome]").select_option("declined")
-        page.locator("#outreach select[name=program]").select_option("acute_event")
-        page.get_by_role("button", name="Save outcome").click()
-        page.locator("#outreach tbody tr", has_text="declined").wait_for()
-        page.get_by_role("button", name="Log out").click()
-        page.wait_for_url(f"{base}/login")
+        record_outcome(page, "2025-11-05", "declined", "acute_event")
+        log_out(page, base)
 
     done = CliRunner().invoke(app, ["monthly", "--workspace", str(ws), "--month", third])
     assert done.exit_code == 0, done.output

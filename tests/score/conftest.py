@@ -3,14 +3,10 @@ and a tiny lake (eligibility, care management, ED visits) for one scoring month.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-
-from scorekit import build_workspace  # noqa: E402
+from scorekit import build_workspace  # tests/conftest.py puts this folder on the path
 
 
 @pytest.fixture(scope="session")
