@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, NoReturn, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
@@ -112,6 +113,24 @@ def _run(step: Callable[..., T], *args, **kwargs) -> T:
         _fail(str(exc))
 
 
+def _shares(items: list[str]) -> dict[str, float]:
+    shares = {}
+    for item in items:
+        name, _, share = item.partition("=")
+        try:
+            shares[name.strip()] = float(share)
+        except ValueError:
+            _fail(f"--plant-effect {item!r}: give PROGRAM=SHARE, for example stronger_together=0.4")
+    return shares
+
+
+def _plan_spec(**fields) -> PlanSpec:
+    try:
+        return PlanSpec(**fields)
+    except ValidationError as exc:
+        _fail("; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors()))
+
+
 @app.command()
 def synth(
     workspace: Workspace = Path("."),
@@ -120,9 +139,14 @@ def synth(
     end: Annotated[str, typer.Option(callback=_month, help="Last delivery month, YYYY-MM.")] = "2025-11",
     seed: Annotated[int, typer.Option(min=0, help="Same seed, same bytes.")] = 1,
     defects: Annotated[float, typer.Option(min=0.0, max=0.2, help="Share of rows given a realistic defect.")] = 0.0,
+    plant_effect: Annotated[list[str] | None, typer.Option(
+        help="PROGRAM=SHARE: the programme enrols children, more often at high risk, and its enrolment removes "
+             "SHARE of their acute hazards from the next month (0.4 = 40% fewer; 0 = no effect). Repeatable; "
+             "truth/programme_effects.json records it.")] = None,
 ) -> None:
     """Write a synthetic Medicaid plan: monthly deliveries in landing/, the hidden truth in truth/."""
-    spec = PlanSpec(members=members, months=months, end=end, seed=seed, defect_rate=defects)
+    spec = _plan_spec(members=members, months=months, end=end, seed=seed, defect_rate=defects,
+                      programme_effects=_shares(plant_effect or []))
     summary = _run(generate_plan, workspace, spec)
     table = Table(title=f"Synthetic plan in {workspace}", show_lines=False)
     table.add_column("table")

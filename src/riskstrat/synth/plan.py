@@ -26,6 +26,7 @@ from riskstrat.synth import defects as df
 from riskstrat.synth import encounters as enc
 from riskstrat.synth import latent as lt
 from riskstrat.synth import programs, writer
+from riskstrat.synth import reference as ref
 from riskstrat.synth.codes import Codes
 from riskstrat.synth.pharmacy import fills
 from riskstrat.synth.population import Population, assign_aid, build_population
@@ -136,7 +137,8 @@ def generate_plan(workspace: Path, spec: PlanSpec, progress: Progress | None = N
     ptr, drugs = _person_traits(pop, tr, codes, prov, _stream(seed, 5))
     state = lt.initial_state(pop, tr, cp, _stream(seed, 6))
     adult_prop = _stream(seed, 7).gamma(2.0, 0.5, pop.n)
-    cm = programs.CareManagement(pop.n)
+    planted = {ref.PROGRAMS.index(name): share for name, share in spec.programme_effects.items()}
+    cm = programs.CareManagement(pop.n, pop.month_start, planted)
     plan_defects = df.DefectPlan(spec, _stream(seed, 8))
 
     landing.mkdir(parents=True, exist_ok=True)
@@ -176,6 +178,8 @@ def generate_plan(workspace: Path, spec: PlanSpec, progress: Progress | None = N
             state.flare[born] = 0
             alive_c = (pop.birth_month[tr.person] <= m) & (pop.death_month[tr.person] > m)
             lam = lt.event_rates(tr, state.bh, state.flare, state.social[tr.hh])
+            if planted:
+                lam = lam * cm.hazard_multiplier(tr.person, m)[:, None]
             counts = rng.poisson(lam) * alive_c[:, None]
             age_days = start - pop.birth
             age = age_days / 365.25
@@ -232,6 +236,9 @@ def generate_plan(workspace: Path, spec: PlanSpec, progress: Progress | None = N
             np.add.at(kinds_p, (all_p, all_k), 1)
             cm.month(mo, ptr, pop, (kinds_p[:, lt.IP_PSY] + kinds_p[:, lt.ED_BH]) > 0, kinds_p[:, lt.IP_MED] > 0,
                      kinds_p[:, lt.ED_OTHER] > 0)
+            if planted:
+                risk, crisis = _programme_risks(planted, V, state, tr, pop.n, kinds_p)
+                cm.planted_referrals(mo, _stream(seed, 9, m), ptr, risk, crisis)
             scr = programs.screenings(mo, well, ptr, pop)
             file_away("sdoh_screening", scr, scr["deliver_day"])
 
@@ -250,6 +257,8 @@ def generate_plan(workspace: Path, spec: PlanSpec, progress: Progress | None = N
 
     report("truth", 0, 1)
     _write_truth(truth, pop, tr, risk_parts, event_parts, labels, plan_defects)
+    if planted:
+        _write_effects(truth, cm)
     report("truth", 1, 1)
     summary.persons = pop.n
     summary.households = pop.n_households
@@ -258,6 +267,48 @@ def generate_plan(workspace: Path, spec: PlanSpec, progress: Progress | None = N
     summary.defects = plan_defects.count
     summary.seconds = time.perf_counter() - t0
     return summary
+
+
+# The outcome whose true risk draws a planted programme's referrals, and the crisis that makes
+# one likelier that month: Stronger Together's behavioural-health crisis, CARES's acute use, and
+# any acute event for the others.
+PLANTED_OUTCOME = {programs.STRONGER: "bh_crisis", programs.CARES: "cares_acute"}
+PLANTED_CRISIS = {programs.STRONGER: (lt.IP_PSY, lt.ED_BH), programs.CARES: (lt.IP_MED, lt.ED_OTHER)}
+
+
+def _programme_risks(planted: dict[int, float], V: np.ndarray, state, tr, n: int,
+                     kinds: np.ndarray) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+    """Per planted programme and person: the true risk of its outcome now, and whether its crisis happened this month."""
+    names = list(lt.OUTCOMES)
+    now = V[np.arange(len(tr.person)), state.bh, state.flare, state.social[tr.hh]]
+    risk, crisis = {}, {}
+    for program in planted:
+        r = np.zeros(n)
+        r[tr.person] = now[:, names.index(PLANTED_OUTCOME.get(program, "acute_event"))]
+        risk[program] = r
+        crisis[program] = kinds[:, list(PLANTED_CRISIS.get(program, range(len(lt.KINDS))))].sum(axis=1) > 0
+    return risk, crisis
+
+
+def _write_effects(truth: Path, cm: programs.CareManagement) -> None:
+    """truth/programme_effects.json: what was planted, for an evaluation to be judged against."""
+    effects = {
+        ref.PROGRAMS[program]: {
+            "reduction": share,
+            "children_enrolled": int(cm.enrolled_in[:, program].sum()),
+            "children_with_the_effect": int(((cm.reduction == share) & (cm.effect_from < np.iinfo(np.int64).max)
+                                             & cm.enrolled_in[:, program]).sum()) if share > 0 else 0,
+        }
+        for program, share in sorted(cm.planted.items())
+    }
+    doc = {
+        "programmes": effects,
+        "hazards": list(lt.KINDS),
+        "from": "the month after a child's first enrolment in the programme",
+        "lasts": "to the end of the plan, discharge included",
+        "note": "truth/risk.parquet is each child's risk without any programme",
+    }
+    (truth / "programme_effects.json").write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def _sorted(d: dict, keys: tuple[str, ...]) -> dict:

@@ -16,14 +16,29 @@ INSTR_DOMAINS = {
     3: [0, 1],                         # other short screeners
 }
 DOMAIN_BASE = np.array([0.06, 0.10, 0.05, 0.06, 0.02, 0.07, 0.05, 0.08])
+# A planted programme refers about this share of its candidates a month (half of them enrol):
+# a child of average true risk at this rate, one of twice the risk twice as often, and any child
+# four times as often in a month of crisis.
+PLANTED_REFERRAL_SHARE = 0.005
 
 
 class CareManagement:
-    """Status history built month by month; the snapshot at month m holds rows dated by then."""
+    """Status history built month by month; the snapshot at month m holds rows dated by then.
 
-    def __init__(self, n: int) -> None:
+    ``planted`` (programme index -> share of hazards removed) names the programmes given an effect
+    (``PlanSpec.programme_effects``): each also enrols children of its own accord
+    (:meth:`planted_referrals`), and a child's first enrolment in one lowers all their acute
+    hazards from the month after enrolment to the end of the plan (:meth:`hazard_multiplier`).
+    """
+
+    def __init__(self, n: int, month_start: np.ndarray, planted: dict[int, float] | None = None) -> None:
         self.busy_until = np.full(n, -1, np.int64)
         self.rows: list[dict] = []
+        self.month_start = month_start
+        self.planted = dict(planted or {})
+        self.enrolled_in = np.zeros((n, len(ref.PROGRAMS)), bool)
+        self.effect_from = np.full(n, np.iinfo(np.int64).max, np.int64)
+        self.reduction = np.zeros(n)
 
     def month(self, mo: Month, tr, pop, acute_bh: np.ndarray, acute_med: np.ndarray, ed_any: np.ndarray) -> None:
         """Referrals of this month and each referral's later statuses."""
@@ -42,6 +57,27 @@ class CareManagement:
         program = np.select(
             [acute_bh[p] & (tr.foster[p] | (u < 0.3)), acute_bh[p], acute_med[p] | (tr.pmca[p] == 2),
              mo.social[p] == 2], [WRAP, STRONGER, CARES, LIFE], np.where(u < 0.5, STRONGER, OTHER))
+        self._refer(mo, rng, p, program)
+
+    def planted_referrals(self, mo: Month, rng: np.random.Generator, tr, risk: dict[int, np.ndarray],
+                          crisis: dict[int, np.ndarray]) -> None:
+        """Referrals into each planted programme, as a plan working its risk list makes them: the
+        higher a child's true risk of the programme's outcome (``risk``, by person), the likelier, and
+        four times likelier in a month with the crisis the programme is for (``crisis``).
+        Children already served, or ever enrolled in the programme, are not referred."""
+        for program in sorted(self.planted):
+            a = mo.active
+            a = a[tr.is_child[a] & (mo.age[a] < 21) & (self.busy_until[a] < mo.start) & ~self.enrolled_in[a, program]]
+            r = risk[program][a]
+            relative = r / max(float(r.mean()), 1e-9) if len(a) else r
+            hazard = np.minimum(PLANTED_REFERRAL_SHARE * relative * (1.0 + 3.0 * crisis[program][a]), 0.5)
+            p = a[rng.random(len(a)) < hazard]
+            if len(p):
+                self._refer(mo, rng, p, np.full(len(p), program))
+
+    def _refer(self, mo: Month, rng: np.random.Generator, p: np.ndarray, program: np.ndarray) -> None:
+        """Each referral's statuses: half enrol 5-45 days later and are discharged 90-365 days after that."""
+        k = len(p)
         d0 = mo.start + (rng.random(k) * (mo.end - mo.start + 1)).astype(np.int64)
         v = rng.random(k)
         outcome = np.select([v < 0.5, v < 0.7], [ENROLLED, DECLINED], UNREACHED)
@@ -56,6 +92,22 @@ class CareManagement:
         self.rows.append(dict(person=p[enrolled], program=program[enrolled], status=np.full(int(enrolled.sum()), DISCHARGED),
                               day=d2[enrolled], agency=agency[enrolled], coord=coord[enrolled]))
         self.busy_until[p] = np.where(enrolled, d2, d1 + 180)
+        if self.planted:
+            self._plant(p[enrolled], program[enrolled], d1[enrolled])
+
+    def _plant(self, persons: np.ndarray, program: np.ndarray, enrolled_on: np.ndarray) -> None:
+        # A child's first enrolment in a planted programme sets their effect; a later one changes nothing.
+        effective = np.array([self.planted.get(int(x), -1.0) for x in program]) > 0
+        first = effective & (self.effect_from[persons] == np.iinfo(np.int64).max)
+        month = np.searchsorted(self.month_start, enrolled_on, side="right") - 1
+        who = persons[first]
+        self.effect_from[who] = month[first] + 1
+        self.reduction[who] = np.array([self.planted[int(x)] for x in program[first]])
+        self.enrolled_in[persons, program] = True
+
+    def hazard_multiplier(self, persons: np.ndarray, m: int) -> np.ndarray:
+        """What is left of each person's acute hazards in sim month ``m`` (1 where no planted effect has begun)."""
+        return np.where(self.effect_from[persons] <= m, 1.0 - self.reduction[persons], 1.0)
 
     def snapshot(self, last_day: int) -> dict:
         """Every status row dated up to ``last_day``."""

@@ -8,6 +8,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from riskstrat.core.months import is_month
+from riskstrat.synth.reference import PROGRAMS
 
 # Claims paid in the first delivery month were incurred up to a quarter earlier, so the
 # simulation starts this many months before the first delivery.
@@ -24,6 +25,11 @@ class PlanSpec(BaseModel):
     end: str = Field("2025-11", description="Last delivery month, YYYY-MM.")
     seed: int = Field(1, ge=0, description="Same seed, same bytes.")
     defect_rate: float = Field(0.0, ge=0.0, le=0.2, description="Share of delivered rows given one realistic defect.")
+    programme_effects: dict[str, float] = Field(
+        default_factory=dict,
+        description="Care programmes given a planted effect, each with the share of its enrolled children's acute "
+                    "hazards removed from the month after enrolment (0.4 = 40% fewer); each also enrols children "
+                    "month by month, more often the higher their true risk. 0 plants the enrolment and no effect.")
 
     @field_validator("end")
     @classmethod
@@ -31,6 +37,16 @@ class PlanSpec(BaseModel):
         if not is_month(value):
             raise ValueError(f"end={value!r} is not a month in YYYY-MM form")
         return value
+
+    @field_validator("programme_effects")
+    @classmethod
+    def _effects(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, reduction in value.items():
+            if name not in PROGRAMS:
+                raise ValueError(f"programme_effects: {name!r} is not a care programme ({', '.join(PROGRAMS)})")
+            if not 0.0 <= reduction <= 0.95:
+                raise ValueError(f"programme_effects: {name}={reduction} is not a share between 0 and 0.95")
+        return dict(sorted(value.items()))
 
     @property
     def sim_months(self) -> int:
