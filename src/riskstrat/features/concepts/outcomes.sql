@@ -1,10 +1,8 @@
 -- What happened to each child of the as-of population in the outcome window (the months after
 -- the as-of month), as known at the end of the run-out: ED visits (counted once, as in
 -- ed_visit_records), behavioural-health ED visits, inpatient admissions beginning in the window
--- and the psychiatric ones among them, claims coding self-harm or a suicide attempt (the
--- self_harm group, whatever the claim was for: self-harm is often coded as the injury's cause;
--- a personal-history code Z91.5- or a subsequent or sequela encounter, 7th character D or S, is
--- not a new event),
+-- and the psychiatric ones among them, claims coding self-harm or a suicide attempt
+-- (self_harm_events),
 -- everything paid for care in the window, and the months the plan still covered the child.
 -- The outcomes themselves are rules over these counts (riskstrat/model/outcomes.yaml).
 -- The events are read from the as-of month on, one month before the window opens, so an ED
@@ -31,15 +29,10 @@ admits AS (
     GROUP BY e.person_id
 ),
 self_harm AS (
-    SELECT d.person_id, COUNT(DISTINCT d.record_id) AS n
-    FROM diagnoses AS d CROSS JOIN params AS p
-    WHERE d.source = 'claim'
-      AND d.codeset = 'icd10cm_suicide_self_harm'
-      AND d.grp = 'self_harm'
-      AND d.code NOT LIKE 'Z915%'
-      AND NOT (length(d.code) = 7 AND right(d.code, 1) IN ('D', 'S'))
-      AND d.event_date BETWEEN p.outcome_start AND p.outcome_end
-    GROUP BY d.person_id
+    SELECT e.person_id, COUNT(DISTINCT e.record_id) AS n
+    FROM self_harm_events AS e CROSS JOIN params AS p
+    WHERE e.event_date BETWEEN p.outcome_start AND p.outcome_end
+    GROUP BY e.person_id
 ),
 paid AS (
     SELECT e.person_id, CAST(SUM(e.value) AS DOUBLE) AS amount
