@@ -11,7 +11,6 @@ date, so the same run gives the same bytes. No member-level data appears here.
 
 from __future__ import annotations
 
-import html
 import json
 from importlib import resources
 from string import Template
@@ -24,6 +23,8 @@ from riskstrat.audit.monitoring import monitoring_plot_svg
 from riskstrat.audit.month import MonthAudit
 from riskstrat.config import Settings
 from riskstrat.core.fingerprint import code_fingerprint
+from riskstrat.core.html import escape as _esc
+from riskstrat.core.html import html_table as _table
 from riskstrat.core.plots import figure as new_figure
 from riskstrat.core.plots import svg_of
 from riskstrat.features import get_feature
@@ -31,24 +32,6 @@ from riskstrat.outreach.log import OUTCOMES
 from riskstrat.scoring.flags import TIERS
 from riskstrat.scoring.month import ListScores, MonthInputs, MonthScores, continuing
 from riskstrat.scoring.programs import ProgramRules
-
-
-def _esc(value) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _table(headers: list[str], rows: list[list], numeric: set[int] | None = None) -> str:
-    numeric = numeric or set()
-    head = "".join(f'<th class="n">{_esc(h)}</th>' if i in numeric else f"<th>{_esc(h)}</th>"
-                   for i, h in enumerate(headers))
-    body = []
-    for row in rows:
-        cells = []
-        for i, v in enumerate(row):
-            text = f"{v:,}" if isinstance(v, (int, np.integer)) and not isinstance(v, bool) else v
-            cells.append(f'<td class="n">{_esc(text)}</td>' if i in numeric else f"<td>{_esc(text)}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
 def score_plot(scores: pd.DataFrame) -> str:
