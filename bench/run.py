@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["synth", "ingest", "features", "train", "retrain", "monthly", "app", "score", "engines", "quality"]
+ORDER = ["synth", "ingest", "features", "train", "retrain", "monthly", "app", "score", "engines", "quality", "evaluation"]
 MEMORY_TARGET_MB = 4096
 
 

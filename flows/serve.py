@@ -3,7 +3,7 @@
     python -m riskstrat.flows.serve --workspace demo
 
 The no-work-pool alternative to ``prefect.yaml``: the monthly deployment runs on
-``schedule.cron`` in ``schedule.timezone`` (riskstrat.toml), train, score and ingest on demand.
+``schedule.cron`` in ``schedule.timezone`` (riskstrat.toml), train, score, ingest and evaluate on demand.
 Needs a Prefect server (``prefect server start``); stop with Ctrl-C.
 """
 
@@ -14,6 +14,7 @@ from pathlib import Path
 
 from prefect import serve
 from prefect.schedules import Cron
+from riskstrat.flows.evaluate import evaluate
 from riskstrat.flows.ingest import ingest
 from riskstrat.flows.monthly import monthly
 from riskstrat.flows.score import score
@@ -23,7 +24,7 @@ from riskstrat.config import load_settings
 
 
 def deployments(workspace: str) -> list:
-    """The four deployments for ``workspace``; the monthly one on the workspace's own schedule."""
+    """The five deployments for ``workspace``; the monthly one on the workspace's own schedule."""
     workspace = str(Path(workspace).resolve())
     schedule = load_settings(Path(workspace)).schedule
     params = {"workspace": workspace}
@@ -33,6 +34,7 @@ def deployments(workspace: str) -> list:
         train.to_deployment("train", parameters=params, tags=["riskstrat", "on-demand"]),
         score.to_deployment("score", parameters=params, tags=["riskstrat", "on-demand"]),
         ingest.to_deployment("ingest", parameters=params, tags=["riskstrat", "on-demand"]),
+        evaluate.to_deployment("evaluate", parameters=params, tags=["riskstrat", "on-demand"]),
     ]
 
 

@@ -25,6 +25,7 @@ from prefect.tasks import exponential_backoff
 from riskstrat import jobs as job
 from riskstrat.config import Settings, load_settings
 from riskstrat.core.progress import Progress
+from riskstrat.evaluation import Evaluation, evaluate_programme
 from riskstrat.ingest import IngestReport, ingest_workspace
 from riskstrat.model.train import TrainResult, train_models
 from riskstrat.publish.month import ScoreResult, score_month
@@ -130,6 +131,13 @@ def score(workspace: Path, as_of: str, settings: Settings, model_id: str | None 
     return result
 
 
+@io_task(name="evaluate", task_run_name="evaluate {program} {first}..{last}")
+def evaluate(workspace: Path, program: str, first: str, last: str, settings: Settings) -> Evaluation:
+    result = evaluate_programme(workspace, program, first, last, settings, progress=report)
+    get_run_logger().info("published %s", result.folder)
+    return result
+
+
 @io_task(name="record step")
 def record_step(workspace: Path, month: str, plan: job.StepPlan, outputs=None, detail: dict | None = None) -> None:
     job.record_step(workspace, month, plan.step, plan.inputs, plan.outputs if outputs is None else outputs, detail)
@@ -145,3 +153,12 @@ def post_summary(summary: job.MonthSummary) -> None:
     if summary.ingest_tables:
         create_table_artifact(summary.ingest_tables, key=f"{key}-delivery",
                               description=f"Delivery {summary.month}: rows in, accepted, quarantined per table")
+
+
+def post_evaluation(result: Evaluation) -> None:
+    """The evaluation's table (changes with their intervals, no member data) as a table artifact."""
+    columns = ["outcome", "months_after", "change_percent", "low_percent", "high_percent", "naive_change_percent",
+               "enrolled_children", "comparison_children"]
+    create_table_artifact(result.effects[columns].round(1).to_dict(orient="records"),
+                          key=f"riskstrat-evaluation-{result.program}-{result.first}-{result.last}".replace("_", "-"),
+                          description=f"Did {result.program} work? Children enrolled {result.first} to {result.last}")

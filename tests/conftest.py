@@ -1,5 +1,6 @@
 """Fixtures shared by every stage's tests."""
 
+import os
 import sys
 from pathlib import Path
 
@@ -11,6 +12,9 @@ sys.path.insert(0, str(Path(__file__).parent / "score"))
 sys.path.insert(0, str(Path(__file__).parent))
 
 from once import built_once  # noqa: E402
+
+# Before any test module imports Prefect, which reads its settings once.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 # The smallest design the stages accept: a 12-month look-back (the longest feature window), a
 # 3-month outcome, every matured month learned from and the last one tested; a 21-month plan can
@@ -67,6 +71,18 @@ def spark():
     })
     yield spark
     spark.stop()
+
+
+@pytest.fixture(scope="session")
+def prefect_harness(tmp_path_factory):
+    """A throw-away Prefect API and database for every flow run of the session (one per test
+    worker; each costs a local API server, so only the flow tests ask for it)."""
+    os.environ.setdefault("PREFECT_HOME", str(tmp_path_factory.mktemp("prefect-home")))
+    from prefect.testing.utilities import prefect_test_harness
+
+    # a busy 2-core machine needs more than the default 30 s to start the server
+    with prefect_test_harness(server_startup_timeout=180):
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -26,6 +26,8 @@ from riskstrat.config import Settings, describe_settings, load_settings
 from riskstrat.core.errors import RiskstratError
 from riskstrat.core.months import is_month
 from riskstrat.core.progress import Progress
+from riskstrat.evaluation import evaluate_programme
+from riskstrat.evaluation.report import change_words
 from riskstrat.ingest import ingest_workspace
 from riskstrat.jobs import MonthlyRunFailed, MonthSummary, retrains_due
 from riskstrat.model.train import train_models
@@ -275,6 +277,33 @@ def score(
     console.print(f"Worklist: {result.worklist_xlsx}  (also {result.worklist_csv.name})", highlight=False)
     console.print(f"Report:   {result.report}", highlight=False)
     console.print(f"Manifest: {result.out_dir / 'run.json'}", highlight=False)
+
+
+@app.command()
+def evaluate(
+    workspace: Workspace = Path("."),
+    program: Annotated[str, typer.Option(help="Programme id as care_management names it, e.g. stronger_together.")] = ...,
+    first: Annotated[str, typer.Option("--from", callback=_month, help="First enrolment month evaluated, YYYY-MM.")] = ...,
+    last: Annotated[str, typer.Option("--to", callback=_month, help="Last enrolment month evaluated, YYYY-MM.")] = ...,
+) -> None:
+    """Did a programme work? Its enrolled children against matched comparisons; publishes outputs/evaluation/."""
+    result = _run(evaluate_programme, workspace, program, first, last, _settings(workspace))
+    c = result.counts
+    console.print(f"{program}: {c['enrolled']:,} enrolled children from {first} to {last}; {c['matched']:,} matched "
+                  f"to {c['comparisons']:,} comparison children ({c['unmatched']:,} without a close match)",
+                  highlight=False)
+    table = Table(title="Change after enrolment against matched comparisons (95% interval)")
+    for column, justify in (("outcome", "left"), ("months", "right"), ("change", "left"), ("naive before/after", "left")):
+        table.add_column(column, justify=justify)
+    for row in result.effects.itertuples(index=False):
+        table.add_row(row.outcome, str(row.months_after), change_words(row.change_percent, row.low_percent, row.high_percent),
+                      change_words(row.naive_change_percent, row.naive_low_percent, row.naive_high_percent))
+    console.print(table)
+    worst = result.balance["smd_after"].abs().max()
+    console.print(f"Balance: largest standardised mean difference after matching {worst:.3f} "
+                  f"(limit {result.settings.evaluation.balance_limit})", highlight=False)
+    console.print(f"Report: {result.folder / 'report.html'}  (table: effects.csv, cohort: cohort.parquet)",
+                  highlight=False)
 
 
 @app.command()

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from riskstrat.core.errors import RiskstratError
 
@@ -348,6 +348,32 @@ class AppSettings(_Section):
     lockout_minutes: int = Field(15, ge=1, description="How long a locked account stays locked.")
 
 
+class EvaluationSettings(_Section):
+    min_enrolled: int = Field(
+        30, ge=2, description="Fewest enrolled children a programme evaluation accepts; below it the estimates mean nothing."
+    )
+    pre_months: int = Field(12, ge=3, le=24, description="Months before enrolment each child is followed (the pre-period).")
+    post_months: tuple[int, ...] = Field(
+        (6, 12), min_length=1, description="Follow-up windows after enrolment, in months; each gets its own estimate."
+    )
+    comparisons_per_child: int = Field(
+        3, ge=1, le=10, description="Comparison children matched to each enrolled child (fewer when fewer are close enough)."
+    )
+    caliper: float = Field(
+        0.2, gt=0, le=1, description="Widest gap allowed between a child and their comparison, in standard deviations of the logit of the propensity score."
+    )
+    balance_limit: float = Field(
+        0.1, gt=0, description="Standardised mean difference at or above which a matched covariate is reported as unbalanced."
+    )
+
+    @field_validator("post_months")
+    @classmethod
+    def _windows(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if any(not 1 <= k <= 24 for k in value):
+            raise ValueError("each follow-up window must be 1 to 24 months")
+        return tuple(sorted(set(value)))
+
+
 class Settings(_Section):
     """Everything a workspace can configure; sections mirror the pipeline stages."""
 
@@ -359,6 +385,8 @@ class Settings(_Section):
     engine: EngineSettings = Field(default_factory=EngineSettings, description="Where the heavy stages run.")
     outreach: OutreachSettings = Field(default_factory=OutreachSettings, description="The outreach log.")
     app: AppSettings = Field(default_factory=AppSettings, description="The web worklist (riskstrat app).")
+    evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings,
+                                           description="Programme evaluation (riskstrat evaluate).")
 
     def for_spec(self, spec: ModelSpec) -> "Settings":
         """The settings one model is trained and scored with: the specification's outcome, horizon,

@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 SRC = REPO / "src" / "riskstrat"
 
 #: The stages in the order the data flows; a module may import its own stage and earlier ones only.
-STAGES = ("data_contracts", "model_specs", "core", "config", "ingest", "lake", "features", "synth", "audit", "model", "outreach", "scoring", "publish",
+STAGES = ("data_contracts", "model_specs", "core", "config", "ingest", "lake", "features", "synth", "audit", "model", "outreach", "scoring", "publish", "evaluation",
           "jobs", "app", "flows", "cli")
 #: What the library (everything but the command line and the flows) must never import.
 LIBRARY_MUST_NOT_IMPORT = ("prefect", "typer", "riskstrat.flows", "riskstrat.cli")

@@ -171,7 +171,7 @@ class MonthScores:
         return pd.concat([ls.explanations for ls in self.lists], ignore_index=True)
 
 
-def _probabilities(model, X: pd.DataFrame, frame: pd.DataFrame) -> np.ndarray:
+def probabilities(model, X: pd.DataFrame, frame: pd.DataFrame) -> np.ndarray:
     """Calibrated probabilities; from the matrix already built when the model exposes its parts
     (a registry model), so the 500k-row matrix is typed once for scoring and SHAP alike."""
     calibrator = getattr(model, "calibrator", None)
@@ -267,7 +267,7 @@ def _score_list(spec: Specification, model, frame: pd.DataFrame, shared: _Shared
                 lap: _Laps) -> ListScores:
     """Score, suppress, flag, match, explain and group one list's population (``frame``: its feature rows)."""
     X = explain.model_matrix(model, frame)
-    ranked = rank_scores(frame["person_id"], _probabilities(model, X, frame))
+    ranked = rank_scores(frame["person_id"], probabilities(model, X, frame))
     # pos[i]: the population row of the i-th ranked child; the big frame is never reordered.
     pos = ranked.pop("_row").to_numpy()
     lap("predict")

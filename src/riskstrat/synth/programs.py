@@ -18,8 +18,10 @@ INSTR_DOMAINS = {
 DOMAIN_BASE = np.array([0.06, 0.10, 0.05, 0.06, 0.02, 0.07, 0.05, 0.08])
 # A planted programme refers about this share of its candidates a month (half of them enrol):
 # a child of average true risk at this rate, one of twice the risk twice as often, and any child
-# four times as often in a month of crisis.
-PLANTED_REFERRAL_SHARE = 0.005
+# ten times as often in the month after a crisis (the claims and ADT messages show the crisis,
+# the list flags the child, outreach follows), so that children are picked at a peak, as in life.
+PLANTED_REFERRAL_SHARE = 0.004
+CRISIS_REFERRAL_FACTOR = 10.0
 
 
 class CareManagement:
@@ -39,6 +41,7 @@ class CareManagement:
         self.enrolled_in = np.zeros((n, len(ref.PROGRAMS)), bool)
         self.effect_from = np.full(n, np.iinfo(np.int64).max, np.int64)
         self.reduction = np.zeros(n)
+        self.crisis_last_month = {program: np.zeros(n, bool) for program in self.planted}
 
     def month(self, mo: Month, tr, pop, acute_bh: np.ndarray, acute_med: np.ndarray, ed_any: np.ndarray) -> None:
         """Referrals of this month and each referral's later statuses."""
@@ -62,15 +65,19 @@ class CareManagement:
     def planted_referrals(self, mo: Month, rng: np.random.Generator, tr, risk: dict[int, np.ndarray],
                           crisis: dict[int, np.ndarray]) -> None:
         """Referrals into each planted programme, as a plan working its risk list makes them: the
-        higher a child's true risk of the programme's outcome (``risk``, by person), the likelier, and
-        four times likelier in a month with the crisis the programme is for (``crisis``).
-        Children already served, or ever enrolled in the programme, are not referred."""
+        higher a child's true risk of the programme's outcome (``risk``, by person), the likelier,
+        and far likelier in the month after the crisis the programme is for (``crisis``: this
+        month's, kept for the next). Children already served, or ever enrolled in the programme,
+        are not referred."""
         for program in sorted(self.planted):
             a = mo.active
             a = a[tr.is_child[a] & (mo.age[a] < 21) & (self.busy_until[a] < mo.start) & ~self.enrolled_in[a, program]]
             r = risk[program][a]
             relative = r / max(float(r.mean()), 1e-9) if len(a) else r
-            hazard = np.minimum(PLANTED_REFERRAL_SHARE * relative * (1.0 + 3.0 * crisis[program][a]), 0.5)
+            after_crisis = self.crisis_last_month[program][a]
+            self.crisis_last_month[program] = crisis[program]
+            hazard = np.minimum(PLANTED_REFERRAL_SHARE * relative * (1.0 + (CRISIS_REFERRAL_FACTOR - 1) * after_crisis),
+                                0.5)
             p = a[rng.random(len(a)) < hazard]
             if len(p):
                 self._refer(mo, rng, p, np.full(len(p), program))

@@ -1,0 +1,192 @@
+"""The effect estimates: difference-in-differences on the matched cohort, the event study, and the naive before/after.
+
+Each enrolled child and their comparison form a *unit* observed month by month from
+``pre_months`` before the index month to the end of the follow-up window, in the months the plan
+covered them; the index month itself is left out of the estimates (enrolment happens during it,
+and the effect is expected from the next month). A comparison child who enrols anywhere later
+stops being a comparison that month.
+
+- **Difference-in-differences** (pyfixest): the outcome on ``enrolled × after`` with unit and
+  calendar-month fixed effects, errors clustered by child. Counts (admissions, ED visits,
+  crises) use Poisson regression, so the coefficient is a log rate ratio and the change is
+  ``exp(b) - 1``; paid PMPM uses least squares, in dollars, and its change is given against the
+  enrolled children's counterfactual (their mean after, minus the effect).
+- **Event study**: the same models with one ``enrolled × month-relative-to-index`` term per month
+  (:data:`REFERENCE_MONTH` is the reference). Every unit is compared only with its own
+  matched comparison's calendar months, so staggered enrolment does not mix early and late
+  enrollees as each other's controls (the problem of two-way fixed effects with staggered timing).
+- **Naive before/after**: the enrolled children alone, after against before, with child fixed
+  effects. This is what a pilot's table usually reports; the gap between it and the
+  difference-in-differences is what regression to the mean would have claimed.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyfixest as pf
+
+from riskstrat.evaluation.cohort import month_numbers
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One outcome evaluated: its column in the panel, its name in the report, and its model."""
+
+    column: str
+    label: str
+    poisson: bool
+
+
+OUTCOMES = (
+    Outcome("ip_admits", "Acute admissions", True),
+    Outcome("ed_visits", "ED visits", True),
+    Outcome("bh_crises", "Behavioural-health crises", True),
+    Outcome("paid", "Paid PMPM", False),
+)
+
+
+def unit_panel(cohort: pd.DataFrame, pairs: pd.DataFrame, use: pd.DataFrame, censor: pd.Series,
+               pre_months: int, post_months: int, last_month: str) -> pd.DataFrame:
+    """Month-by-month rows of every matched unit: unit, person_id, group (the enrolled child's
+    matched set), treated, month, rel (months from the index month), post and the outcomes;
+    months the plan did not cover are absent."""
+    units = matched_units(cohort, pairs)[["person_id", "index_month", "treated", "group"]]
+    units["unit"] = np.arange(len(units))
+    keys = pd.MultiIndex.from_frame(units[["person_id", "index_month"]])
+    stop = censor.reindex(keys).to_numpy(dtype=float, na_value=np.inf)
+    units["stop"] = np.where(units["treated"].to_numpy() == 1, np.inf, stop)
+    units["index_number"] = month_numbers(units["index_month"])
+    panel = units.merge(use.assign(month_number=month_numbers(use["month"])), on="person_id")
+    panel["rel"] = panel["month_number"] - panel["index_number"]
+    keep = ((panel["rel"] >= -pre_months) & (panel["rel"] <= post_months) & (panel["rel"] < panel["stop"])
+            & (panel["month"] <= last_month))
+    panel = panel[keep.to_numpy(dtype=bool)].copy()
+    panel["post"] = (panel["rel"] > 0).astype(int)
+    panel["treat_post"] = panel["treated"] * panel["post"]
+    columns = ["unit", "person_id", "group", "treated", "index_month", "month", "rel", "post", "treat_post",
+               *(o.column for o in OUTCOMES)]
+    return panel[columns].sort_values(["unit", "month"], ignore_index=True)
+
+
+def matched_units(cohort: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+    """The cohort rows of every enrolled child with a match and of each comparison, with ``group``:
+    the enrolled child's matched set (numbered in cohort order)."""
+    enrolled = np.unique(pairs["treated_row"].to_numpy())
+    group = pd.Series(np.arange(len(enrolled)), index=enrolled)
+    rows = np.concatenate([enrolled, pairs["comparison_row"].to_numpy()])
+    units = cohort.iloc[rows].reset_index(drop=True)
+    units["group"] = np.concatenate([group.to_numpy(), group.reindex(pairs["treated_row"]).to_numpy()])
+    return units
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """One estimated change, as a percentage with its 95% interval, and the model's own coefficient."""
+
+    percent: float
+    low: float
+    high: float
+    coefficient: float
+    std_error: float
+
+
+def _fit(formula: str, data: pd.DataFrame, poisson: bool) -> pd.DataFrame | None:
+    """The fit's coefficient table, or None when the data cannot identify it: in a Poisson model a
+    unit whose outcome is always 0 carries no information and is dropped, and when every enrolled
+    child's is, nothing is left to compare."""
+    with warnings.catch_warnings():
+        # pyfixest warns about each such unit it drops; that is the model working as it should
+        warnings.simplefilter("ignore", UserWarning)
+        try:
+            fit = (pf.fepois if poisson else pf.feols)(formula, data=data, vcov={"CRV1": "person_id"})
+        except ValueError:  # pyfixest: "All variables are collinear" once the informative units are gone
+            return None
+    return fit.tidy()
+
+
+NOT_ESTIMABLE = Estimate(np.nan, np.nan, np.nan, np.nan, np.nan)
+
+
+def _as_percent(row: pd.Series, poisson: bool, baseline: float) -> Estimate:
+    b, se, low, high = (float(row[k]) for k in ("Estimate", "Std. Error", "2.5%", "97.5%"))
+    if poisson:
+        return Estimate(100 * np.expm1(b), 100 * np.expm1(low), 100 * np.expm1(high), b, se)
+    scale = 100 / baseline if baseline > 0 else np.nan
+    return Estimate(b * scale, low * scale, high * scale, b, se)
+
+
+def window(panel: pd.DataFrame, months: int) -> pd.DataFrame:
+    """The rows an estimate over ``months`` of follow-up uses: the pre-period and months 1..``months`` after."""
+    return panel[(panel["rel"] != 0) & (panel["rel"] <= months)]
+
+
+def _events_in_every_cell(panel: pd.DataFrame, outcome: Outcome) -> bool:
+    """Whether each group (enrolled, comparison, as present) has events both before and after: a
+    Poisson rate ratio with none on one side is infinite or zero, not an estimate."""
+    if not outcome.poisson:
+        return True
+    totals = panel.groupby(["treated", "post"])[outcome.column].sum()
+    return len(totals) == 2 * panel["treated"].nunique() and bool((totals > 0).all())
+
+
+def did(panel: pd.DataFrame, outcome: Outcome) -> Estimate:
+    """Difference-in-differences with unit and calendar-month fixed effects, clustered by child."""
+    if not _events_in_every_cell(panel, outcome):
+        return NOT_ESTIMABLE
+    tidy = _fit(f"{outcome.column} ~ treat_post | unit + month", panel, outcome.poisson)
+    if tidy is None or "treat_post" not in tidy.index:
+        return NOT_ESTIMABLE
+    after = panel[(panel["treated"] == 1) & (panel["post"] == 1)][outcome.column].mean()
+    b = float(tidy.loc["treat_post", "Estimate"])
+    return _as_percent(tidy.loc["treat_post"], outcome.poisson, after - b)
+
+
+def naive(panel: pd.DataFrame, outcome: Outcome) -> Estimate:
+    """The enrolled children's change from before to after, with child fixed effects, clustered by child."""
+    enrolled = panel[panel["treated"] == 1]
+    if not _events_in_every_cell(enrolled, outcome):
+        return NOT_ESTIMABLE
+    tidy = _fit(f"{outcome.column} ~ post | unit", enrolled, outcome.poisson)
+    if tidy is None or "post" not in tidy.index:
+        return NOT_ESTIMABLE
+    before = enrolled[enrolled["post"] == 0][outcome.column].mean()
+    return _as_percent(tidy.loc["post"], outcome.poisson, before)
+
+
+#: The event study's reference month: three before enrolment, just before the months the crisis
+#: that brings a child to a programme usually falls in (matched on as recent acute use). The month
+#: before enrolment holds that crisis for many enrolled children, so against it every other month
+#: would look like a fall.
+REFERENCE_MONTH = -3
+
+
+def event_study(panel: pd.DataFrame, outcome: Outcome) -> pd.DataFrame:
+    """One estimate per month relative to the index month (rel, percent, low, high); :data:`REFERENCE_MONTH` is 0
+    by construction. Only that row when the outcome is too rare to estimate."""
+    reference = pd.DataFrame({"rel": [REFERENCE_MONTH], "percent": [0.0], "low": [0.0], "high": [0.0]})
+    if not _events_in_every_cell(panel, outcome):
+        return reference
+    tidy = _fit(f"{outcome.column} ~ i(rel, treated, ref={REFERENCE_MONTH}) | unit + month", panel, outcome.poisson)
+    if tidy is None:
+        return reference
+    rel = tidy.index.str.extract(r"rel::(-?\d+):treated", expand=False).astype(int)
+    baseline = panel[(panel["treated"] == 1) & (panel["rel"] == REFERENCE_MONTH)][outcome.column].mean()
+    rows = [(REFERENCE_MONTH, 0.0, 0.0, 0.0)]
+    for r, (_, row) in zip(rel, tidy.iterrows(), strict=True):
+        e = _as_percent(row, outcome.poisson, baseline)
+        rows.append((int(r), e.percent, e.low, e.high))
+    return pd.DataFrame(rows, columns=["rel", "percent", "low", "high"]).sort_values("rel", ignore_index=True)
+
+
+def rates(panel: pd.DataFrame, outcome: Outcome) -> dict[str, float]:
+    """Mean per child-month before and after, for the enrolled and the comparison children."""
+    out = {}
+    for treated, who in ((1, "enrolled"), (0, "comparison")):
+        for post, when in ((0, "before"), (1, "after")):
+            rows = panel[(panel["treated"] == treated) & (panel["post"] == post) & (panel["rel"] != 0)]
+            out[f"{who}_{when}"] = float(rows[outcome.column].mean()) if len(rows) else float("nan")
+    return out
