@@ -360,7 +360,7 @@ class EvaluationSettings(_Section):
         3, ge=1, le=10, description="Comparison children matched to each enrolled child (fewer when fewer are close enough)."
     )
     caliper: float = Field(
-        0.2, gt=0, le=1, description="Widest gap allowed between a child and their comparison, in standard deviations of the logit of the propensity score."
+        0.2, gt=0, le=1, description="Widest gap allowed between a child and their comparison in the log-odds of the propensity and of the score, in standard deviations of each."
     )
     balance_limit: float = Field(
         0.1, gt=0, description="Standardised mean difference at or above which a matched covariate is reported as unbalanced."

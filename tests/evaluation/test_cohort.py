@@ -61,3 +61,32 @@ def test_history_counts_use_before_the_index_month_and_the_recent_crisis():
     assert a["acute_recent"] == 1 + 3 + 1 + 4     # the index month and the two before
     b = history.loc[("2024-01", "B")]
     assert (b["ed_visits_pre"], b["acute_recent"]) == (1, 1)  # 2024-03 is after the index month
+
+
+def test_enrolment_dates_come_from_every_care_management_snapshot_and_the_outreach_log(tmp_path):
+    from datetime import date
+
+    from riskstrat.config import Settings
+    from riskstrat.evaluation.cohort import enrolments
+    from riskstrat.lake import connect
+    from riskstrat.outreach.db import open_database
+    from riskstrat.outreach.log import record_attempt
+
+    for month, rows in (("2024-02", [("P1", "enrolled", "2024-02-20")]),
+                        ("2024-03", [("P1", "discharged", "2024-03-30"), ("P3", "declined", "2024-03-02")])):
+        folder = tmp_path / "lake" / "care_management" / f"delivery_month={month}"
+        folder.mkdir(parents=True)
+        pd.DataFrame([{"person_id": p, "program": "stronger_together", "status": s,
+                       "status_date": pd.Timestamp(d).date()} for p, s, d in rows]).to_parquet(folder / "part-0.parquet")
+    engine = open_database(tmp_path, Settings())
+    for person, day in (("P1", date(2024, 3, 5)), ("P2", date(2024, 4, 1)), ("P2", date(2024, 6, 1))):
+        record_attempt(engine, person_id=person, program="stronger_together", outcome="enrolled", attempt_date=day,
+                       recorded_by="tester")
+    record_attempt(engine, person_id="P4", program="stronger_together", outcome="declined",
+                   attempt_date=date(2024, 4, 1), recorded_by="tester")
+    known = enrolments(connect(tmp_path), tmp_path, Settings(), until=date(2024, 12, 31))
+    # P1: the February snapshot's enrolment, though March's dropped it and the log says later;
+    # P2: the log's first; P3 and P4 declined
+    assert known[["person_id", "enrolled_on"]].astype(str).values.tolist() == [["P1", "2024-02-20"],
+                                                                                ["P2", "2024-04-01"]]
+    assert enrolments(connect(tmp_path), tmp_path, Settings(), until=date(2024, 3, 31))["person_id"].tolist() == ["P1"]
