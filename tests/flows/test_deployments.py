@@ -23,7 +23,7 @@ def test_every_deployment_points_at_a_flow_that_takes_its_parameters(project, mo
 
     monkeypatch.chdir(REPO)  # as the worker does after the pull step
     names = {d["name"] for d in project["deployments"]}
-    assert names == {"monthly", "train", "score", "ingest"}
+    assert names == {"monthly", "train", "score", "ingest", "evaluate"}
     for d in project["deployments"]:
         flow = load_flow_from_entrypoint(d["entrypoint"])
         assert flow.name == f"riskstrat-{d['name']}"
@@ -35,7 +35,7 @@ def test_monthly_runs_on_the_default_schedule_and_the_rest_on_demand(project):
     (schedule,) = by_name["monthly"]["schedules"]
     default = ScheduleSettings()
     assert (schedule["cron"], schedule["timezone"]) == (default.cron, default.timezone)
-    assert all(not by_name[n].get("schedules") for n in ("train", "score", "ingest"))
+    assert all(not by_name[n].get("schedules") for n in ("train", "score", "ingest", "evaluate"))
 
 
 def test_serve_takes_the_cron_from_the_workspace(tmp_path):

@@ -11,8 +11,8 @@ stops being a comparison that month.
   crises) use Poisson regression, so the coefficient is a log rate ratio and the change is
   ``exp(b) - 1``; paid PMPM uses least squares, in dollars, and its change is given against the
   enrolled children's counterfactual (their mean after, minus the effect).
-- **Event study**: the same models with one ``enrolled × month-relative-to-index`` term per month
-  (:data:`REFERENCE_MONTH` is the reference). Every unit is compared only with its own
+- **Event study**: the same models with one ``enrolled × period-relative-to-index`` term per
+  three months (:data:`BIN_MONTHS`; :data:`REFERENCE_BIN` is the reference). Every unit is compared only with its own
   matched comparison's calendar months, so staggered enrolment does not mix early and late
   enrollees as each other's controls (the problem of two-way fixed effects with staggered timing).
 - **Naive before/after**: the enrolled children alone, after against before, with child fixed
@@ -114,7 +114,8 @@ NOT_ESTIMABLE = Estimate(np.nan, np.nan, np.nan, np.nan, np.nan)
 def _as_percent(row: pd.Series, poisson: bool, baseline: float) -> Estimate:
     b, se, low, high = (float(row[k]) for k in ("Estimate", "Std. Error", "2.5%", "97.5%"))
     if poisson:
-        return Estimate(100 * np.expm1(b), 100 * np.expm1(low), 100 * np.expm1(high), b, se)
+        with np.errstate(over="ignore"):  # an interval from a handful of events may run to infinity: it is shown so
+            return Estimate(100 * np.expm1(b), 100 * np.expm1(low), 100 * np.expm1(high), b, se)
     scale = 100 / baseline if baseline > 0 else np.nan
     return Estimate(b * scale, low * scale, high * scale, b, se)
 
@@ -157,28 +158,43 @@ def naive(panel: pd.DataFrame, outcome: Outcome) -> Estimate:
     return _as_percent(tidy.loc["post"], outcome.poisson, before)
 
 
-#: The event study's reference month: three before enrolment, just before the months the crisis
-#: that brings a child to a programme usually falls in (matched on as recent acute use). The month
-#: before enrolment holds that crisis for many enrolled children, so against it every other month
-#: would look like a fall.
-REFERENCE_MONTH = -3
+#: The event study groups months by three (an acute admission is too rare for one month of one
+#: cohort to say much): bins 1..4 are months 1-3, 4-6, 7-9 and 10-12 after enrolment, -1..-4 the
+#: same before, 0 the index month alone.
+BIN_MONTHS = 3
+#: The reference bin: months 4-6 before enrolment. The three months just before hold the crisis
+#: that brings many children to a programme (they are matched on it as recent acute use), so
+#: against them every other period would look like a fall.
+REFERENCE_BIN = -2
+
+
+def event_bins(rel: pd.Series) -> np.ndarray:
+    """Each month relative to the index month as its event-study bin (0: the index month)."""
+    r = rel.to_numpy()
+    return (np.sign(r) * np.ceil(np.abs(r) / BIN_MONTHS)).astype(int)
+
+
+def _bin_middle(b: int) -> float:
+    return float(np.sign(b) * (BIN_MONTHS * abs(b) - (BIN_MONTHS - 1) / 2)) if b else 0.0
 
 
 def event_study(panel: pd.DataFrame, outcome: Outcome) -> pd.DataFrame:
-    """One estimate per month relative to the index month (rel, percent, low, high); :data:`REFERENCE_MONTH` is 0
-    by construction. Only that row when the outcome is too rare to estimate."""
-    reference = pd.DataFrame({"rel": [REFERENCE_MONTH], "percent": [0.0], "low": [0.0], "high": [0.0]})
+    """One estimate per bin of months around the index month (rel: the bin's middle month, percent, low,
+    high); :data:`REFERENCE_BIN` is 0 by construction. Only that row when the outcome is too rare."""
+    reference = pd.DataFrame({"rel": [_bin_middle(REFERENCE_BIN)], "percent": [0.0], "low": [0.0], "high": [0.0]})
     if not _events_in_every_cell(panel, outcome):
         return reference
-    tidy = _fit(f"{outcome.column} ~ i(rel, treated, ref={REFERENCE_MONTH}) | unit + month", panel, outcome.poisson)
+    binned = panel.assign(bin=event_bins(panel["rel"]))
+    tidy = _fit(f"{outcome.column} ~ i(bin, treated, ref={REFERENCE_BIN}) | unit + month", binned, outcome.poisson)
     if tidy is None:
         return reference
-    rel = tidy.index.str.extract(r"rel::(-?\d+):treated", expand=False).astype(int)
-    baseline = panel[(panel["treated"] == 1) & (panel["rel"] == REFERENCE_MONTH)][outcome.column].mean()
-    rows = [(REFERENCE_MONTH, 0.0, 0.0, 0.0)]
-    for r, (_, row) in zip(rel, tidy.iterrows(), strict=True):
+    bins = tidy.index.str.extract(r"bin::(-?\d+):treated", expand=False).astype(int)
+    baseline = binned[(binned["treated"] == 1) & (binned["bin"] == REFERENCE_BIN)][outcome.column].mean()
+    rows = [reference.iloc[0].tolist()]
+    for b, (_, row) in zip(bins, tidy.iterrows(), strict=True):
         e = _as_percent(row, outcome.poisson, baseline)
-        rows.append((int(r), e.percent, e.low, e.high))
+        if np.isfinite([e.percent, e.low, e.high]).all():  # a bin with no event on one side has no estimate
+            rows.append([_bin_middle(int(b)), e.percent, e.low, e.high])
     return pd.DataFrame(rows, columns=["rel", "percent", "low", "high"]).sort_values("rel", ignore_index=True)
 
 

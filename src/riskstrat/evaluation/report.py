@@ -15,7 +15,7 @@ import pandas as pd
 from riskstrat.core.fingerprint import code_fingerprint
 from riskstrat.core.html import escape, html_table
 from riskstrat.core.plots import figure, svg_of
-from riskstrat.evaluation.estimate import REFERENCE_MONTH
+from riskstrat.evaluation.estimate import BIN_MONTHS, REFERENCE_BIN
 from riskstrat.evaluation.result import Evaluation
 
 
@@ -89,7 +89,7 @@ def event_plot(events: dict[str, pd.DataFrame]) -> str:
         ax.fill_between(es["rel"], es["low"].clip(-100, 300), es["high"].clip(-100, 300), color="#4C78A8", alpha=0.2,
                         linewidth=0)
         ax.plot(es["rel"], es["percent"].clip(-100, 300), marker="o", markersize=3, color="#4C78A8")
-        ax.set_xlabel("months from enrolment", fontsize=8)
+        ax.set_xlabel(f"months from enrolment (middle of each {BIN_MONTHS}-month period)", fontsize=8)
         ax.set_ylabel("change, %", fontsize=8)
         ax.tick_params(labelsize=8)
     return svg_of(fig)
@@ -146,7 +146,8 @@ def render_report(result: Evaluation) -> str:
         first=escape(result.first), last=escape(result.last), lake_through=escape(result.lake_through),
         code=escape(code_fingerprint()["digest"][:12]), summary=_summary(result), headline=_headline(result.effects),
         pre=ev.pre_months, unobservable=escape(unobservable), rates=_rates(result.effects),
-        reference=-REFERENCE_MONTH, per_child=ev.comparisons_per_child,
+        reference=f"{BIN_MONTHS * (-REFERENCE_BIN - 1) + 1}-{BIN_MONTHS * -REFERENCE_BIN}", bin=BIN_MONTHS,
+        per_child=ev.comparisons_per_child,
         event_plot=event_plot(result.events),
         attrition=html_table(["step", "children"], [[s, int(n)] for s, n in result.attrition], {1}),
         caliper=ev.caliper,
