@@ -38,9 +38,6 @@ def test_enrolled_children_and_their_candidates_follow_the_rules():
     # F scores above A without a flag; C was in a programme 7 months before (its pre-period); E
     # scores below every enrolled child and was not flagged; A, once enrolled, is a candidate no more
     assert pool == {("2024-01", "B"), ("2024-01", "D"), ("2024-01", "F"), ("2024-02", "B")}
-    # a candidate who enrols later is followed until then: D one month, F four months after 2024-01
-    assert cohort.censor[("D", "2024-01")] == 1
-    assert cohort.censor[("F", "2024-01")] == 4
     steps = dict(cohort.attrition)
     assert steps["first enrolled in stronger_together in the months evaluated"] == 2
 
@@ -58,9 +55,10 @@ def test_history_counts_use_before_the_index_month_and_the_recent_crisis():
     # 2023-01 is 12 months before 2024-01 and counts; 2024-01 itself is the index month and does not
     assert (a["ip_admits_pre"], a["ed_visits_pre"], a["bh_crises_pre"]) == (2, 6, 1)
     assert a["pmpm_pre"] == (100 + 50 + 300) / 3  # per covered month: three months had a row
-    assert a["acute_recent"] == 1 + 3 + 1 + 4     # the index month and the two before
+    assert a["acute_recent"] == 1 + 3 + 1         # the three months before (2023-12)
+    assert a["acute_index"] == 4                  # the index month, apart
     b = history.loc[("2024-01", "B")]
-    assert (b["ed_visits_pre"], b["acute_recent"]) == (1, 1)  # 2024-03 is after the index month
+    assert (b["ed_visits_pre"], b["acute_recent"], b["acute_index"]) == (1, 1, 0)  # 2024-03 is after the index month
 
 
 def test_enrolment_dates_come_from_every_care_management_snapshot_and_the_outreach_log(tmp_path):

@@ -2,7 +2,7 @@
 removes 40% of a child's acute hazards from the next month, CARES's removes none, and both enrol
 children likelier at high risk and just after a crisis (``--plant-effect``).
 
-The plan (10k members, 30 months) is generated, ingested and scored with a real registry once for
+The plan (10k members, 35 months) is generated, ingested and scored with a real registry once for
 the module; the evaluations run through the library, the command line and the Prefect flow. At
 this size acute admissions are too rare to estimate (a few per thousand child-months): the
 planted effect is checked on ED visits here, and on admissions by ``bench/bench_evaluation.py``
@@ -28,7 +28,7 @@ from riskstrat.synth import PlanSpec, generate_plan
 
 pytestmark = pytest.mark.slow
 
-END, FIRST, LAST = "2025-11", "2024-06", "2024-11"
+END, FIRST, LAST = "2025-11", "2024-01", "2024-11"
 PLANTED = {"stronger_together": 0.4, "cares": 0.0}
 SETTINGS = """
 [model]
@@ -44,7 +44,7 @@ capacity = 100
 def plan(tmp_path_factory, model_workspace) -> Path:
     """The plan, ingested, with the session's registry (real LightGBM models, one per list) to score its months."""
     ws = tmp_path_factory.mktemp("evaluation")
-    generate_plan(ws, PlanSpec(members=10_000, months=30, end=END, seed=4, programme_effects=PLANTED))
+    generate_plan(ws, PlanSpec(members=10_000, months=35, end=END, seed=4, programme_effects=PLANTED))
     (ws / "riskstrat.toml").write_text(SETTINGS, encoding="utf-8")
     ingest_workspace(ws, settings=load_settings(ws))
     shutil.copytree(model_workspace / "models", ws / "models")
@@ -137,7 +137,7 @@ def test_the_folder_holds_the_table_the_cohort_and_a_report_without_member_data(
 
 
 def test_a_programme_with_fewer_than_30_enrolled_children_is_refused_in_one_line(plan):
-    with pytest.raises(EvaluationError, match=r"^wraparound: \d+ enrolled children from 2024-06 to 2024-11 can be "
+    with pytest.raises(EvaluationError, match=rf"^wraparound: \d+ enrolled children from {FIRST} to {LAST} can be "
                                                r"evaluated; an evaluation needs at least 30$"):
         evaluate_programme(plan, "wraparound", FIRST, LAST, load_settings(plan))
     assert not evaluation_dir(plan, "wraparound", FIRST, LAST).exists()

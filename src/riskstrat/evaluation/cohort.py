@@ -167,12 +167,10 @@ def _months_after(dates: pd.Series, months: pd.Series) -> np.ndarray:
 @dataclass
 class Cohort:
     """The candidates of an evaluation (``treated`` 1 for an enrolled child, 0 for a comparison
-    candidate), how many each rule kept, and when a candidate later enrolled anywhere."""
+    candidate) and how many each rule kept."""
 
     candidates: pd.DataFrame
     attrition: list[tuple[str, int]]
-    #: (person_id, index_month) -> months after the index month of the candidate's next enrolment in any programme
-    censor: pd.Series
 
 
 def candidates(program: str, scores: pd.DataFrame, enrolled: pd.DataFrame, pre_months: int) -> Cohort:
@@ -182,8 +180,13 @@ def candidates(program: str, scores: pd.DataFrame, enrolled: pd.DataFrame, pre_m
     scored, and they were in no programme in the ``pre_months`` before (an earlier programme would
     blur their pre-period). Candidates: scored that month, not enrolled in ``program`` by its end,
     in no programme in the pre-period or the index month, and flagged or scoring at least as high
-    as a child enrolled that month. A candidate who enrols later, in this programme or another,
-    is a comparison until then (``censor``): leaving them out would pick comparisons by their future.
+    as a child enrolled that month.
+
+    A candidate who enrols later, in this programme or another, stays a comparison for the whole
+    follow-up: what comparisons get is usual care, later enrolment included. Leaving them out
+    would pick comparisons by their future; following them only until they enrol would keep the
+    crisis that got them referred and drop the months after it, and make usual care look worse
+    than it is (the synthetic plans showed a null programme "working" that way).
     """
     first = enrolled[enrolled["program"] == program].set_index("person_id")["enrolled_on"]
     own = scores["person_id"].map(month_of(first).astype("string")).astype("string")
@@ -213,29 +216,29 @@ def candidates(program: str, scores: pd.DataFrame, enrolled: pd.DataFrame, pre_m
 
     out = pd.concat([treated.assign(treated=1), pool.assign(treated=0)], ignore_index=True)
     out = out.sort_values(["index_month", "treated", "person_id"], ascending=[True, False, True], ignore_index=True)
-    later = out[["person_id", "index_month"]].merge(any_enrolment, on="person_id")
-    gap = _months_after(later["enrolled_on"], later["index_month"])
-    censor = later.assign(gap=gap)[gap > 0].groupby(["person_id", "index_month"])["gap"].min()
-    return Cohort(candidates=out, attrition=steps, censor=censor)
+    return Cohort(candidates=out, attrition=steps)
 
 
 def with_history(cohort: pd.DataFrame, use: pd.DataFrame, pre_months: int) -> pd.DataFrame:
     """The cohort with each child's use before the index month (what they are matched on).
 
     Per child: admissions, ED visits, crises and paid per covered month over the ``pre_months``
-    before the index month, and the acute use (admissions, ED visits, crises) of the index month
-    and the two before it: the crisis that brings a child to a programme usually falls there, and
-    it is what regresses to the mean.
+    before the index month; the acute use (admissions, ED visits, crises) of the three months
+    before it, where the crisis that brings a child to a programme usually falls (it is what
+    regresses to the mean); and that of the index month itself, apart: an enrolled child's crisis
+    comes before the referral, a candidate's may fall in the index month, and a child in crisis
+    now is not like one whose crisis has passed.
     """
     keyed = use.assign(month_index=month_numbers(use["month"]))
     rows = cohort[["person_id", "index_month"]].assign(index_number=month_numbers(cohort["index_month"]))
     joined = rows.reset_index().merge(keyed, on="person_id")
     rel = joined["month_index"] - joined["index_number"]
     pre = joined[(rel >= -pre_months) & (rel < 0)]
-    recent = joined[(rel >= -2) & (rel <= 0)]
+    recent = joined[(rel >= -3) & (rel < 0)]
+    now = joined[rel == 0]
     sums = pre.groupby("index")[list(USE_COLUMNS)].sum()
     covered = pre.groupby("index").size()
-    acute = recent.groupby("index")[["ip_admits", "ed_visits", "bh_crises"]].sum().sum(axis=1)
+    acute = ["ip_admits", "ed_visits", "bh_crises"]
     out = cohort.copy()
     for column in ("ip_admits", "ed_visits", "bh_crises"):
         out[f"{column}_pre"] = sums[column].reindex(out.index, fill_value=0).to_numpy(dtype=float)
@@ -243,7 +246,8 @@ def with_history(cohort: pd.DataFrame, use: pd.DataFrame, pre_months: int) -> pd
     out["pmpm_pre"] = np.where(months > 0, sums["paid"].reindex(out.index, fill_value=0).to_numpy(dtype=float)
                                / np.maximum(months, 1), 0.0)
     out["covered_pre_months"] = months
-    out["acute_recent"] = acute.reindex(out.index, fill_value=0).to_numpy(dtype=float)
+    for column, window in (("acute_recent", recent), ("acute_index", now)):
+        out[column] = window.groupby("index")[acute].sum().sum(axis=1).reindex(out.index, fill_value=0).to_numpy(dtype=float)
     return out
 
 

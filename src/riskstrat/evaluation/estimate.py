@@ -3,18 +3,24 @@
 Each enrolled child and their comparison form a *unit* observed month by month from
 ``pre_months`` before the index month to the end of the follow-up window, in the months the plan
 covered them; the index month itself is left out of the estimates (enrolment happens during it,
-and the effect is expected from the next month). A comparison child who enrols anywhere later
-stops being a comparison that month.
+and the effect is expected from the next month). A comparison child who enrols somewhere later
+stays a comparison: the comparison is with usual care (:func:`riskstrat.evaluation.cohort.candidates`).
 
-- **Difference-in-differences** (pyfixest): the outcome on ``enrolled × after`` with unit and
-  calendar-month fixed effects, errors clustered by child. Counts (admissions, ED visits,
+- **Difference-in-differences** (pyfixest): the outcome on ``enrolled × after`` with unit fixed
+  effects and calendar-month fixed effects within each index month's matched sets (a *stacked*
+  design, Cengiz et al. 2019: enrolled children are compared only with their own comparisons over
+  the same calendar months, never with children enrolled earlier or later, whose months around
+  enrolment move differently from any calendar trend; plain calendar-month effects across the
+  stacks made a programme with no planted effect look like it cut PMPM by a third), errors
+  clustered by child, each comparison weighted by 1 / its
+  matched set's comparisons (:func:`matched_units`). Counts (admissions, ED visits,
   crises) use Poisson regression, so the coefficient is a log rate ratio and the change is
   ``exp(b) - 1``; paid PMPM uses least squares, in dollars, and its change is given against the
   enrolled children's counterfactual (their mean after, minus the effect).
 - **Event study**: the same models with one ``enrolled × period-relative-to-index`` term per
-  three months (:data:`BIN_MONTHS`; :data:`REFERENCE_BIN` is the reference). Every unit is compared only with its own
-  matched comparison's calendar months, so staggered enrolment does not mix early and late
-  enrollees as each other's controls (the problem of two-way fixed effects with staggered timing).
+  three months (:data:`BIN_MONTHS`; :data:`REFERENCE_BIN` is the reference). The stacking is what
+  makes it valid with staggered enrolment: early and late enrollees are never each other's controls
+  (the problem of two-way fixed effects with staggered timing).
 - **Naive before/after**: the enrolled children alone, after against before, with child fixed
   effects. This is what a pilot's table usually reports; the gap between it and the
   difference-in-differences is what regression to the mean would have claimed.
@@ -49,37 +55,40 @@ OUTCOMES = (
 )
 
 
-def unit_panel(cohort: pd.DataFrame, pairs: pd.DataFrame, use: pd.DataFrame, censor: pd.Series,
-               pre_months: int, post_months: int, last_month: str) -> pd.DataFrame:
+def unit_panel(cohort: pd.DataFrame, pairs: pd.DataFrame, use: pd.DataFrame, pre_months: int, post_months: int, last_month: str) -> pd.DataFrame:
     """Month-by-month rows of every matched unit: unit, person_id, group (the enrolled child's
     matched set), treated, month, rel (months from the index month), post and the outcomes;
     months the plan did not cover are absent."""
-    units = matched_units(cohort, pairs)[["person_id", "index_month", "treated", "group"]]
+    units = matched_units(cohort, pairs)[["person_id", "index_month", "treated", "group", "weight"]]
     units["unit"] = np.arange(len(units))
-    keys = pd.MultiIndex.from_frame(units[["person_id", "index_month"]])
-    stop = censor.reindex(keys).to_numpy(dtype=float, na_value=np.inf)
-    units["stop"] = np.where(units["treated"].to_numpy() == 1, np.inf, stop)
     units["index_number"] = month_numbers(units["index_month"])
     panel = units.merge(use.assign(month_number=month_numbers(use["month"])), on="person_id")
     panel["rel"] = panel["month_number"] - panel["index_number"]
-    keep = ((panel["rel"] >= -pre_months) & (panel["rel"] <= post_months) & (panel["rel"] < panel["stop"])
+    keep = ((panel["rel"] >= -pre_months) & (panel["rel"] <= post_months)
             & (panel["month"] <= last_month))
     panel = panel[keep.to_numpy(dtype=bool)].copy()
     panel["post"] = (panel["rel"] > 0).astype(int)
+    panel["stack_month"] = panel["index_month"] + "|" + panel["month"]
     panel["treat_post"] = panel["treated"] * panel["post"]
-    columns = ["unit", "person_id", "group", "treated", "index_month", "month", "rel", "post", "treat_post",
+    columns = ["unit", "person_id", "group", "weight", "treated", "index_month", "month", "stack_month", "rel", "post",
+               "treat_post",
                *(o.column for o in OUTCOMES)]
     return panel[columns].sort_values(["unit", "month"], ignore_index=True)
 
 
 def matched_units(cohort: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
-    """The cohort rows of every enrolled child with a match and of each comparison, with ``group``:
-    the enrolled child's matched set (numbered in cohort order)."""
+    """The cohort rows of every enrolled child with a match and of each comparison, with ``group``
+    (the enrolled child's matched set, numbered in cohort order) and ``weight``: 1 for an enrolled
+    child, 1 / its set's comparisons for a comparison, so that every enrolled child's comparisons
+    weigh as much as the child. Unweighted, the children easiest to match (three comparisons each)
+    would outweigh the hardest (one), and the comparison group would be healthier than the balance
+    table says."""
     enrolled = np.unique(pairs["treated_row"].to_numpy())
     group = pd.Series(np.arange(len(enrolled)), index=enrolled)
     rows = np.concatenate([enrolled, pairs["comparison_row"].to_numpy()])
     units = cohort.iloc[rows].reset_index(drop=True)
     units["group"] = np.concatenate([group.to_numpy(), group.reindex(pairs["treated_row"]).to_numpy()])
+    units["weight"] = np.concatenate([np.ones(len(enrolled)), pairs["weight"].to_numpy(dtype=float)])
     return units
 
 
@@ -94,18 +103,40 @@ class Estimate:
     std_error: float
 
 
-def _fit(formula: str, data: pd.DataFrame, poisson: bool) -> pd.DataFrame | None:
-    """The fit's coefficient table, or None when the data cannot identify it: in a Poisson model a
-    unit whose outcome is always 0 carries no information and is dropped, and when every enrolled
-    child's is, nothing is left to compare."""
+def _informative(data: pd.DataFrame, column: str, fixed: tuple[str, ...]) -> pd.DataFrame:
+    """The rows a Poisson model with these fixed effects learns from: a unit, or a stack's month,
+    whose outcome is 0 throughout has an effect of minus infinity and says nothing about the
+    others; dropped, repeatedly, until none is left (as R's fixest does). Left in, they stop
+    pyfixest's demeaning from converging."""
+    while True:
+        before = len(data)
+        for name in fixed:
+            data = data[data.groupby(name)[column].transform("sum").to_numpy() > 0]
+        if len(data) == before:
+            return data
+
+
+def _fit(outcome: Outcome, rhs: str, data: pd.DataFrame, fixed: tuple[str, ...]) -> pd.DataFrame | None:
+    """The fit's coefficient table (``outcome ~ rhs | fixed``, weighted, clustered by child), or None
+    when the data cannot identify it: when every enrolled child's outcome is 0 throughout, nothing
+    is left to compare."""
+    if outcome.poisson:
+        data = _informative(data, outcome.column, fixed)
+    formula = f"{outcome.column} ~ {rhs} | {' + '.join(fixed)}"
     with warnings.catch_warnings():
-        # pyfixest warns about each such unit it drops; that is the model working as it should
+        # pyfixest warns about each unit it drops itself; that is the model working as it should
         warnings.simplefilter("ignore", UserWarning)
         try:
-            fit = (pf.fepois if poisson else pf.feols)(formula, data=data, vcov={"CRV1": "person_id"})
+            fit = (pf.fepois if outcome.poisson else pf.feols)(formula, data=data, vcov={"CRV1": "person_id"},
+                                                               weights="weight")
         except ValueError:  # pyfixest: "All variables are collinear" once the informative units are gone
             return None
     return fit.tidy()
+
+
+#: Fixed effects of the difference-in-differences and the event study: the unit, and the calendar
+#: month within its index month's stack.
+STACKED = ("unit", "stack_month")
 
 
 NOT_ESTIMABLE = Estimate(np.nan, np.nan, np.nan, np.nan, np.nan)
@@ -138,10 +169,10 @@ def did(panel: pd.DataFrame, outcome: Outcome) -> Estimate:
     """Difference-in-differences with unit and calendar-month fixed effects, clustered by child."""
     if not _events_in_every_cell(panel, outcome):
         return NOT_ESTIMABLE
-    tidy = _fit(f"{outcome.column} ~ treat_post | unit + month", panel, outcome.poisson)
+    tidy = _fit(outcome, "treat_post", panel, STACKED)
     if tidy is None or "treat_post" not in tidy.index:
         return NOT_ESTIMABLE
-    after = panel[(panel["treated"] == 1) & (panel["post"] == 1)][outcome.column].mean()
+    after = _mean(panel[(panel["treated"] == 1) & (panel["post"] == 1)], outcome)
     b = float(tidy.loc["treat_post", "Estimate"])
     return _as_percent(tidy.loc["treat_post"], outcome.poisson, after - b)
 
@@ -151,10 +182,10 @@ def naive(panel: pd.DataFrame, outcome: Outcome) -> Estimate:
     enrolled = panel[panel["treated"] == 1]
     if not _events_in_every_cell(enrolled, outcome):
         return NOT_ESTIMABLE
-    tidy = _fit(f"{outcome.column} ~ post | unit", enrolled, outcome.poisson)
+    tidy = _fit(outcome, "post", enrolled, ("unit",))
     if tidy is None or "post" not in tidy.index:
         return NOT_ESTIMABLE
-    before = enrolled[enrolled["post"] == 0][outcome.column].mean()
+    before = _mean(enrolled[enrolled["post"] == 0], outcome)
     return _as_percent(tidy.loc["post"], outcome.poisson, before)
 
 
@@ -185,11 +216,11 @@ def event_study(panel: pd.DataFrame, outcome: Outcome) -> pd.DataFrame:
     if not _events_in_every_cell(panel, outcome):
         return reference
     binned = panel.assign(bin=event_bins(panel["rel"]))
-    tidy = _fit(f"{outcome.column} ~ i(bin, treated, ref={REFERENCE_BIN}) | unit + month", binned, outcome.poisson)
+    tidy = _fit(outcome, f"i(bin, treated, ref={REFERENCE_BIN})", binned, STACKED)
     if tidy is None:
         return reference
     bins = tidy.index.str.extract(r"bin::(-?\d+):treated", expand=False).astype(int)
-    baseline = binned[(binned["treated"] == 1) & (binned["bin"] == REFERENCE_BIN)][outcome.column].mean()
+    baseline = _mean(binned[(binned["treated"] == 1) & (binned["bin"] == REFERENCE_BIN)], outcome)
     rows = [reference.iloc[0].tolist()]
     for b, (_, row) in zip(bins, tidy.iterrows(), strict=True):
         e = _as_percent(row, outcome.poisson, baseline)
@@ -198,11 +229,17 @@ def event_study(panel: pd.DataFrame, outcome: Outcome) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["rel", "percent", "low", "high"]).sort_values("rel", ignore_index=True)
 
 
+def _mean(rows: pd.DataFrame, outcome: Outcome) -> float:
+    """The outcome's mean per child-month, each row by its unit's weight."""
+    weights = rows["weight"].to_numpy(dtype=float)
+    return float(np.average(rows[outcome.column], weights=weights)) if weights.sum() > 0 else float("nan")
+
+
 def rates(panel: pd.DataFrame, outcome: Outcome) -> dict[str, float]:
-    """Mean per child-month before and after, for the enrolled and the comparison children."""
+    """Mean per child-month before and after, for the enrolled and the comparison children (weighted as the fits are)."""
     out = {}
     for treated, who in ((1, "enrolled"), (0, "comparison")):
         for post, when in ((0, "before"), (1, "after")):
             rows = panel[(panel["treated"] == treated) & (panel["post"] == post) & (panel["rel"] != 0)]
-            out[f"{who}_{when}"] = float(rows[outcome.column].mean()) if len(rows) else float("nan")
+            out[f"{who}_{when}"] = _mean(rows, outcome)
     return out

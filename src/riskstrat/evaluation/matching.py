@@ -31,7 +31,8 @@ COVARIATE_LABELS = {
     "ed_visits_pre": "ED visits, 12 months before",
     "bh_crises_pre": "behavioural-health crises, 12 months before",
     "pmpm_pre": "paid per member per month, 12 months before",
-    "acute_recent": "acute use in the index month and the 2 before",
+    "acute_recent": "acute use in the 3 months before",
+    "acute_index": "acute use in the index month",
     "in_population": "admitted by the programme's population rule",
     **{f"age_{label}": f"age {label}" for _, _, label in AGE_BANDS[1:]},
     **{flag: flag.replace("aid_", "aid category: ").replace("_", " ") for flag in AID_FLAGS},
@@ -48,7 +49,7 @@ def covariates(cohort: pd.DataFrame) -> pd.DataFrame:
         "logit_score": np.log(score / (1 - score)),
         "ip_admits_pre": cohort["ip_admits_pre"], "ed_visits_pre": cohort["ed_visits_pre"],
         "bh_crises_pre": cohort["bh_crises_pre"], "pmpm_pre": cohort["pmpm_pre"],
-        "acute_recent": cohort["acute_recent"],
+        "acute_recent": cohort["acute_recent"], "acute_index": cohort["acute_index"],
         "in_population": cohort["in_population"].astype(float),
     }, index=cohort.index)
     for _, _, label in AGE_BANDS[1:]:
@@ -80,7 +81,7 @@ def propensity(x: pd.DataFrame, treated: np.ndarray) -> np.ndarray:
 
 #: Counts and amounts, skewed (most children none, a few many): matched and fitted on log(1 + value),
 #: so one admission against none weighs more than eleven against ten.
-SKEWED = ("ip_admits_pre", "ed_visits_pre", "bh_crises_pre", "pmpm_pre", "acute_recent")
+SKEWED = ("ip_admits_pre", "ed_visits_pre", "bh_crises_pre", "pmpm_pre", "acute_recent", "acute_index")
 
 
 def _scaled(x: pd.DataFrame, logged: bool = True) -> pd.DataFrame:
@@ -143,8 +144,8 @@ def match(cohort: pd.DataFrame, x: pd.DataFrame, logit: np.ndarray, caliper_sd: 
 
 
 #: Matched exactly: whether the child had any of these (the rare events a close distance can still miss).
-ANY_OF = ("ip_admits_pre", "bh_crises_pre", "acute_recent")
-#: A comparison's admissions, crises, recent acute use and ED visits each differ from the enrolled
+ANY_OF = ("ip_admits_pre", "bh_crises_pre", "acute_recent", "acute_index")
+#: A comparison's admissions, crises, recent and index-month acute use and ED visits each differ from the enrolled
 #: child's by at most this many: the children with the most use are few, and a distance alone
 #: pairs them with whoever is nearest, however far.
 COUNT_CALIPER = 1
@@ -152,7 +153,7 @@ COUNT_CALIPER = 1
 
 def exact_cells(x: pd.DataFrame) -> np.ndarray:
     """Each candidate's cell of the exact match: age band, aid category, population rule, and
-    whether they had an admission, a crisis or recent acute use at all. A child is matched only
+    whether they had an admission, a crisis, recent acute use or acute use in the index month at all. A child is matched only
     within their cell: a few enrolled children differing from their comparisons in a category
     shift its mean by more than the balance allows."""
     columns = [c for c in x.columns if c == "in_population" or c.startswith(("age_", "aid_"))]

@@ -109,7 +109,7 @@ def evaluate_programme(workspace: Path | str, program: str, first: str, last: st
     attrition = [*cohort.attrition, ("enrolled children matched to a comparison", children["enrolled"]),
                  ("their comparison children", children["comparison"])]
 
-    panel = estimate.unit_panel(frame, pairs, use, cohort.censor, ev.pre_months, longest, matured)
+    panel = estimate.unit_panel(frame, pairs, use, ev.pre_months, longest, matured)
     effects, events = [], {}
     for i, outcome in enumerate(estimate.OUTCOMES):
         tick(progress, "estimates", i, len(estimate.OUTCOMES))
@@ -140,7 +140,8 @@ def evaluate_programme(workspace: Path | str, program: str, first: str, last: st
 def _matched_cohort(units: pd.DataFrame) -> pd.DataFrame:
     """cohort.parquet: one row per matched child and index month, its matched set and what it was matched on."""
     columns = ["group", "person_id", "index_month", "treated", "score", "flagged", "in_population", "age_band",
-               "ip_admits_pre", "ed_visits_pre", "bh_crises_pre", "pmpm_pre", "acute_recent", "logit_propensity"]
+               "ip_admits_pre", "ed_visits_pre", "bh_crises_pre", "pmpm_pre", "acute_recent", "acute_index",
+               "logit_propensity"]
     out = units[columns].copy()
     out.insert(1, "role", np.where(out["treated"] == 1, "enrolled", "comparison"))
     out = out.drop(columns="treated").sort_values(["group", "role", "person_id"], ascending=[True, False, True],

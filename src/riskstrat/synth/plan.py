@@ -139,6 +139,7 @@ def generate_plan(workspace: Path, spec: PlanSpec, progress: Progress | None = N
     adult_prop = _stream(seed, 7).gamma(2.0, 0.5, pop.n)
     planted = {ref.PROGRAMS.index(name): share for name, share in spec.programme_effects.items()}
     cm = programs.CareManagement(pop.n, pop.month_start, planted)
+    lasting_risk = _lasting_risks(planted, V, tr, pop.n) if planted else {}
     plan_defects = df.DefectPlan(spec, _stream(seed, 8))
 
     landing.mkdir(parents=True, exist_ok=True)
@@ -237,8 +238,7 @@ def generate_plan(workspace: Path, spec: PlanSpec, progress: Progress | None = N
             cm.month(mo, ptr, pop, (kinds_p[:, lt.IP_PSY] + kinds_p[:, lt.ED_BH]) > 0, kinds_p[:, lt.IP_MED] > 0,
                      kinds_p[:, lt.ED_OTHER] > 0)
             if planted:
-                risk, crisis = _programme_risks(planted, V, state, tr, pop.n, kinds_p)
-                cm.planted_referrals(mo, _stream(seed, 9, m), ptr, risk, crisis)
+                cm.planted_referrals(mo, _stream(seed, 9, m), ptr, lasting_risk, _crises(planted, kinds_p))
             scr = programs.screenings(mo, well, ptr, pop)
             file_away("sdoh_screening", scr, scr["deliver_day"])
 
@@ -276,18 +276,28 @@ PLANTED_OUTCOME = {programs.STRONGER: "bh_crisis", programs.CARES: "cares_acute"
 PLANTED_CRISIS = {programs.STRONGER: (lt.IP_PSY, lt.ED_BH), programs.CARES: (lt.IP_MED, lt.ED_OTHER)}
 
 
-def _programme_risks(planted: dict[int, float], V: np.ndarray, state, tr, n: int,
-                     kinds: np.ndarray) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
-    """Per planted programme and person: the true risk of its outcome now, and whether its crisis happened this month."""
+def _lasting_risks(planted: dict[int, float], V: np.ndarray, tr, n: int) -> dict[int, np.ndarray]:
+    """Per planted programme and person: the true risk of its outcome from who the child is.
+
+    The exact risk of a calm month (no active behavioural-health episode, no flare, a household
+    without strain): what a child's conditions and liabilities make likely, which a plan's records
+    show. Not the latent state of the month: a plan cannot see it, and a programme picking children
+    by it would make them differ from every comparison in a way no record shows, which no
+    evaluation from records can undo (docs/evaluation.md)."""
     names = list(lt.OUTCOMES)
-    now = V[np.arange(len(tr.person)), state.bh, state.flare, state.social[tr.hh]]
-    risk, crisis = {}, {}
+    calm = V[:, 0, 0, 0]
+    risk = {}
     for program in planted:
         r = np.zeros(n)
-        r[tr.person] = now[:, names.index(PLANTED_OUTCOME.get(program, "acute_event"))]
+        r[tr.person] = calm[:, names.index(PLANTED_OUTCOME.get(program, "acute_event"))]
         risk[program] = r
-        crisis[program] = kinds[:, list(PLANTED_CRISIS.get(program, range(len(lt.KINDS))))].sum(axis=1) > 0
-    return risk, crisis
+    return risk
+
+
+def _crises(planted: dict[int, float], kinds: np.ndarray) -> dict[int, np.ndarray]:
+    """Per planted programme and person: whether the crisis the programme is for happened this month."""
+    return {program: kinds[:, list(PLANTED_CRISIS.get(program, range(len(lt.KINDS))))].sum(axis=1) > 0
+            for program in planted}
 
 
 def _write_effects(truth: Path, cm: programs.CareManagement) -> None:

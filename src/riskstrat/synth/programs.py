@@ -65,7 +65,7 @@ class CareManagement:
     def planted_referrals(self, mo: Month, rng: np.random.Generator, tr, risk: dict[int, np.ndarray],
                           crisis: dict[int, np.ndarray]) -> None:
         """Referrals into each planted programme, as a plan working its risk list makes them: the
-        higher a child's true risk of the programme's outcome (``risk``, by person), the likelier,
+        higher a child's lasting true risk of the programme's outcome (``risk``, by person), the likelier,
         and far likelier in the month after the crisis the programme is for (``crisis``: this
         month's, kept for the next). Children already served, or ever enrolled in the programme,
         are not referred."""
