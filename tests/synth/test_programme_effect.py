@@ -51,7 +51,7 @@ def test_children_enrol_at_high_true_risk(planted):
     for program, column in (("stronger_together", "p_bh_crisis"), ("cares", "p_cares_acute")):
         mine = first[first["program"] == program].merge(risk, on=["person_id", "month"])
         assert len(mine) > 20
-        assert mine[column].mean() > 2 * risk[column].mean(), program
+        assert mine[column].mean() > 1.5 * risk[column].mean(), program
 
 
 def test_without_a_planted_effect_there_is_no_record_and_bad_values_are_refused(tmp_path):

@@ -142,8 +142,15 @@ STACKED = ("unit", "stack_month")
 NOT_ESTIMABLE = Estimate(np.nan, np.nan, np.nan, np.nan, np.nan)
 
 
+#: A Poisson coefficient this large (a rate ratio beyond e^10) is a fit that ran off towards
+#: infinity on a handful of events (quasi-separation), not an estimate.
+MAX_LOG_RATE_RATIO = 10.0
+
+
 def _as_percent(row: pd.Series, poisson: bool, baseline: float) -> Estimate:
     b, se, low, high = (float(row[k]) for k in ("Estimate", "Std. Error", "2.5%", "97.5%"))
+    if not np.isfinite([b, se]).all() or (poisson and abs(b) > MAX_LOG_RATE_RATIO):
+        return NOT_ESTIMABLE
     if poisson:
         with np.errstate(over="ignore"):  # an interval from a handful of events may run to infinity: it is shown so
             return Estimate(100 * np.expm1(b), 100 * np.expm1(low), 100 * np.expm1(high), b, se)

@@ -139,7 +139,6 @@ def generate_plan(workspace: Path, spec: PlanSpec, progress: Progress | None = N
     adult_prop = _stream(seed, 7).gamma(2.0, 0.5, pop.n)
     planted = {ref.PROGRAMS.index(name): share for name, share in spec.programme_effects.items()}
     cm = programs.CareManagement(pop.n, pop.month_start, planted)
-    lasting_risk = _lasting_risks(planted, V, tr, pop.n) if planted else {}
     plan_defects = df.DefectPlan(spec, _stream(seed, 8))
 
     landing.mkdir(parents=True, exist_ok=True)
@@ -238,7 +237,7 @@ def generate_plan(workspace: Path, spec: PlanSpec, progress: Progress | None = N
             cm.month(mo, ptr, pop, (kinds_p[:, lt.IP_PSY] + kinds_p[:, lt.ED_BH]) > 0, kinds_p[:, lt.IP_MED] > 0,
                      kinds_p[:, lt.ED_OTHER] > 0)
             if planted:
-                cm.planted_referrals(mo, _stream(seed, 9, m), ptr, lasting_risk, _crises(planted, kinds_p))
+                cm.planted_referrals(mo, _stream(seed, 9, m), ptr, _crises(planted, kinds_p))
             scr = programs.screenings(mo, well, ptr, pop)
             file_away("sdoh_screening", scr, scr["deliver_day"])
 
@@ -269,34 +268,15 @@ def generate_plan(workspace: Path, spec: PlanSpec, progress: Progress | None = N
     return summary
 
 
-# The outcome whose true risk draws a planted programme's referrals, and the crisis that makes
-# one likelier that month: Stronger Together's behavioural-health crisis, CARES's acute use, and
-# any acute event for the others.
-PLANTED_OUTCOME = {programs.STRONGER: "bh_crisis", programs.CARES: "cares_acute"}
+# The crisis each planted programme is for: Stronger Together's behavioural-health crisis (a
+# psychiatric stay or a behavioural-health ED visit), CARES's acute use (a medical stay or an ED
+# visit), any acute event for the others.
 PLANTED_CRISIS = {programs.STRONGER: (lt.IP_PSY, lt.ED_BH), programs.CARES: (lt.IP_MED, lt.ED_OTHER)}
 
 
-def _lasting_risks(planted: dict[int, float], V: np.ndarray, tr, n: int) -> dict[int, np.ndarray]:
-    """Per planted programme and person: the true risk of its outcome from who the child is.
-
-    The exact risk of a calm month (no active behavioural-health episode, no flare, a household
-    without strain): what a child's conditions and liabilities make likely, which a plan's records
-    show. Not the latent state of the month: a plan cannot see it, and a programme picking children
-    by it would make them differ from every comparison in a way no record shows, which no
-    evaluation from records can undo (docs/evaluation.md)."""
-    names = list(lt.OUTCOMES)
-    calm = V[:, 0, 0, 0]
-    risk = {}
-    for program in planted:
-        r = np.zeros(n)
-        r[tr.person] = calm[:, names.index(PLANTED_OUTCOME.get(program, "acute_event"))]
-        risk[program] = r
-    return risk
-
-
 def _crises(planted: dict[int, float], kinds: np.ndarray) -> dict[int, np.ndarray]:
-    """Per planted programme and person: whether the crisis the programme is for happened this month."""
-    return {program: kinds[:, list(PLANTED_CRISIS.get(program, range(len(lt.KINDS))))].sum(axis=1) > 0
+    """Per planted programme and person: how many of the crises the programme is for happened this month."""
+    return {program: kinds[:, list(PLANTED_CRISIS.get(program, range(len(lt.KINDS))))].sum(axis=1)
             for program in planted}
 
 

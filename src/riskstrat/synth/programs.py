@@ -17,9 +17,10 @@ INSTR_DOMAINS = {
 }
 DOMAIN_BASE = np.array([0.06, 0.10, 0.05, 0.06, 0.02, 0.07, 0.05, 0.08])
 # A planted programme refers about this share of its candidates a month (half of them enrol):
-# a child of average true risk at this rate, one of twice the risk twice as often, and any child
-# ten times as often in the month after a crisis (the claims and ADT messages show the crisis,
-# the list flags the child, outreach follows), so that children are picked at a peak, as in life.
+# a child with the average number of the programme's crises in the last year at this rate, one
+# with more proportionally more often, and any child ten times as often in the month after a
+# crisis (the claims and ADT messages show the crisis, the list flags the child, outreach
+# follows), so that children are picked at a peak, as in life.
 PLANTED_REFERRAL_SHARE = 0.004
 CRISIS_REFERRAL_FACTOR = 10.0
 
@@ -41,7 +42,9 @@ class CareManagement:
         self.enrolled_in = np.zeros((n, len(ref.PROGRAMS)), bool)
         self.effect_from = np.full(n, np.iinfo(np.int64).max, np.int64)
         self.reduction = np.zeros(n)
-        self.crisis_last_month = {program: np.zeros(n, bool) for program in self.planted}
+        # each planted programme's crises per person in each of the last 12 months (a ring, oldest overwritten)
+        self.crises = {program: np.zeros((12, n), np.int16) for program in self.planted}
+        self.months_seen = 0
 
     def month(self, mo: Month, tr, pop, acute_bh: np.ndarray, acute_med: np.ndarray, ed_any: np.ndarray) -> None:
         """Referrals of this month and each referral's later statuses."""
@@ -62,25 +65,30 @@ class CareManagement:
              mo.social[p] == 2], [WRAP, STRONGER, CARES, LIFE], np.where(u < 0.5, STRONGER, OTHER))
         self._refer(mo, rng, p, program)
 
-    def planted_referrals(self, mo: Month, rng: np.random.Generator, tr, risk: dict[int, np.ndarray],
-                          crisis: dict[int, np.ndarray]) -> None:
-        """Referrals into each planted programme, as a plan working its risk list makes them: the
-        higher a child's lasting true risk of the programme's outcome (``risk``, by person), the likelier,
-        and far likelier in the month after the crisis the programme is for (``crisis``: this
-        month's, kept for the next). Children already served, or ever enrolled in the programme,
-        are not referred."""
+    def planted_referrals(self, mo: Month, rng: np.random.Generator, tr, crises: dict[int, np.ndarray]) -> None:
+        """Referrals into each planted programme, as a plan working its list makes them, from what the
+        plan's records show: the more of the crises the programme is for a child had in the last 12
+        months, the likelier, and ten times likelier in the month after one (``crises``: this
+        month's count per person, kept for the months to come). Children already served, or ever
+        enrolled in the programme, are not referred.
+
+        Never from the latent state no record shows: a programme picking children by it would make
+        them differ from every comparison in a way no evaluation from records can undo."""
+        slot = self.months_seen % 12
         for program in sorted(self.planted):
+            history = self.crises[program]
             a = mo.active
             a = a[tr.is_child[a] & (mo.age[a] < 21) & (self.busy_until[a] < mo.start) & ~self.enrolled_in[a, program]]
-            r = risk[program][a]
-            relative = r / max(float(r.mean()), 1e-9) if len(a) else r
-            after_crisis = self.crisis_last_month[program][a]
-            self.crisis_last_month[program] = crisis[program]
+            weight = 1.0 + history[:, a].sum(axis=0)
+            relative = weight / float(weight.mean()) if len(a) else weight
+            after_crisis = history[(slot - 1) % 12, a] > 0
             hazard = np.minimum(PLANTED_REFERRAL_SHARE * relative * (1.0 + (CRISIS_REFERRAL_FACTOR - 1) * after_crisis),
                                 0.5)
+            history[slot] = np.minimum(crises[program], np.iinfo(np.int16).max)
             p = a[rng.random(len(a)) < hazard]
             if len(p):
                 self._refer(mo, rng, p, np.full(len(p), program))
+        self.months_seen += 1
 
     def _refer(self, mo: Month, rng: np.random.Generator, p: np.ndarray, program: np.ndarray) -> None:
         """Each referral's statuses: half enrol 5-45 days later and are discharged 90-365 days after that."""
