@@ -12,9 +12,8 @@ stays a comparison: the comparison is with usual care (:func:`riskstrat.evaluati
   the same calendar months, never with children enrolled earlier or later, whose months around
   enrolment move differently from any calendar trend; plain calendar-month effects across the
   stacks made a programme with no planted effect look like it cut PMPM by a third), errors
-  clustered by child, each comparison weighted by 1 / its
-  matched set's comparisons (:func:`matched_units`). Counts (admissions, ED visits,
-  crises) use Poisson regression, so the coefficient is a log rate ratio and the change is
+  clustered by child, each comparison weighted by 1 / its matched set's comparisons
+  (:func:`matched_units`). Counts (admissions, ED visits, crises) use Poisson regression, so the coefficient is a log rate ratio and the change is
   ``exp(b) - 1``; paid PMPM uses least squares, in dollars, and its change is given against the
   enrolled children's counterfactual (their mean after, minus the effect).
 - **Event study**: the same models with one ``enrolled × period-relative-to-index`` term per
@@ -55,24 +54,24 @@ OUTCOMES = (
 )
 
 
-def unit_panel(cohort: pd.DataFrame, pairs: pd.DataFrame, use: pd.DataFrame, pre_months: int, post_months: int, last_month: str) -> pd.DataFrame:
+def unit_panel(cohort: pd.DataFrame, pairs: pd.DataFrame, use: pd.DataFrame, pre_months: int, post_months: int,
+               last_month: str) -> pd.DataFrame:
     """Month-by-month rows of every matched unit: unit, person_id, group (the enrolled child's
-    matched set), treated, month, rel (months from the index month), post and the outcomes;
-    months the plan did not cover are absent."""
+    matched set), weight, treated, month, stack_month (the calendar month within the index month's
+    stack), rel (months from the index month), post and the outcomes; months the plan did not
+    cover are absent."""
     units = matched_units(cohort, pairs)[["person_id", "index_month", "treated", "group", "weight"]]
     units["unit"] = np.arange(len(units))
     units["index_number"] = month_numbers(units["index_month"])
     panel = units.merge(use.assign(month_number=month_numbers(use["month"])), on="person_id")
     panel["rel"] = panel["month_number"] - panel["index_number"]
-    keep = ((panel["rel"] >= -pre_months) & (panel["rel"] <= post_months)
-            & (panel["month"] <= last_month))
+    keep = (panel["rel"] >= -pre_months) & (panel["rel"] <= post_months) & (panel["month"] <= last_month)
     panel = panel[keep.to_numpy(dtype=bool)].copy()
     panel["post"] = (panel["rel"] > 0).astype(int)
     panel["stack_month"] = panel["index_month"] + "|" + panel["month"]
     panel["treat_post"] = panel["treated"] * panel["post"]
     columns = ["unit", "person_id", "group", "weight", "treated", "index_month", "month", "stack_month", "rel", "post",
-               "treat_post",
-               *(o.column for o in OUTCOMES)]
+               "treat_post", *(o.column for o in OUTCOMES)]
     return panel[columns].sort_values(["unit", "month"], ignore_index=True)
 
 
