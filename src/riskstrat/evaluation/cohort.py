@@ -73,12 +73,18 @@ def enrolments(con, workspace: Path, settings: Settings, until: date) -> pd.Data
     return out.sort_values(["person_id", "program"], ignore_index=True)
 
 
-def monthly_use(con, first: str, last: str, known: str) -> pd.DataFrame:
-    """Each covered person-month from ``first`` to ``last`` (monthly_use.sql), as known at delivery ``known``."""
+def monthly_use(con, first: str, last: str, known: str, persons: pd.Series) -> pd.DataFrame:
+    """Each covered month from ``first`` to ``last`` of each of ``persons`` (monthly_use.sql), as
+    known at delivery ``known``; only their rows leave DuckDB."""
     register_codesets(con)
     set_params(con, as_of=known, known_month=known, first_month=first, last_month=last)
     materialise(con, ["monthly_use"])
-    use = con.execute("SELECT * FROM monthly_use ORDER BY person_id, month").df()
+    con.register("evaluated_persons", pd.DataFrame({"person_id": pd.unique(persons.astype(str))}))
+    try:
+        use = con.execute("SELECT m.* FROM monthly_use AS m SEMI JOIN evaluated_persons AS p "
+                          "ON m.person_id = p.person_id ORDER BY m.person_id, m.month").df()
+    finally:
+        con.unregister("evaluated_persons")
     use["person_id"] = use["person_id"].astype("string")
     return use
 
@@ -228,26 +234,42 @@ def with_history(cohort: pd.DataFrame, use: pd.DataFrame, pre_months: int) -> pd
     regresses to the mean); and that of the index month itself, apart: an enrolled child's crisis
     comes before the referral, a candidate's may fall in the index month, and a child in crisis
     now is not like one whose crisis has passed.
+
+    Summed from running totals per child and month rather than by joining each candidate to its
+    months: a state's plan has about a million candidate rows, and the join would hold 30 million.
     """
-    keyed = use.assign(month_index=month_numbers(use["month"]))
-    rows = cohort[["person_id", "index_month"]].assign(index_number=month_numbers(cohort["index_month"]))
-    joined = rows.reset_index().merge(keyed, on="person_id")
-    rel = joined["month_index"] - joined["index_number"]
-    pre = joined[(rel >= -pre_months) & (rel < 0)]
-    recent = joined[(rel >= -3) & (rel < 0)]
-    now = joined[rel == 0]
-    sums = pre.groupby("index")[list(USE_COLUMNS)].sum()
-    covered = pre.groupby("index").size()
+    persons = pd.Index(cohort["person_id"].unique())
+    index = month_numbers(cohort["index_month"])
+    base = int(index.min()) - pre_months
+    months = int(index.max()) - base + 2
+    rows = persons.get_indexer(use["person_id"])
+    keep = rows >= 0
+    at = month_numbers(use["month"])[keep] - base
+    inside = (at >= 0) & (at < months - 1)
+    rows, at = rows[keep][inside], at[inside]
     acute = ["ip_admits", "ed_visits", "bh_crises"]
+    values = {name: use[name].to_numpy(dtype=float)[keep][inside] for name in USE_COLUMNS}
+    values["acute"] = sum(values[name] for name in acute)
+    values["covered"] = np.ones(len(rows))
+    who = persons.get_indexer(cohort["person_id"])
+    t = index - base
+
+    def total(name: str, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+        # running[:, k] is the sum of months before k, so months first..last sum to running[last + 1] - running[first]
+        grid = np.zeros((len(persons), months))
+        np.add.at(grid, (rows, at + 1), values[name])
+        running = np.cumsum(grid, axis=1)
+        return running[who, last + 1] - running[who, first]
+
     out = cohort.copy()
-    for column in ("ip_admits", "ed_visits", "bh_crises"):
-        out[f"{column}_pre"] = sums[column].reindex(out.index, fill_value=0).to_numpy(dtype=float)
-    months = covered.reindex(out.index, fill_value=0).to_numpy(dtype=float)
-    out["pmpm_pre"] = np.where(months > 0, sums["paid"].reindex(out.index, fill_value=0).to_numpy(dtype=float)
-                               / np.maximum(months, 1), 0.0)
-    out["covered_pre_months"] = months
-    for column, window in (("acute_recent", recent), ("acute_index", now)):
-        out[column] = window.groupby("index")[acute].sum().sum(axis=1).reindex(out.index, fill_value=0).to_numpy(dtype=float)
+    before = (t - pre_months, t - 1)
+    for column in acute:
+        out[f"{column}_pre"] = total(column, *before)
+    covered = total("covered", *before)
+    out["pmpm_pre"] = np.where(covered > 0, total("paid", *before) / np.maximum(covered, 1), 0.0)
+    out["covered_pre_months"] = covered
+    out["acute_recent"] = total("acute", t - 3, t - 1)
+    out["acute_index"] = total("acute", t, t)
     return out
 
 

@@ -88,13 +88,12 @@ def evaluate_programme(workspace: Path | str, program: str, first: str, last: st
             raise EvaluationError(f"{program}: {n_enrolled} enrolled children from {first} to {last} can be evaluated; "
                                   f"an evaluation needs at least {ev.min_enrolled}")
         tick(progress, "use month by month", 0, 1)
-        use = monthly_use(con, add_months(first, -ev.pre_months), add_months(last, longest), matured)
+        use = monthly_use(con, add_months(first, -ev.pre_months), add_months(last, longest), matured,
+                          cohort.candidates["person_id"])
         tick(progress, "use month by month", 1, 1)
     finally:
         con.close()
 
-    people = cohort.candidates["person_id"].unique()
-    use = use[use["person_id"].isin(people)].reset_index(drop=True)
     frame = with_history(cohort.candidates, use, ev.pre_months)
     x = matching.covariates(frame)
     treated = frame["treated"].to_numpy()
