@@ -39,6 +39,8 @@ from riskstrat.evaluation.result import Evaluation
 from riskstrat.features.build import open_lake
 from riskstrat.lake import latest_delivery
 
+EVALUATION_DUCKDB_MEMORY = "1500MB"
+
 #: The files of an evaluation folder.
 FILES = ("report.html", "effects.csv", "balance.csv", "cohort.parquet", "evaluation.json")
 
@@ -73,6 +75,9 @@ def evaluate_programme(workspace: Path | str, program: str, first: str, last: st
     settings = settings or Settings()
     ev = settings.evaluation
     con = open_lake(workspace)
+    # The scores of every index month and the candidates are held beside DuckDB here, so DuckDB
+    # gets less of the 4 GB than the feature stage gives it, and spills sooner.
+    con.execute(f"SET memory_limit = '{EVALUATION_DUCKDB_MEMORY}'")
     try:
         latest = latest_delivery(con)
         lake_first = str(con.execute("SELECT MIN(delivery_month) FROM eligibility").fetchone()[0])
