@@ -149,9 +149,12 @@ def test_a_programme_with_fewer_than_30_enrolled_children_is_refused_in_one_line
     assert len(lines) == 1 and "needs at least 30" in lines[0], cli.stderr
 
 
-def test_months_without_their_follow_up_are_refused_in_one_line(plan):
+def test_months_without_their_follow_up_and_an_unknown_programme_are_refused_in_one_line(plan):
     with pytest.raises(EvaluationError, match=r"^6 months after 2025-08 need claims through 2026-02; "):
         evaluate_programme(plan, "stronger_together", "2025-06", "2025-08", load_settings(plan))
+    with pytest.raises(EvaluationError, match=r"^stronger-together: no enrolment names this programme \(care_management "
+                                               r"and the outreach log name: cares, .*stronger_together"):
+        evaluate_programme(plan, "stronger-together", FIRST, LAST, load_settings(plan))
 
 
 def test_a_rerun_through_the_prefect_flow_gives_the_same_bytes(plan, evaluations, prefect_harness):

@@ -85,6 +85,10 @@ def evaluate_programme(workspace: Path | str, program: str, first: str, last: st
         windows, unobservable = _check_months(first, last, lake_first, matured, settings)
         longest = max(windows)
         known = enrolments(con, workspace, settings, month_end(matured))
+        named = sorted(set(known["program"].dropna()))
+        if program not in named:
+            raise EvaluationError(f"{program}: no enrolment names this programme (care_management and the outreach "
+                                  f"log name: {', '.join(named) or 'none'})")
         spec = programme_spec(workspace, program, settings)
         scores, sources = scored_months(workspace, spec, months_between(first, last), settings, progress)
         cohort = candidates(program, scores, known, ev.pre_months)
