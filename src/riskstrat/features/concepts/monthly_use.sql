@@ -5,46 +5,41 @@
 -- attempt, counted once however many of the three it left. A month the plan did not cover is
 -- absent, not zero: nothing could be seen in it. The same events as the outcomes (outcomes.sql),
 -- so an ED visit means the same thing in a label and in a programme's evaluation.
-WITH ed AS (
-    SELECT e.person_id, c.month_key, COUNT(*) AS n
-    FROM ed_visits AS e
-    INNER JOIN calendar AS c ON e.event_date BETWEEN c.month_start AND c.month_end
-    GROUP BY e.person_id, c.month_key
-),
-admits AS (
-    SELECT e.person_id, c.month_key, COUNT(*) AS n
-    FROM inpatient_stays AS e
-    INNER JOIN calendar AS c ON e.event_date BETWEEN c.month_start AND c.month_end
-    GROUP BY e.person_id, c.month_key
-),
-crisis_days AS (
+-- The paid amounts stay exact decimals until summed (paid_amounts.sql says why).
+WITH crisis_days AS (
     SELECT person_id, event_date FROM bh_ed_visits
     UNION
     SELECT person_id, event_date FROM inpatient_stays WHERE psychiatric = 1
     UNION
     SELECT person_id, event_date FROM self_harm_events
 ),
-crises AS (
-    SELECT d.person_id, c.month_key, COUNT(*) AS n
-    FROM crisis_days AS d
-    INNER JOIN calendar AS c ON d.event_date BETWEEN c.month_start AND c.month_end
-    GROUP BY d.person_id, c.month_key
+events AS (
+    SELECT person_id, event_date, 'admission' AS kind, CAST(0 AS DECIMAL(18, 2)) AS value FROM inpatient_stays
+    UNION ALL
+    SELECT person_id, event_date, 'ed_visit', CAST(0 AS DECIMAL(18, 2)) FROM ed_visits
+    UNION ALL
+    SELECT person_id, event_date, 'crisis', CAST(0 AS DECIMAL(18, 2)) FROM crisis_days
+    UNION ALL
+    SELECT person_id, event_date, 'paid', value FROM paid_amounts
 ),
-paid AS (
-    SELECT e.person_id, c.month_key, CAST(SUM(e.value) AS DOUBLE) AS amount
-    FROM paid_amounts AS e
+monthly AS (
+    SELECT
+        e.person_id,
+        c.month_key,
+        SUM(CASE WHEN e.kind = 'admission' THEN 1 ELSE 0 END) AS ip_admits,
+        SUM(CASE WHEN e.kind = 'ed_visit' THEN 1 ELSE 0 END) AS ed_visits,
+        SUM(CASE WHEN e.kind = 'crisis' THEN 1 ELSE 0 END) AS bh_crises,
+        CAST(SUM(e.value) AS DOUBLE) AS paid
+    FROM events AS e
     INNER JOIN calendar AS c ON e.event_date BETWEEN c.month_start AND c.month_end
     GROUP BY e.person_id, c.month_key
 )
 SELECT
     cov.person_id,
     cov.month_key AS month,
-    COALESCE(admits.n, 0) AS ip_admits,
-    COALESCE(ed.n, 0) AS ed_visits,
-    COALESCE(crises.n, 0) AS bh_crises,
-    COALESCE(paid.amount, 0) AS paid
+    CAST(COALESCE(m.ip_admits, 0) AS BIGINT) AS ip_admits,
+    CAST(COALESCE(m.ed_visits, 0) AS BIGINT) AS ed_visits,
+    CAST(COALESCE(m.bh_crises, 0) AS BIGINT) AS bh_crises,
+    COALESCE(m.paid, 0) AS paid
 FROM covered_months AS cov
-LEFT JOIN admits ON cov.person_id = admits.person_id AND cov.month_key = admits.month_key
-LEFT JOIN ed ON cov.person_id = ed.person_id AND cov.month_key = ed.month_key
-LEFT JOIN crises ON cov.person_id = crises.person_id AND cov.month_key = crises.month_key
-LEFT JOIN paid ON cov.person_id = paid.person_id AND cov.month_key = paid.month_key
+LEFT JOIN monthly AS m ON cov.person_id = m.person_id AND cov.month_key = m.month_key
