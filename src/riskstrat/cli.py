@@ -142,7 +142,8 @@ def synth(
     seed: Annotated[int, typer.Option(min=0, help="Same seed, same bytes.")] = 1,
     defects: Annotated[float, typer.Option(min=0.0, max=0.2, help="Share of rows given a realistic defect.")] = 0.0,
     plant_effect: Annotated[list[str] | None, typer.Option(
-        help="PROGRAM=SHARE: the programme enrols children, more often at high risk, and its enrolment removes "
+        help="PROGRAM=SHARE: the programme enrols children, more often the more crises they had and most just "
+             "after one, and its enrolment removes "
              "SHARE of their acute hazards from the next month (0.4 = 40% fewer; 0 = no effect). Repeatable; "
              "truth/programme_effects.json records it.")] = None,
 ) -> None:

@@ -286,8 +286,7 @@ def _write_effects(truth: Path, cm: programs.CareManagement) -> None:
         ref.PROGRAMS[program]: {
             "reduction": share,
             "children_enrolled": int(cm.enrolled_in[:, program].sum()),
-            "children_with_the_effect": int(((cm.reduction == share) & (cm.effect_from < np.iinfo(np.int64).max)
-                                             & cm.enrolled_in[:, program]).sum()) if share > 0 else 0,
+            "children_with_the_effect": int((cm.effect_program == program).sum()),
         }
         for program, share in sorted(cm.planted.items())
     }

@@ -39,9 +39,12 @@ class CareManagement:
         self.rows: list[dict] = []
         self.month_start = month_start
         self.planted = dict(planted or {})
+        self.shares = np.zeros(len(ref.PROGRAMS))  # each programme's share of hazards removed (0: none planted)
+        self.shares[list(self.planted)] = list(self.planted.values())
         self.enrolled_in = np.zeros((n, len(ref.PROGRAMS)), bool)
+        # the month a person's planted effect begins, and the programme whose enrolment began it (-1: none)
         self.effect_from = np.full(n, np.iinfo(np.int64).max, np.int64)
-        self.reduction = np.zeros(n)
+        self.effect_program = np.full(n, -1, np.int64)
         # each planted programme's crises per person in each of the last 12 months (a ring, oldest overwritten)
         self.crises = {program: np.zeros((12, n), np.int16) for program in self.planted}
         self.months_seen = 0
@@ -111,18 +114,18 @@ class CareManagement:
             self._plant(p[enrolled], program[enrolled], d1[enrolled])
 
     def _plant(self, persons: np.ndarray, program: np.ndarray, enrolled_on: np.ndarray) -> None:
-        # A child's first enrolment in a planted programme sets their effect; a later one changes nothing.
-        effective = np.array([self.planted.get(int(x), -1.0) for x in program]) > 0
-        first = effective & (self.effect_from[persons] == np.iinfo(np.int64).max)
+        # A child's first enrolment in a programme with an effect sets theirs; a later one changes nothing.
+        first = (self.shares[program] > 0) & (self.effect_program[persons] < 0)
         month = np.searchsorted(self.month_start, enrolled_on, side="right") - 1
         who = persons[first]
         self.effect_from[who] = month[first] + 1
-        self.reduction[who] = np.array([self.planted[int(x)] for x in program[first]])
+        self.effect_program[who] = program[first]
         self.enrolled_in[persons, program] = True
 
     def hazard_multiplier(self, persons: np.ndarray, m: int) -> np.ndarray:
         """What is left of each person's acute hazards in sim month ``m`` (1 where no planted effect has begun)."""
-        return np.where(self.effect_from[persons] <= m, 1.0 - self.reduction[persons], 1.0)
+        began = self.effect_from[persons] <= m
+        return np.where(began, 1.0 - self.shares[np.maximum(self.effect_program[persons], 0)], 1.0)
 
     def snapshot(self, last_day: int) -> dict:
         """Every status row dated up to ``last_day``."""

@@ -29,7 +29,8 @@ class PlanSpec(BaseModel):
         default_factory=dict,
         description="Care programmes given a planted effect, each with the share of its enrolled children's acute "
                     "hazards removed from the month after enrolment (0.4 = 40% fewer); each also enrols children "
-                    "month by month, more often the higher their true risk. 0 plants the enrolment and no effect.")
+                    "month by month, more often the more crises its records show, and most just after one. 0 plants "
+                    "the enrolment and no effect.")
 
     @field_validator("end")
     @classmethod
