@@ -11,6 +11,7 @@ import calendar
 import re
 from datetime import date
 
+import numpy as np
 import pandas as pd
 
 from riskstrat.core.errors import RiskstratError
@@ -37,6 +38,12 @@ def check_month(value: object, what: str = "month") -> str:
 def month_index(month: str) -> int:
     """Months since year 0, so that month arithmetic is integer arithmetic."""
     return int(month[:4]) * 12 + int(month[5:7]) - 1
+
+
+def month_numbers(months: pd.Series) -> np.ndarray:
+    """:func:`month_index` of a whole column of YYYY-MM months, for month arithmetic on columns."""
+    months = months.astype("string")
+    return months.str.slice(0, 4).astype(int).to_numpy() * 12 + months.str.slice(5, 7).astype(int).to_numpy() - 1
 
 
 def add_months(month: str, k: int) -> str:

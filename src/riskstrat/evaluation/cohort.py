@@ -23,8 +23,9 @@ import pandas as pd
 from riskstrat.audit.fairness import age_band
 from riskstrat.config import DEFAULT_SPEC, Settings
 from riskstrat.core.errors import RiskstratError
-from riskstrat.core.months import month_of
+from riskstrat.core.months import month_numbers, month_of
 from riskstrat.core.progress import Progress, tick
+from riskstrat.core.ranking import pick_top
 from riskstrat.core.workspace import output_dir
 from riskstrat.features.concept_sql import materialise, register_codesets, set_params
 from riskstrat.features.store import stored_features
@@ -32,7 +33,6 @@ from riskstrat.model.registry import champion_id, load_model
 from riskstrat.model.specs import Specification, load_specs
 from riskstrat.outreach.log import read_log
 from riskstrat.scoring.explain import model_matrix
-from riskstrat.scoring.flags import rank_scores
 from riskstrat.scoring.month import probabilities
 
 
@@ -104,7 +104,7 @@ def programme_spec(workspace: Path, program: str, settings: Settings) -> Specifi
     return specs.get(program) or specs[DEFAULT_SPEC]
 
 
-def _published(workspace: Path, month: str, spec: str) -> tuple[str | None, pd.DataFrame | None]:
+def _published(workspace: Path, month: str, spec: str) -> tuple[str | None, pd.Series | None]:
     """(model id, flagged children) of the month's published list, or (None, None) when it was not published."""
     folder = output_dir(workspace, month)
     try:
@@ -113,8 +113,7 @@ def _published(workspace: Path, month: str, spec: str) -> tuple[str | None, pd.D
     except (OSError, ValueError):
         return None, None
     model_id = (manifest.get("models") or {}).get(spec)
-    flagged = scores.loc[(scores["list"] == spec) & scores["flagged"], "person_id"].astype("string")
-    return model_id, flagged.to_frame()
+    return model_id, scores.loc[(scores["list"] == spec) & scores["flagged"], "person_id"].astype("string")
 
 
 def index_month_scores(workspace: Path, spec: Specification, month: str, settings: Settings) -> tuple[pd.DataFrame, ScoreSource]:
@@ -142,9 +141,9 @@ def index_month_scores(workspace: Path, spec: Specification, month: str, setting
                         "in_population": in_population})
     if flagged is None:
         capacity = settings.for_spec(spec.spec).scoring.capacity
-        ranked = rank_scores(out.loc[in_population, "person_id"], scores[in_population])
-        flagged = ranked.loc[ranked["rank"] <= capacity, ["person_id"]]
-    out["flagged"] = out["person_id"].isin(flagged["person_id"])
+        out["flagged"] = pick_top(scores, out["person_id"], capacity, eligible=in_population)
+    else:
+        out["flagged"] = out["person_id"].isin(flagged)
     out["age_band"] = age_band(frame["age_years"]).to_numpy()
     for column in AID_FLAGS:
         out[column] = frame[column].to_numpy(dtype=float) if column in frame.columns else 0.0
@@ -166,8 +165,7 @@ def scored_months(workspace: Path, spec: Specification, months: list[str], setti
 
 def _months_after(dates: pd.Series, months: pd.Series) -> np.ndarray:
     """Whole months from each of ``months`` (YYYY-MM) to the month of each of ``dates``."""
-    d = pd.to_datetime(dates)
-    return (d.dt.year.to_numpy() * 12 + d.dt.month.to_numpy() - 1) - month_numbers(months.astype("string"))
+    return month_numbers(month_of(pd.to_datetime(dates))) - month_numbers(months)
 
 
 @dataclass
@@ -254,26 +252,21 @@ def with_history(cohort: pd.DataFrame, use: pd.DataFrame, pre_months: int) -> pd
     who = persons.get_indexer(cohort["person_id"])
     t = index - base
 
-    def total(name: str, first: np.ndarray, last: np.ndarray) -> np.ndarray:
-        # running[:, k] is the sum of months before k, so months first..last sum to running[last + 1] - running[first]
+    def totals(name: str, *windows: tuple[np.ndarray, np.ndarray]) -> list[np.ndarray]:
+        # running[:, k] is the sum of months before k, so months first..last sum to running[last + 1] - running[first];
+        # one grid at a time, each built once
         grid = np.zeros((len(persons), months))
         np.add.at(grid, (rows, at + 1), values[name])
         running = np.cumsum(grid, axis=1)
-        return running[who, last + 1] - running[who, first]
+        return [running[who, last + 1] - running[who, first] for first, last in windows]
 
     out = cohort.copy()
     before = (t - pre_months, t - 1)
     for column in acute:
-        out[f"{column}_pre"] = total(column, *before)
-    covered = total("covered", *before)
-    out["pmpm_pre"] = np.where(covered > 0, total("paid", *before) / np.maximum(covered, 1), 0.0)
+        (out[f"{column}_pre"],) = totals(column, before)
+    (covered,) = totals("covered", before)
+    (paid,) = totals("paid", before)
+    out["pmpm_pre"] = np.where(covered > 0, paid / np.maximum(covered, 1), 0.0)
     out["covered_pre_months"] = covered
-    out["acute_recent"] = total("acute", t - 3, t - 1)
-    out["acute_index"] = total("acute", t, t)
+    out["acute_recent"], out["acute_index"] = totals("acute", (t - 3, t - 1), (t, t))
     return out
-
-
-def month_numbers(months: pd.Series) -> np.ndarray:
-    """YYYY-MM months as consecutive integers (months since year 0), for month arithmetic on whole columns."""
-    months = months.astype("string")
-    return months.str.slice(0, 4).astype(int).to_numpy() * 12 + months.str.slice(5, 7).astype(int).to_numpy() - 1

@@ -28,13 +28,14 @@ stays a comparison: the comparison is with usual care (:func:`riskstrat.evaluati
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import pyfixest as pf
 
-from riskstrat.evaluation.cohort import month_numbers
+from riskstrat.core.months import month_numbers
 
 
 @dataclass(frozen=True)
@@ -54,14 +55,13 @@ OUTCOMES = (
 )
 
 
-def unit_panel(cohort: pd.DataFrame, pairs: pd.DataFrame, use: pd.DataFrame, pre_months: int, post_months: int,
+def unit_panel(units: pd.DataFrame, use: pd.DataFrame, pre_months: int, post_months: int,
                last_month: str) -> pd.DataFrame:
-    """Month-by-month rows of every matched unit: unit, person_id, group (the enrolled child's
+    """Month-by-month rows of every matched unit (:func:`matched_units`): unit, person_id, group (the enrolled child's
     matched set), weight, treated, month, stack_month (the calendar month within the index month's
     stack), rel (months from the index month), post and the outcomes; months the plan did not
     cover are absent."""
-    units = matched_units(cohort, pairs)[["person_id", "index_month", "treated", "group", "weight"]]
-    units["unit"] = np.arange(len(units))
+    units = units[["person_id", "index_month", "treated", "group", "weight"]].assign(unit=np.arange(len(units)))
     units["index_number"] = month_numbers(units["index_month"])
     panel = units.merge(use.assign(month_number=month_numbers(use["month"])), on="person_id")
     panel["rel"] = panel["month_number"] - panel["index_number"]
@@ -171,28 +171,31 @@ def _events_in_every_cell(panel: pd.DataFrame, outcome: Outcome) -> bool:
     return len(totals) == 2 * panel["treated"].nunique() and bool((totals > 0).all())
 
 
+def _change(outcome: Outcome, term: str, data: pd.DataFrame, fixed: tuple[str, ...],
+            baseline: Callable[[float], float]) -> Estimate:
+    """The change ``term`` stands for, or :data:`NOT_ESTIMABLE`; ``baseline(coefficient)`` is what a
+    linear model's dollars are a percentage of."""
+    if not _events_in_every_cell(data, outcome):
+        return NOT_ESTIMABLE
+    tidy = _fit(outcome, term, data, fixed)
+    if tidy is None or term not in tidy.index:
+        return NOT_ESTIMABLE
+    row = tidy.loc[term]
+    return _as_percent(row, outcome.poisson, baseline(float(row["Estimate"])))
+
+
 def did(panel: pd.DataFrame, outcome: Outcome) -> Estimate:
-    """Difference-in-differences with unit and calendar-month fixed effects, clustered by child."""
-    if not _events_in_every_cell(panel, outcome):
-        return NOT_ESTIMABLE
-    tidy = _fit(outcome, "treat_post", panel, STACKED)
-    if tidy is None or "treat_post" not in tidy.index:
-        return NOT_ESTIMABLE
+    """Stacked difference-in-differences (:data:`STACKED` fixed effects), clustered by child; PMPM's
+    dollars are a percentage of the enrolled children's counterfactual mean after (their mean less the effect)."""
     after = _mean(panel[(panel["treated"] == 1) & (panel["post"] == 1)], outcome)
-    b = float(tidy.loc["treat_post", "Estimate"])
-    return _as_percent(tidy.loc["treat_post"], outcome.poisson, after - b)
+    return _change(outcome, "treat_post", panel, STACKED, lambda b: after - b)
 
 
 def naive(panel: pd.DataFrame, outcome: Outcome) -> Estimate:
     """The enrolled children's change from before to after, with child fixed effects, clustered by child."""
     enrolled = panel[panel["treated"] == 1]
-    if not _events_in_every_cell(enrolled, outcome):
-        return NOT_ESTIMABLE
-    tidy = _fit(outcome, "post", enrolled, ("unit",))
-    if tidy is None or "post" not in tidy.index:
-        return NOT_ESTIMABLE
     before = _mean(enrolled[enrolled["post"] == 0], outcome)
-    return _as_percent(tidy.loc["post"], outcome.poisson, before)
+    return _change(outcome, "post", enrolled, ("unit",), lambda b: before)
 
 
 #: The event study groups months by three (an acute admission is too rare for one month of one

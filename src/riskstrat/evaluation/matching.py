@@ -98,16 +98,17 @@ def _scaled(x: pd.DataFrame, logged: bool = True) -> pd.DataFrame:
 
 def match(cohort: pd.DataFrame, x: pd.DataFrame, logit: np.ndarray, caliper_sd: float,
           per_child: int) -> tuple[pd.DataFrame, int]:
-    """Up to ``per_child`` comparisons per enrolled child, within its index month: (pairs, enrolled children left unmatched).
+    """Up to ``per_child`` comparisons per enrolled child, within its index month: (pairs, enrolled
+    children left unmatched).
 
     Among the candidates of the same cell (:func:`exact_cells`) whose propensity log-odds and
     riskstrat score (log-odds) each lie within the caliper (the score is what the programme ranks
     on, so it gets a caliper of its own) and whose use is within :data:`COUNT_CALIPER`, the nearest
-    by Mahalanobis distance on the covariates are taken (Rubin and Thomas 2000): the propensity keeps the groups comparable as a
-    whole, the categories and the distance make each match close on every covariate, which is
-    what the balance is judged on. Each candidate is used once. The order is
-    deterministic: the enrolled child with the highest log-odds goes first (the hardest to match),
-    ties by person_id. ``pairs``: ``treated_row``, ``comparison_row`` (cohort rows) and
+    by Mahalanobis distance on the covariates are taken (Rubin and Thomas 2000): the propensity
+    keeps the groups comparable as a whole, the cells and the distance make each match close on
+    every covariate, which is what the balance is judged on. Each candidate is used once. The
+    order is deterministic: the enrolled child with the highest log-odds goes first (the hardest
+    to match), ties by person_id. ``pairs``: ``treated_row``, ``comparison_row`` (cohort rows) and
     ``weight`` (1 / the comparisons that child got).
     """
     caliper = caliper_sd * float(np.std(logit))
@@ -123,14 +124,13 @@ def match(cohort: pd.DataFrame, x: pd.DataFrame, logit: np.ndarray, caliper_sd: 
         enrolled = month[month["treated"] == 1].sort_values(["logit", "person_id"], ascending=[False, True])
         pool = month[month["treated"] == 0].sort_values("person_id")
         rows = pool["row"].to_numpy()
-        values = pool["logit"].to_numpy()
-        kinds = category[rows]
-        counts = use[rows]
+        values, kinds, counts, scores = pool["logit"].to_numpy(), category[rows], use[rows], score[rows]
         free = np.ones(len(pool), bool)
         for t_logit, t_row in zip(enrolled["logit"].to_numpy(), enrolled["row"].to_numpy(), strict=True):
-            close = ((np.abs(counts - use[t_row]) <= COUNT_CALIPER).all(axis=1)
-                     & (np.abs(score[rows] - score[t_row]) <= score_caliper))
-            near = np.flatnonzero(free & (kinds == category[t_row]) & close & (np.abs(values - t_logit) <= caliper))
+            near = np.flatnonzero(free & (kinds == category[t_row])
+                                  & (np.abs(counts - use[t_row]) <= COUNT_CALIPER).all(axis=1)
+                                  & (np.abs(scores - score[t_row]) <= score_caliper)
+                                  & (np.abs(values - t_logit) <= caliper))
             if not len(near):
                 unmatched += 1
                 continue
@@ -145,17 +145,17 @@ def match(cohort: pd.DataFrame, x: pd.DataFrame, logit: np.ndarray, caliper_sd: 
 
 #: Matched exactly: whether the child had any of these (the rare events a close distance can still miss).
 ANY_OF = ("ip_admits_pre", "bh_crises_pre", "acute_recent", "acute_index")
-#: A comparison's admissions, crises, recent and index-month acute use and ED visits each differ from the enrolled
-#: child's by at most this many: the children with the most use are few, and a distance alone
-#: pairs them with whoever is nearest, however far.
+#: A comparison's admissions, crises, recent and index-month acute use and ED visits each differ
+#: from the enrolled child's by at most this many: the children with the most use are few, and a
+#: distance alone pairs them with whoever is nearest, however far.
 COUNT_CALIPER = 1
 
 
 def exact_cells(x: pd.DataFrame) -> np.ndarray:
     """Each candidate's cell of the exact match: age band, aid category, population rule, and
-    whether they had an admission, a crisis, recent acute use or acute use in the index month at all. A child is matched only
-    within their cell: a few enrolled children differing from their comparisons in a category
-    shift its mean by more than the balance allows."""
+    whether they had an admission, a crisis, recent acute use or acute use in the index month at
+    all. A child is matched only within their cell: a few enrolled children differing from their
+    comparisons in a category shift its mean by more than the balance allows."""
     columns = [c for c in x.columns if c == "in_population" or c.startswith(("age_", "aid_"))]
     cells = x[columns].copy()
     for column in ANY_OF:
@@ -176,7 +176,7 @@ def balance(x: pd.DataFrame, treated: np.ndarray, pairs: pd.DataFrame) -> pd.Dat
     after = (matched - comparisons) / pooled
     out = pd.DataFrame({
         "covariate": x.columns,
-        "label": [COVARIATE_LABELS.get(c, c) for c in x.columns],
+        "label": [COVARIATE_LABELS.get(name, name) for name in x.columns],
         "enrolled_mean": matched.to_numpy(),
         "comparison_mean_before": x[c].mean().to_numpy(),
         "comparison_mean_after": comparisons.to_numpy(),

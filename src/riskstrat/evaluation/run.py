@@ -23,6 +23,7 @@ from riskstrat.core.files import staged_folder, write_atomic
 from riskstrat.core.fingerprint import code_fingerprint, lake_fingerprint
 from riskstrat.core.months import add_months, check_month, month_end, months_between
 from riskstrat.core.progress import Progress, tick
+from riskstrat.core.sql import scalar
 from riskstrat.core.workspace import OUTPUTS
 from riskstrat.evaluation import estimate, matching
 from riskstrat.evaluation.cohort import (
@@ -80,7 +81,7 @@ def evaluate_programme(workspace: Path | str, program: str, first: str, last: st
     con.execute(f"SET memory_limit = '{EVALUATION_DUCKDB_MEMORY}'")
     try:
         latest = latest_delivery(con)
-        lake_first = str(con.execute("SELECT MIN(delivery_month) FROM eligibility").fetchone()[0])
+        lake_first = scalar(con, "SELECT MIN(delivery_month) FROM eligibility")
         matured = add_months(latest, -settings.model.runout_months)
         windows, unobservable = _check_months(first, last, lake_first, matured, settings)
         longest = max(windows)
@@ -117,7 +118,7 @@ def evaluate_programme(workspace: Path | str, program: str, first: str, last: st
     attrition = [*cohort.attrition, ("enrolled children matched to a comparison", children["enrolled"]),
                  ("their comparison children", children["comparison"])]
 
-    panel = estimate.unit_panel(frame, pairs, use, ev.pre_months, longest, matured)
+    panel = estimate.unit_panel(units, use, ev.pre_months, longest, matured)
     effects, events = [], {}
     for i, outcome in enumerate(estimate.OUTCOMES):
         tick(progress, "estimates", i, len(estimate.OUTCOMES))
