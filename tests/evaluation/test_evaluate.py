@@ -89,9 +89,10 @@ def test_the_planted_effect_lies_in_the_interval_and_no_effect_in_the_null_progr
         for months in (6, 12):
             ed = _row(result, "ED visits", months)
             assert ed["low_percent"] <= planted <= ed["high_percent"], (program, months, ed.to_dict())
+            # a few admissions per thousand child-months: too few here to estimate, and said so, not
+            # printed as a number (the 300k bench estimates them)
             admissions = _row(result, "Acute admissions", months)
-            if pd.notna(admissions["change_percent"]):
-                assert admissions["low_percent"] <= planted <= admissions["high_percent"], (program, months)
+            assert pd.isna(admissions[["change_percent", "low_percent", "high_percent"]]).all(), (program, months)
     # the planted programme's ED visits fall against its comparisons; the null one's do not fall as far
     st, cares = evaluations["stronger_together"][0], evaluations["cares"][0]
     assert _row(st, "ED visits", 12)["change_percent"] < _row(cares, "ED visits", 12)["change_percent"]
@@ -105,6 +106,7 @@ def test_the_naive_before_after_claims_a_reduction_the_matched_comparison_does_n
     assert ed["low_percent"] <= 0 <= ed["high_percent"]
     report = files["report.html"].decode()
     assert "naive before/after" in report and "change against matched comparisons" in report
+    assert "not estimable (too few events)" in report
     assert f"{abs(ed['naive_change_percent']):.0f}% fewer" in report
 
 
