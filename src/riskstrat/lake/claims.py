@@ -16,13 +16,14 @@ def final_claims_sql(table: str = "medical_claim", lines: str | None = None) -> 
     """The final-claim rule (``final_claims.sql``) for ``medical_claim`` or ``pharmacy_claim``.
 
     Parameters: ``$as_of_month`` (YYYY-MM) and ``$as_of`` (the last day of that month). ``lines``,
-    a SELECT with the table's columns, stands in for the whole table (the feature build passes
-    only the claims that can matter for its window).
+    a SELECT of the table's lines, limits the claims whose version is chosen (the feature build
+    passes only the claims that can matter for its window); the chosen versions' lines are read
+    from the table.
     """
     if table not in CLAIM_TABLES:
         raise RiskstratError(f"final claims exist for {' and '.join(CLAIM_TABLES)}, not {table!r}")
     text = resources.files("riskstrat.lake").joinpath("final_claims.sql").read_text(encoding="utf-8")
-    return text.replace("{claims}", table if lines is None else f"(\n{lines}\n)")
+    return text.replace("{claims}", table if lines is None else f"(\n{lines}\n)").replace("{table}", table)
 
 
 def final_claims(con: duckdb.DuckDBPyConnection, as_of_month: str, table: str = "medical_claim") -> duckdb.DuckDBPyRelation:
