@@ -135,11 +135,14 @@ OUTCOMES = {name: o.description for name, o in declared_outcomes().items()}
 
 
 class TrainingFrame(NamedTuple):
-    """Stacked as-of months: ``frame`` (person_id, as_of, features…, label) and its ``attrition``
-    (as_of, step, children). A tuple, so ``frame, attrition = build_training_frame(...)`` works."""
+    """Stacked as-of months: ``frame`` (person_id, as_of, features…, label), its ``attrition``
+    (as_of, step, children) and ``matrix``, the features as one C-ordered float32 array (a row per
+    child-month, :func:`~riskstrat.features.feature_names` in order) whose columns the frame's
+    feature columns are views on: the array LightGBM reads, so training need not copy it."""
 
     frame: pd.DataFrame
     attrition: pd.DataFrame
+    matrix: np.ndarray
 
 
 def _known_month(con: duckdb.DuckDBPyConnection, known_month: str | None) -> str:
@@ -350,10 +353,17 @@ def build_training_frame(workspace, as_of_months: list[str], outcome: str | Sequ
                     for month, counts, steps in _window_counts(con, workspace, months, latest, horizon, settings)]
     finally:
         con.close()
-    frames, attrition = [], []
+    others, attrition = [], []
     # The rows the stacked frame will have: one outcome's frame loses those its follow-up rule drops.
     rows_before = sum(len(apply_follow_up_rule(labels, outcome, horizon)[0]) if single else len(labels)
                       for _, labels, _ in labelled)
+    names = feature_names()
+    # Each month's features are copied once, into their rows of the one array training reads.
+    # Stacking month frames with pd.concat and then copying into that array held three copies of
+    # the largest thing in memory at once (4.3 GB at 500k members). np.empty only reserves the
+    # rows: the memory sample's left-out rows are never touched, and are given back below.
+    matrix = np.empty((rows_before, len(names)), dtype=np.float32)
+    filled = 0
     sample: MemorySample | None = None
     for i in range(len(labelled)):
         (month, labels, population_steps), labelled[i] = labelled[i], None  # held by the month's frame only
@@ -372,8 +382,7 @@ def build_training_frame(workspace, as_of_months: list[str], outcome: str | Sequ
                 frame[name] = frame[name].astype("float32").where(frame.index.isin(kept.index))
         frame.insert(1, "as_of", month)
         frame = frame.rename(columns={outcome: "label"}) if single else frame
-        # In the final column order already: reordering the stacked frame would copy all of it.
-        frame = frame[["person_id", "as_of", *feature_names(), *(["label"] if single else outcomes)]]
+        frame = frame[["person_id", "as_of", *names, *(["label"] if single else outcomes)]]
         if sample is None and len(frame):
             sample = MemorySample.of(frame, rows_before, settings.model.training_frame_max_mb)
         if sample is not None and sample.share < 1:
@@ -381,12 +390,21 @@ def build_training_frame(workspace, as_of_months: list[str], outcome: str | Sequ
             for name in outcomes:
                 column = "label" if single else name
                 steps.append((None if single else name, sample.step(), int(frame[column].notna().sum())))
-        frames.append(frame)
+        matrix[filled:filled + len(frame)] = frame[names].to_numpy(dtype=np.float32)
+        filled += len(frame)
+        others.append(frame.drop(columns=names))
         attrition += [{"as_of": month, "outcome": name, "step": step, "children": n} for name, step, n in steps]
+        del frame
     tick(progress, "building as-of months", len(months), len(months))
-    stacked = pd.concat(frames, ignore_index=True)
-    del frames
-    return TrainingFrame(frame=stacked, attrition=pd.DataFrame(attrition))
+    matrix.resize((filled, len(names)), refcheck=False)  # in place: the unused rows go back
+    rest = pd.concat(others, ignore_index=True)
+    del others
+    stacked = pd.DataFrame(matrix, columns=names, copy=False)
+    for position, column in enumerate(("person_id", "as_of")):
+        stacked.insert(position, column, rest[column].array)
+    for column in rest.columns[2:]:
+        stacked[column] = rest[column].array
+    return TrainingFrame(frame=stacked, attrition=pd.DataFrame(attrition), matrix=matrix)
 
 
 def outcome_labeller(workspace, settings: Settings) -> Callable[[str, int, str], pd.DataFrame]:

@@ -129,13 +129,22 @@ class StackedRows:
     _dataset: lgb.Dataset | None = None
 
     @classmethod
-    def from_frame(cls, frame: pd.DataFrame, features: list[ModelFeature], outcomes: Sequence[str]) -> "StackedRows":
-        """From a training frame (person_id, as_of, the features, the outcome columns)."""
+    def from_frame(cls, frame: pd.DataFrame, features: list[ModelFeature], outcomes: Sequence[str],
+                   matrix: np.ndarray | None = None) -> "StackedRows":
+        """From a training frame (person_id, as_of, the features, the outcome columns).
+
+        ``matrix``: the frame's features already as the model reads them
+        (:class:`~riskstrat.model.labels.TrainingFrame`'s), used as they are, not copied.
+        """
         for col in ("person_id", "as_of", *outcomes):
             if col not in frame.columns:
                 raise TrainError(f"feature frame: no {col!r} column")
-        x = training_array(frame, features)
         names = [f.name for f in features]
+        if matrix is not None and (matrix.shape != (len(frame), len(names)) or matrix.dtype != np.float32
+                                   or not matrix.flags.c_contiguous or frame.columns[2:2 + len(names)].tolist() != names):
+            raise TrainError(f"training matrix: {matrix.shape} {matrix.dtype} is not the frame's "
+                             f"{len(frame)} rows of its {len(names)} features, float32 in C order")
+        x = training_array(frame, features) if matrix is None else matrix
         view = pd.DataFrame(x, columns=names, copy=False)
         # Other columns (a feature a population or the rules read that the model does not) come along.
         for column in frame.columns.difference(["person_id", "as_of", *names, *outcomes], sort=False):
@@ -571,12 +580,13 @@ def train_models(workspace: Path, as_of: str, settings: Settings, names: Sequenc
         outcomes = list(dict.fromkeys(settings.for_spec(s.spec).model.outcome for s in group))
         # Outcomes known through as_of only: a model trained "as of" a past month must not learn
         # from deliveries that arrived after it, or its backtest flatters it.
-        frame, attrition = labels.build_training_frame(
+        frame, attrition, matrix = labels.build_training_frame(
             workspace, list(design.fit_months), outcomes, group_settings, runout_months=ms.runout_months,
             known_month=as_of, progress=progress)
         attrition = summed_steps(attrition)
-        stacked = StackedRows.from_frame(frame, model_features(FEATURES), outcomes)
-        del frame
+        # the builder's matrix holds feature_names() in order, which is every declared feature's
+        stacked = StackedRows.from_frame(frame, model_features(FEATURES), outcomes, matrix=matrix)
+        del frame, matrix
         hashes = {**lake_fingerprint(workspace, as_of), "up_to_delivery_month": as_of}
         for s in group:
             spec_settings = settings.for_spec(s.spec)
