@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -55,8 +56,13 @@ def test_later_deliveries_change_no_feature(plans):
 def test_training_frame_on_a_synthetic_plan(plans):
     full, _ = plans
     months = [add_months(T, -1), T]
-    frame, attrition = build_training_frame(full, months, runout_months=0)
+    frame, attrition, matrix = build_training_frame(full, months, runout_months=0)
     assert set(frame["as_of"]) == set(months)
+    # the features as LightGBM reads them, with the frame's feature columns views on them
+    names = feature_names()
+    assert matrix.flags.c_contiguous and matrix.dtype == np.float32 and matrix.shape == (len(frame), len(names))
+    assert np.shares_memory(frame[names[-1]].to_numpy(), matrix)
+    np.testing.assert_array_equal(frame[names].to_numpy(dtype=np.float32), matrix)
     assert frame["label"].isin([0, 1]).all() and 0 < frame["label"].mean() < 0.5
     assert not frame.duplicated(["person_id", "as_of"]).any()
     assert (attrition["children"] >= 0).all()

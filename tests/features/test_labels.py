@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from riskstrat.features import feature_names
@@ -132,6 +133,10 @@ def test_a_frame_past_the_memory_budget_keeps_a_share_of_children_with_every_mon
     # a kept child keeps every month they have; their rows are the whole frame's, unchanged
     assert whole.frame[whole.frame["person_id"].isin(kept)].reset_index(drop=True).equals(sampled.frame.reset_index(drop=True))
     assert sampled.frame.memory_usage(deep=True, index=False).sum() / 2**20 < mb * 0.8
+    # the rows the sample left out are gone from the array training reads, too
+    names = [c for c in sampled.frame.columns if c not in ("person_id", "as_of", *outcomes)]
+    assert sampled.matrix.shape == (len(sampled.frame), len(names))
+    np.testing.assert_array_equal(sampled.frame[names].to_numpy(dtype=np.float32), sampled.matrix)
     steps = sampled.attrition[sampled.attrition["step"].str.startswith("kept by the memory sample")]
     assert sorted(steps["outcome"].unique()) == outcomes and len(steps) == len(months) * len(outcomes)
     for outcome, rows in steps.groupby("outcome"):

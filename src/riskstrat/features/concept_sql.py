@@ -151,11 +151,9 @@ def register_codesets(con: duckdb.DuckDBPyConnection) -> None:
 
 
 # Concepts read final claims under these names: the lake's final-claim rule
-# (riskstrat.lake.final_claims_sql), run as of the knowledge month over the claims that can
-# matter for the window (<table>_window.sql), inlined as CTEs so nothing but the concept's own
-# rows is materialised. The window is written into the rule where it reads the table rather
-# than as a CTE of its own: the rule reads it twice (a few columns to pick each claim's version,
-# then the lines), and DuckDB materialises a CTE read twice, every column of every line.
+# (riskstrat.lake.final_claims_sql), run as of the knowledge month, choosing versions among the
+# claims that can matter for the window (<table>_window.sql), inlined as CTEs so nothing but the
+# concept's own rows is materialised.
 FINAL_CLAIMS = {"final_medical_claim": "medical_claim", "final_pharmacy_claim": "pharmacy_claim"}
 
 HELPERS = frozenset(f"{table}_window" for table in FINAL_CLAIMS.values())

@@ -16,7 +16,8 @@ def final_claims_sql(table: str = "medical_claim", lines: str | None = None) -> 
     """The final-claim rule (``final_claims.sql``) for ``medical_claim`` or ``pharmacy_claim``.
 
     Parameters: ``$as_of_month`` (YYYY-MM) and ``$as_of`` (the last day of that month). ``lines``,
-    a SELECT of the table's lines, limits the claims whose version is chosen (the feature build
+    a SELECT of some of the table's lines (claim_id, adjustment_sequence, paid_date, claim_status
+    and delivery_month at least), limits the claims whose version is chosen (the feature build
     passes only the claims that can matter for its window); the chosen versions' lines are read
     from the table.
     """

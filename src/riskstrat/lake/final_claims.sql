@@ -12,10 +12,11 @@
 --
 -- Parameters: $as_of_month (YYYY-MM), $as_of (DATE, last day of that month).
 -- The table is medical_claim or pharmacy_claim. The versions are chosen among its lines, or among
--- a subquery's lines standing in for it (the claims that can matter for the feature build's
--- window); riskstrat.lake.final_claims_sql writes which. The lines are then read from the table: the chosen versions already name only those claims, and
--- reading the lines through the subquery again made DuckDB hash every line, with its 25
--- diagnosis columns, to filter them (7 of a month's 10 seconds of medical claims on 500k members).
+-- a subquery's standing in for them (the claims that can matter for the feature build's window);
+-- riskstrat.lake.final_claims_sql writes which. The lines are then read from the table: the
+-- chosen versions already name only those claims, and reading the lines through the subquery
+-- again made DuckDB hash every line, with its 25 diagnosis columns, to filter them (7 of a
+-- month's 10 seconds of medical claims on 500k members).
 WITH known AS (
     SELECT c.claim_id, c.adjustment_sequence, c.paid_date, c.claim_status
     FROM {claims} AS c

@@ -1,17 +1,11 @@
 -- The pharmacy claim lines that can matter for the window: every version of a fill any of whose
 -- lines delivered by the knowledge month was dispensed in the window (see medical_claim_window);
--- only the columns the features read and the rule needs are carried.
+-- only the columns the final-claim rule's choice of version reads are carried.
 SELECT
     r.claim_id,
-    r.person_id,
-    r.dispensing_date,
-    r.ndc_code,
-    r.atc_code,
-    r.days_supply,
-    r.paid_date,
-    r.paid_amount,
-    r.claim_status,
     r.adjustment_sequence,
+    r.paid_date,
+    r.claim_status,
     r.delivery_month
 FROM main.pharmacy_claim AS r
 WHERE r.claim_id IN (
