@@ -305,7 +305,7 @@ def build_training_frame(workspace, as_of_months: list[str], outcome: str | Sequ
                          known_month: str | None = None,
                          progress: Progress | None = None) -> TrainingFrame:
     """Stack as-of months: columns person_id, as_of, the features (declaration order, float32 as a
-    model reads them), then the labels.
+    model reads them), then the labels; the features are views on the returned ``matrix``.
 
     One outcome (a name): its label is column ``label`` and the rows the follow-up rule drops are
     left out. Several outcomes (a list), for models that share one frame: a column per outcome,
