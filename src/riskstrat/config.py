@@ -250,6 +250,10 @@ class ModelSettings(_Section):
         600_000, ge=10_000,
         description="Most child-months a judging fit (a fold's, or a learning-curve point's) learns from: past this it keeps every event and a fixed random share of the other child-months, weighted by the inverse of that share. The registered model always learns from every child-month.",
     )
+    stopping_max_rows: int = Field(
+        200_000, ge=1_000,
+        description="Most child-months a judging fit's early stopping scores every round: past this, every event and a fixed random share of the others, weighted as for judging_max_rows. On a 500k-member plan scoring all 900k stopping rows every round took half of each judging fit's time.",
+    )
     training_frame_max_mb: float = Field(
         2048, gt=0,
         description="Most memory the stacked training frame (every as-of month's features and labels, held on this one machine whatever the engine) may take. Past it a fixed share of children (a hash of person_id, the same every month) is kept, the share that fits; the attrition and the card give the arithmetic. 500k members take about 1.2 GB.",

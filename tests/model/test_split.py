@@ -144,17 +144,22 @@ def test_a_judging_fit_past_its_row_budget_keeps_every_event_and_weights_the_res
 def test_folds_past_the_budget_stay_calibrated_and_the_registered_model_learns_from_every_row(tmp_path):
     rows = rare_outcome(children=5_000)
     settings = ModelSettings(runout_months=0, horizon_months=1, max_trees=60, min_child_samples=50,
-                             judging_max_rows=10_000, bagging_fraction=1.0)
+                             judging_max_rows=10_000, stopping_max_rows=4_000, bagging_fraction=1.0)
     design = StudyDesign.from_settings("2024-09", settings, first_month="2024-01")
     result = fit_and_register(tmp_path, rows, [MEMORY], design, Settings(model=settings))
     att = result.attrition.set_index("step")
     fold = att.loc["fold 1: learned from"]
-    assert fold["rows"] < 11_000 and "every event and" in fold["note"]
+    learned, stopped = fold["note"].split("; stopped early")
+    assert fold["rows"] < 11_000 and "every event and" in learned
+    # early stopping too scored a weighted sample of the fold's own rows, not all of them
+    assert "every event and" in stopped and "early stopping scores at most 4,000" in stopped
+    assert all(0 < share < 1 for share in result.metrics["cross_fit"]["fold_stopping_non_events_kept"])
     # The registered model's first tree split every row, unsampled (no bagging here).
     registered = lgb.Booster(model_file=str(result.model_dir / "model.txt"))
     assert registered.dump_model()["tree_info"][0]["tree_structure"]["internal_count"] == len(rows)
     card = (result.model_dir / "card.md").read_text()
     assert "each fold's fit learned from every event and" in card
+    assert "Each fold's early stopping scored about 4,000" in card
     # The learning curve's down-sampled points are not read as a doubling of children.
     assert any(p["non_events_kept"] < 1 for p in result.metrics["learning_curve"])
     assert "shown but not compared" in card

@@ -520,16 +520,25 @@ def _learning_curve_section(card: ModelCard, f: ModelBundle) -> None:
     card.add_extra("Learning curve", figure("learning_curve", f"{synthetic}AUROC against training children"))
 
 
+def _shares(kept: list[float]) -> str:
+    low, high = f"{min(kept):.0%}", f"{max(kept):.0%}"
+    return low if low == high else f"{low} to {high}"
+
+
 def _judging_sample_words(f: ModelBundle) -> str:
     cross_fit = f.metrics.get("cross_fit", {})
     kept = cross_fit.get("fold_non_events_kept") or []
-    if not kept or min(kept) >= 1.0:
-        return ""
-    shares = f"{min(kept):.0%}" if f"{min(kept):.0%}" == f"{max(kept):.0%}" else f"{min(kept):.0%} to {max(kept):.0%}"
-    return (f" To keep training within its time, a judging fit learns from about {cross_fit['judging_max_rows']:,} "
-            f"child-months at most: each fold's fit learned from every event and {shares} of the other child-months, "
-            "each weighted by the inverse of that share so the fit keeps the plan's event rate. The model that "
-            "scores children learned from all of them, with the folds' mean tree count.")
+    stopping = cross_fit.get("fold_stopping_non_events_kept") or []
+    words = ""
+    if kept and min(kept) < 1.0:
+        words += (f" To keep training within its time, a judging fit learns from about {cross_fit['judging_max_rows']:,} "
+                  f"child-months at most: each fold's fit learned from every event and {_shares(kept)} of the other "
+                  "child-months, each weighted by the inverse of that share so the fit keeps the plan's event rate. "
+                  "The model that scores children learned from all of them, with the folds' mean tree count.")
+    if stopping and min(stopping) < 1.0:
+        words += (f" Each fold's early stopping scored about {cross_fit['stopping_max_rows']:,} of its own children's "
+                  f"child-months every round: every event and {_shares(stopping)} of the others, weighted likewise.")
+    return words
 
 
 def _memory_sample_words(f: ModelBundle) -> str:

@@ -16,7 +16,8 @@ letting it grade its own homework, by cross-fitting (:mod:`riskstrat.model.train
 - **Size.** A judged fit learns from at most ``judging_max_rows`` child-months: past that, every
   event and a weighted random share of the other child-months (:func:`~riskstrat.model.train.judging_rows`).
   Only large plans reach it (about 200k members and up, with the defaults); the registered model
-  always learns from every child-month.
+  always learns from every child-month. Its early stopping likewise scores at most
+  ``stopping_max_rows`` of the fold's own child-months every round.
 
 Every as-of month in the design has its outcome window (the ``horizon_months`` after it) and the
 claims run-out closed by the training as-of month, so every label is fully observed.

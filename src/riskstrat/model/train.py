@@ -188,22 +188,25 @@ def dataset_params(settings: ModelSettings) -> dict:
 
 @dataclass(frozen=True)
 class JudgingRows:
-    """The rows one judging fit learns from (positions among the design's rows, ascending) and
-    their weights (None: every row, unweighted). ``kept_share`` is the share of non-event rows kept."""
+    """The rows one judging fit learns from, or stops early on (positions among the design's rows,
+    ascending), and their weights (None: every row, unweighted). ``kept_share`` is the share of
+    non-event rows kept."""
 
     positions: np.ndarray
     weight: np.ndarray | None
     kept_share: float
 
-    def describe(self, cap: int) -> str:
+    def describe(self, limit: str) -> str:
+        """For the attrition's note: how the rows were sampled, if they were (``limit`` names the cap)."""
         if self.weight is None:
             return ""
         return (f"; every event and {self.kept_share:.0%} of the other child-months, weighted "
-                f"{1 / self.kept_share:.2f} (a judging fit learns from at most {cap:,})")
+                f"{1 / self.kept_share:.2f} ({limit})")
 
 
-def judging_rows(positions: np.ndarray, y: np.ndarray, settings: ModelSettings) -> JudgingRows:
-    """What a fit that only judges the model (a fold's, a learning-curve point's) learns from.
+def judging_rows(positions: np.ndarray, y: np.ndarray, settings: ModelSettings, cap: int | None = None) -> JudgingRows:
+    """What a fit that only judges the model (a fold's, a learning-curve point's) learns from, or
+    (``cap`` = ``model.stopping_max_rows``) the rows its early stopping scores.
 
     Up to ``model.judging_max_rows`` child-months: all of them. Past that, every event and a fixed
     random share of the other child-months, each weighted by the inverse of the share, so the fit's
@@ -215,7 +218,7 @@ def judging_rows(positions: np.ndarray, y: np.ndarray, settings: ModelSettings) 
     every child-month. Non-events are kept at least one for one with events, so a fit whose events
     alone pass half the budget learns from twice its events.
     """
-    cap = settings.judging_max_rows
+    cap = settings.judging_max_rows if cap is None else cap
     if len(positions) <= cap:
         return JudgingRows(positions, None, 1.0)
     events = y[positions] == 1
@@ -249,6 +252,7 @@ class CrossFit:
     oof_raw: np.ndarray
     fold_trees: list[int]
     non_events_kept: list[float]  # per fold: share of non-event child-months its fit learned from (1.0: all)
+    stopping_non_events_kept: list[float]  # per fold: share of its non-event stopping rows early stopping scored
     logistic_prob: np.ndarray  # out of fold, on every row (NaN where the logistic fit was not asked)
     attrition: pd.DataFrame
     #: share of the first fold's training children -> its fit (:func:`learning_curve`).
@@ -275,7 +279,7 @@ def cross_fit(stacked: StackedRows, rows: np.ndarray, y: np.ndarray, design: Stu
     everything.set_label(full_label)  # the subsets below take their labels from here
     oof_raw = np.full(len(rows), np.nan)
     logistic_prob = np.full(len(rows), np.nan)
-    trees, kept_shares, steps, curve = [], [], [], {}
+    trees, kept_shares, stopping_kept, steps, curve = [], [], [], [], {}
     for k in range(design.folds):
         tick(progress, "fitting folds", k, design.folds + 1)
         learn = ~test & (fold != k)
@@ -287,7 +291,9 @@ def cross_fit(stacked: StackedRows, rows: np.ndarray, y: np.ndarray, design: Stu
                 raise TrainError(f"fold {k + 1} of {design.folds}: no events to {name} in the training months "
                                  f"({design.train_months[0]}..{design.train_months[-1]}); the plan is too small "
                                  f"for {design.folds} folds, or the outcome too rare")
-        booster, best, learned = _judging_fit(params, everything, rows, fit_rows, y, stop_rows, settings)
+        stopping = judging_rows(stop_rows, y, settings, settings.stopping_max_rows)
+        stop_on = _rows_dataset(everything, rows, stopping)  # built once: the learning curve stops on it too
+        booster, best, learned = _judging_fit(params, everything, rows, fit_rows, y, stop_on, settings)
         trees.append(best)
         kept_shares.append(learned.kept_share)
         own = np.flatnonzero(fold == k)
@@ -295,19 +301,22 @@ def cross_fit(stacked: StackedRows, rows: np.ndarray, y: np.ndarray, design: Stu
         booster.free_dataset()  # the fold's subsets of the bins go now, not when the garbage collector finds them
         judged = (fold == k) & test
         if k == 0 and judged.any():
-            curve = _curve_fits(stacked, rows, y, ids, params, everything, learn, stop_rows, judged, settings)
+            curve = _curve_fits(stacked, rows, y, ids, params, everything, learn, stop_on, judged, settings)
             curve[1.0] = CurvePoint(int(ids.iloc[fit_rows].nunique()), len(learned.positions), learned.kept_share,
                                     oof_raw[judged])
         if judged.any():
             sample = fit_rows[baseline_positions(len(fit_rows), settings)]
             logistic = fit_logistic(frame.iloc[rows[sample]].assign(**{LABEL: y[sample]}), specs, settings)
             logistic_prob[judged] = logistic.predict_proba(feature_matrix(frame.iloc[rows[judged]], specs))[:, 1]
+        learned_how = learned.describe(f"a judging fit learns from at most {settings.judging_max_rows:,}")
+        stopped_how = stopping.describe(f"early stopping scores at most {settings.stopping_max_rows:,}")
         steps.append({"step": f"fold {k + 1}: learned from", "rows": int(len(learned.positions)),
                       "children": int(ids.iloc[learned.positions].nunique()),
                       "events": int(y[learned.positions].sum()),
-                      "note": f"other folds' children, training months{learned.describe(settings.judging_max_rows)}; "
-                              f"stopped early at {best} trees on the fold's own {len(stop_rows):,} rows of the "
-                              "training months"})
+                      "note": f"other folds' children, training months{learned_how}; stopped early at {best} trees "
+                              f"on the fold's own {len(stop_rows):,} rows of the training months{stopped_how}"})
+        stopping_kept.append(stopping.kept_share)
+        del stop_on
     tick(progress, "fitting the registered model", design.folds, design.folds + 1)
     final_trees = max(1, int(round(float(np.mean(trees)))))
     on_everything = everything if len(rows) == len(stacked.x) else everything.subset(rows)
@@ -322,7 +331,7 @@ def cross_fit(stacked: StackedRows, rows: np.ndarray, y: np.ndarray, design: Stu
         calibrator=PlattCalibrator().fit(oof_raw, y),
         judged_calibrator=PlattCalibrator().fit(oof_raw[~test], y[~test]),
         oof_raw=oof_raw, fold_trees=trees, logistic_prob=logistic_prob, attrition=pd.DataFrame(steps), curve=curve,
-        non_events_kept=kept_shares,
+        non_events_kept=kept_shares, stopping_non_events_kept=stopping_kept,
     )
 
 
@@ -334,24 +343,29 @@ def _predict_raw(booster: lgb.Booster, x: np.ndarray, positions: np.ndarray, tre
                            for i in range(0, len(positions), chunk)] or [np.empty(0)])
 
 
-def _judging_fit(params: dict, everything: lgb.Dataset, rows: np.ndarray, learn: np.ndarray, y: np.ndarray,
-                 stop: np.ndarray, settings: ModelSettings) -> tuple[lgb.Booster, int, JudgingRows]:
-    """A judging fit: LightGBM on :func:`judging_rows` of the ``learn`` positions among ``rows``,
-    stopped early on the ``stop`` positions; returns the booster, its tree count and what it learned from."""
-    learned = judging_rows(learn, y, settings)
-    train = everything.subset(rows[learned.positions])
-    if learned.weight is not None:
+def _rows_dataset(everything: lgb.Dataset, rows: np.ndarray, picked: JudgingRows) -> lgb.Dataset:
+    """The binned rows ``picked`` (positions among ``rows``), with their weights if they are a weighted sample."""
+    subset = everything.subset(rows[picked.positions])
+    if picked.weight is not None:
         # LightGBM sorts a subset's rows; the weights line up only with rows already in order.
-        if np.any(np.diff(rows[learned.positions]) <= 0):
+        if np.any(np.diff(rows[picked.positions]) <= 0):
             raise ValueError("weighted rows must be in ascending order")
-        train.construct().set_weight(learned.weight)
-    booster = lgb.train(params, train, num_boost_round=settings.max_trees,
-                        valid_sets=[everything.subset(rows[stop])], valid_names=["tune"],
+        subset.construct().set_weight(picked.weight)
+    return subset
+
+
+def _judging_fit(params: dict, everything: lgb.Dataset, rows: np.ndarray, learn: np.ndarray, y: np.ndarray,
+                 stop_on: lgb.Dataset, settings: ModelSettings) -> tuple[lgb.Booster, int, JudgingRows]:
+    """A judging fit: LightGBM on :func:`judging_rows` of the ``learn`` positions among ``rows``,
+    stopped early on ``stop_on``; returns the booster, its tree count and what it learned from."""
+    learned = judging_rows(learn, y, settings)
+    booster = lgb.train(params, _rows_dataset(everything, rows, learned), num_boost_round=settings.max_trees,
+                        valid_sets=[stop_on], valid_names=["tune"],
                         callbacks=[lgb.early_stopping(settings.early_stopping_rounds, verbose=False)])
     return booster, int(booster.best_iteration or booster.current_iteration()), learned
 
 
-def _curve_fits(stacked: StackedRows, rows, y, ids, params, everything, learn, stop_rows, judged,
+def _curve_fits(stacked: StackedRows, rows, y, ids, params, everything, learn, stop_on, judged,
                 settings: ModelSettings) -> dict:
     """The first fold refitted on a fixed share of its training children (the same hash, so each
     share holds the smaller ones), scoring the same test rows: quality against training children,
@@ -362,7 +376,7 @@ def _curve_fits(stacked: StackedRows, rows, y, ids, params, everything, learn, s
         sub = np.flatnonzero(learn & (share_of_child < share))
         if len(sub) == 0 or y[sub].sum() == 0:
             continue
-        booster, best, learned = _judging_fit(params, everything, rows, sub, y, stop_rows, settings)
+        booster, best, learned = _judging_fit(params, everything, rows, sub, y, stop_on, settings)
         out[float(share)] = CurvePoint(int(ids.iloc[sub].nunique()), len(learned.positions), learned.kept_share,
                                        _predict_raw(booster, stacked.x, rows[judged], best))
         booster.free_dataset()
@@ -507,6 +521,8 @@ def fit_and_register(
     metrics = evaluate_all(test_judged, scored, settings, truth, label=label)
     metrics["cross_fit"] = {"folds": design.folds, "fold_trees": fitted.fold_trees,
                             "judging_max_rows": ms.judging_max_rows, "fold_non_events_kept": fitted.non_events_kept,
+                            "stopping_max_rows": ms.stopping_max_rows,
+                            "fold_stopping_non_events_kept": fitted.stopping_non_events_kept,
                             "registered_trees": fitted.booster.current_iteration(),
                             "population": judged_on,
                             "test_rows_all_children": int(len(test)), "test_rows_judged": int(judged.sum())}
