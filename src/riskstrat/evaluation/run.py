@@ -75,10 +75,9 @@ def evaluate_programme(workspace: Path | str, program: str, first: str, last: st
     workspace = Path(workspace)
     settings = settings or Settings()
     ev = settings.evaluation
-    con = open_lake(workspace)
     # The scores of every index month and the candidates are held beside DuckDB here, so DuckDB
     # gets less of the 4 GB than the feature stage gives it, and spills sooner.
-    con.execute(f"SET memory_limit = '{EVALUATION_DUCKDB_MEMORY}'")
+    con = open_lake(workspace, memory_limit=EVALUATION_DUCKDB_MEMORY)
     try:
         latest = latest_delivery(con)
         lake_first = scalar(con, "SELECT MIN(delivery_month) FROM eligibility")

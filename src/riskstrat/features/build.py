@@ -40,17 +40,18 @@ class FeatureError(RiskstratError):
 DUCKDB_MEMORY_LIMIT = "2500MB"
 
 
-def open_lake(workspace_or_connection) -> duckdb.DuckDBPyConnection:
+def open_lake(workspace_or_connection, memory_limit: str = DUCKDB_MEMORY_LIMIT) -> duckdb.DuckDBPyConnection:
     """A connection of our own with the lake's views; a given connection is shared, not altered.
 
-    Given a workspace, the views come from :func:`riskstrat.lake.connect`. Given a connection
-    (with those views), a cursor on it keeps our temp tables out of the caller's session.
+    Given a workspace, the views come from :func:`riskstrat.lake.connect` and DuckDB may use
+    ``memory_limit``. Given a connection (with those views), a cursor on it keeps our temp tables
+    out of the caller's session, under the caller's limit.
     """
     if isinstance(workspace_or_connection, duckdb.DuckDBPyConnection):
         return workspace_or_connection.cursor()
     con = connect(Path(workspace_or_connection))
     # The stage's budget is 4 GB for the whole process; DuckDB spills to disk past this.
-    con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+    con.execute(f"SET memory_limit = '{memory_limit}'")
     # Concept tables are sets: keeping row order would only cost memory and time.
     con.execute("SET preserve_insertion_order = false")
     con.execute(f"SET temp_directory = '{Path(tempfile.gettempdir()) / 'riskstrat-duckdb'}'")

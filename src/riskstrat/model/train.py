@@ -316,7 +316,7 @@ def cross_fit(stacked: StackedRows, rows: np.ndarray, y: np.ndarray, design: Stu
                       "note": f"other folds' children, training months{learned_how}; stopped early at {best} trees "
                               f"on the fold's own {len(stop_rows):,} rows of the training months{stopped_how}"})
         stopping_kept.append(stopping.kept_share)
-        del stop_on
+        del stop_on  # not held through the registered model's fit after the last fold
     tick(progress, "fitting the registered model", design.folds, design.folds + 1)
     final_trees = max(1, int(round(float(np.mean(trees)))))
     on_everything = everything if len(rows) == len(stacked.x) else everything.subset(rows)
