@@ -49,6 +49,16 @@ def test_reasons_are_present_facts_that_raise_risk_in_plain_language():
     assert explain.top_reasons(X, -np.abs(values), n=3)[0] == []
 
 
+def test_a_trend_is_a_reason_only_when_it_rises():
+    # A fall the model reads as risk must not be worded "rising (-0.11 a month ...)".
+    X = pd.DataFrame({"ed_visits_trend": [-0.11, 0.33], "paid_pmpm_trend": [-453.0, 120.0], "ed_visits_12m": [2.0, 2.0]})
+    reasons = explain.top_reasons(X, np.array([[0.9, 0.8, 0.1], [0.9, 0.8, 0.1]]), n=3)
+    assert reasons[0] == [("ed_visits_12m", "2 ED visits in the last 12 months")]
+    assert [f for f, _ in reasons[1]] == ["ed_visits_trend", "paid_pmpm_trend", "ed_visits_12m"]
+    assert reasons[1][0][1] == "ED visits rising (+0.33 a month vs the 9 months before)"
+    assert reasons[1][1][1] == "Cost rising ($120 a month more than the 9 months before)"
+
+
 def test_demographics_are_never_worded_as_reasons():
     X = pd.DataFrame({"age_years": [2.0], "sex_female": [1.0], "ed_visits_12m": [1.0]})
     reasons = explain.top_reasons(X, np.array([[0.9, 0.8, 0.1]]), n=3)[0]

@@ -9,8 +9,10 @@ A *reason* is a feature that raises this child's risk (SHAP > 0) and describes s
 in the child's record; it is worded by :func:`riskstrat.features.reasons.reason_text` with the child's own
 value ("3 ED visits in the last 6 months"). A feature whose value is zero or missing (no visits,
 flag not set) is never a reason, even when its absence nudges the score up: an outreach worker
-cannot act on "no self-harm recorded". Demographic features (:data:`NOT_REASONS`) are not worded
-as reasons either; their SHAP values are still published.
+cannot act on "no self-harm recorded". A trend is a reason only when it rises: its sentence says
+"rising", and a fall that the model reads as risk would be worded as the opposite of the record.
+Demographic features (:data:`NOT_REASONS`) are not worded as reasons either; their SHAP values are
+still published.
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ import math
 import numpy as np
 import pandas as pd
 
-from riskstrat.features import get_feature, reason_text
+from riskstrat.features import Feature, get_feature, reason_text
 
 # Kinds whose zero means "nothing recorded" (see Feature.kind in riskstrat.features.declarations).
 _ABSENT_WHEN_ZERO = ("count", "flag", "amount", "rate", "ordinal")
+# Aggregates whose reason describes a rise (the last 3 months against the 9 before).
+_RISES = ("trend", "pmpm_trend")
 #: Feature families never worded as a reason: "Age 2" or "Female" tells an outreach worker
 #: nothing to act on. Their SHAP values stay in explanations.parquet for audit.
 NOT_REASONS = ("demographics",)
@@ -88,10 +92,13 @@ def explanations_frame(person_ids, X: pd.DataFrame, values: np.ndarray, base: np
     })
 
 
-def _present(kind: str, value: float) -> bool:
+def _present(feature: Feature, value: float) -> bool:
+    """Whether the child's record holds what the feature's reason says: something, or a rise."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return False
-    return not (kind in _ABSENT_WHEN_ZERO and value == 0)
+    if feature.aggregate in _RISES:
+        return value > 0
+    return not (feature.kind in _ABSENT_WHEN_ZERO and value == 0)
 
 
 def top_reasons(X: pd.DataFrame, values: np.ndarray, n: int = 3) -> list[list[tuple[str, str]]]:
@@ -101,14 +108,14 @@ def top_reasons(X: pd.DataFrame, values: np.ndarray, n: int = 3) -> list[list[tu
     made-up sentence, and so are the :data:`NOT_REASONS` families.
     """
     names = list(X.columns)
-    kinds = {}
+    worded = {}
     for name in names:
         try:
             feature = get_feature(name)
         except KeyError:
-            kinds[name] = None
+            worded[name] = None
             continue
-        kinds[name] = None if feature.family in NOT_REASONS else feature.kind
+        worded[name] = None if feature.family in NOT_REASONS else feature
     raw = numeric_values(X)
     out: list[list[tuple[str, str]]] = []
     for i in range(values.shape[0]):
@@ -119,7 +126,7 @@ def top_reasons(X: pd.DataFrame, values: np.ndarray, n: int = 3) -> list[list[tu
             if values[i, j] <= 0 or len(picked) == n:
                 break
             name, value = names[j], raw[i, j]
-            if kinds[name] is None or not _present(kinds[name], value):
+            if worded[name] is None or not _present(worded[name], value):
                 continue
             picked.append((name, reason_text(name, value)))
         out.append(picked)
