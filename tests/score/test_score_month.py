@@ -173,6 +173,8 @@ def test_siblings_are_listed_together_on_every_list(published):
     lists = worklists(result)
     st = lists["stronger_together"]
     assert [r["person_id"] for r in st] == ["K01", "K02"] and st[0]["household_group"] == st[1]["household_group"]
+    # K03, their sister, is outside Stronger Together's population but still a child of the family in the plan
+    assert [r["other_children_in_household"] for r in st] == ["1", "1"]
     general = [r["person_id"] for r in lists["acute_event"]]
     assert general[:3] == ["K01", "K02", "K03"]  # H1's three children follow K01, the list's best
     cares = {r["person_id"]: r for r in lists["cares"]}

@@ -68,7 +68,7 @@ _HEADERS = {
     "phone": "Phone", "address": "Address", "city": "City", "state": "State", "zip_code": "ZIP",
     "score_band": "Risk band", "program_match": "Program match", "program_reason": "Why this program",
     "top_reasons": "Top reasons", "last_ed_visit": "Last ED visit", "care_gaps": "Care gaps",
-    "other_children_in_household": "Other children in household (not listed)",
+    "other_children_in_household": "Other children in household (not on this list)",
 }
 
 _WIDTHS = {"outreach": 28, "top_reasons": 70, "program_reason": 50, "care_gaps": 40, "address": 28, "program_match": 22,

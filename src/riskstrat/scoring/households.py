@@ -18,17 +18,21 @@ def household_keys(person_ids: pd.Series, subscriber_ids: pd.Series) -> pd.Serie
     return sub.mask(alone, "person:" + person_ids.astype("string"))
 
 
-def household_order(scores: pd.DataFrame) -> pd.DataFrame:
+def household_order(scores: pd.DataFrame, children_of: pd.Series | None = None) -> pd.DataFrame:
     """The flagged children in worklist order, siblings together.
 
-    Needs person_id, household_key, rank and flagged columns for the whole scored population.
-    Returns the flagged rows with ``worklist_position`` (1..), ``household_group`` (1.. in order of
-    the household's best rank), ``household_flagged`` (children of the household on the list) and
-    ``household_not_listed`` (other children of the household in the scored population, not listed).
+    Needs person_id, household_key, rank and flagged columns for the list's population.
+    ``children_of``: the number of children in the plan per household_key (:func:`household_sizes`),
+    when the list's population is narrower than the plan's (a programme's list): its other
+    children are still the family's. Returns the flagged rows with ``worklist_position`` (1..),
+    ``household_group`` (1.. in order of the household's best rank), ``household_flagged``
+    (children of the household on the list) and ``household_not_listed`` (its other children in
+    the plan, not on this list).
     """
-    in_household = scores.groupby("household_key", sort=False)["person_id"].transform("size")
+    if children_of is None:
+        children_of = scores.groupby("household_key", sort=False)["person_id"].size()
     flagged = scores[scores["flagged"].to_numpy(dtype=bool)].copy()
-    flagged["_in_household"] = in_household[flagged.index]
+    flagged["_in_household"] = flagged["household_key"].map(children_of).to_numpy()
     best = flagged.groupby("household_key", sort=False)["rank"].transform("min")
     flagged["_best"] = best
     flagged = flagged.sort_values(["_best", "rank"], kind="stable")
@@ -37,3 +41,10 @@ def household_order(scores: pd.DataFrame) -> pd.DataFrame:
     flagged["household_not_listed"] = (flagged["_in_household"] - flagged["household_flagged"]).astype("int64")
     flagged["worklist_position"] = np.arange(1, len(flagged) + 1, dtype="int64")
     return flagged.drop(columns=["_best", "_in_household"])
+
+
+def household_sizes(person_ids: pd.Series, subscriber_ids: pd.Series) -> pd.Series:
+    """The number of children per household_key among ``person_ids`` (each counted once): the
+    plan's scored children, for :func:`household_order`."""
+    keys = household_keys(person_ids.reset_index(drop=True), subscriber_ids.reset_index(drop=True))
+    return keys[~person_ids.reset_index(drop=True).duplicated()].value_counts(sort=False)

@@ -48,7 +48,7 @@ from riskstrat.outreach.log import (
 )
 from riskstrat.scoring import explain
 from riskstrat.scoring.flags import TIERS, ScoringError, rank_scores, select_flags
-from riskstrat.scoring.households import household_keys, household_order
+from riskstrat.scoring.households import household_keys, household_order, household_sizes
 from riskstrat.scoring.programs import ProgramRules, programme_rules
 from riskstrat.scoring.spark import on_spark
 from riskstrat.scoring.suppression import suppression
@@ -214,16 +214,28 @@ class _Shared:
     last_ed: pd.DataFrame | None
     previous: pd.DataFrame | None
     programs: ProgramRules
+    #: Every scored child (person_id, household_id), and the children per household among them:
+    #: a programme's list counts a family's other children in the plan, not only in its population.
+    children: pd.DataFrame
+    children_of: pd.Series
 
     @classmethod
-    def of(cls, inputs: MonthInputs, programs: ProgramRules, in_outreach_days: int) -> "_Shared":
+    def of(cls, inputs: MonthInputs, programs: ProgramRules, in_outreach_days: int,
+           population: pd.Series) -> "_Shared":
+        """``population``: the person_id of every child scored this month."""
         members = inputs.members.drop_duplicates("person_id")
         members = members.set_index(pd.Index(members["person_id"].astype("string"), name=None))
         # Object-dtype indexes hash in C; Arrow-backed string lookups are several times slower at 500k.
         index = pd.Index(members["person_id"].to_numpy(dtype=object), dtype=object)
+        ids = population.to_numpy(dtype=object)
+        pos = index.get_indexer(ids)
+        subscriber = members["subscriber_id"] if "subscriber_id" in members.columns else pd.Series([None] * len(members))
+        children = pd.DataFrame({"person_id": pd.array(ids, dtype="string"),
+                                 "household_id": _take(subscriber.where(subscriber.notna(), None), pos, pos >= 0)})
         return cls(inputs.as_of, members, index, inputs.care_management, inputs.outreach,
                    suppressing(inputs.care_management, inputs.outreach), in_outreach_days, inputs.last_ed,
-                   inputs.previous, programs)
+                   inputs.previous, programs, children,
+                   household_sizes(children["person_id"], children["household_id"]))
 
     def in_outreach(self, program: str | None) -> set[str]:
         """Children the outreach team is working with, for ``program`` (any programme when None)."""
@@ -323,7 +335,7 @@ def _score_list(spec: Specification, model, frame: pd.DataFrame, shared: _Shared
     summary = explain.global_summary(model, X, settings.shap_summary_rows)
     lap("explain")
 
-    ordered_households = household_order(ranked)
+    ordered_households = household_order(ranked, shared.children_of)
     flagged_features = frame.iloc[pos[ordered_households.index.to_numpy()]]
     worklist = build_worklist(ordered_households, members, shared.last_ed, flagged_features, spec.title,
                               latest_words(shared.outreach, programme))
@@ -361,7 +373,7 @@ def score_population(inputs: MonthInputs, settings: Settings, progress: Progress
     if not populations:
         raise ScoringError(f"no list to score in {inputs.as_of}: "
                            + "; ".join(f"{s.name}: {why}" for s, why in skipped))
-    shared = _Shared.of(inputs, programs, settings.outreach.in_outreach_days)
+    shared = _Shared.of(inputs, programs, settings.outreach.in_outreach_days, frame["person_id"])
     models = inputs.models
     if settings.engine.name == "spark":
         models = on_spark(models, engine_session(settings))
@@ -374,8 +386,7 @@ def score_population(inputs: MonthInputs, settings: Settings, progress: Progress
     titles = on_lists.groupby("person_id", sort=False)["title"].agg(" + ".join)
     for ls in lists:
         ls.worklist["lists"] = titles.reindex(ls.worklist["person_id"]).to_numpy()
-    everyone = pd.concat([ls.scores[["person_id", "household_id"]] for ls in lists], ignore_index=True)
-    combined = combine_worklists([ls.worklist for ls in lists], everyone, shared.flagged_last_month(),
+    combined = combine_worklists([ls.worklist for ls in lists], shared.children, shared.flagged_last_month(),
                                  shared.in_outreach(None), latest_words(shared.outreach))
     lap("combine")
     return MonthScores(as_of=inputs.as_of, lists=lists, skipped=skipped, worklist=combined, programs=programs,

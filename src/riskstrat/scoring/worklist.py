@@ -102,7 +102,7 @@ def combine_worklists(worklists: Sequence[pd.DataFrame], scored: pd.DataFrame, f
     ``worklists`` are the lists' worklists in specification order, ``lists`` already naming every
     list that flagged each child. A child's place is their best position on any list (ties: the
     earlier list, then person_id); a family is placed by its best-placed child. ``scored``
-    (person_id, household_id) holds every child scored on any list, so "other children in
+    (person_id, household_id) holds every child scored this month, so "other children in
     household" counts them. ``flagged_before``: the children flagged on any list last month (None
     when it was not published) and those ``in_outreach`` for any programme are "continuing", as an
     outreach team already knows them; ``outreach`` words each child's latest outcome in any programme.
