@@ -200,6 +200,10 @@ def test_a_supervisor_reassigns_a_child(app, published, engine):
     refused = client.post(f"/members/{child}/assign", data={"assigned_to": "ana", "program": "stronger_together",
                                                             "csrf_token": token(page.text)})
     assert refused.status_code == 400  # an analyst is not an outreach worker
+    cares_only = accounts.add_user(engine, "carla", PASSWORD, "outreach", ["cares"]).username
+    refused = client.post(f"/members/{child}/assign", data={"assigned_to": cares_only, "program": "stronger_together",
+                                                            "csrf_token": token(page.text)})
+    assert refused.status_code == 400  # she could not open the child through Stronger Together
 
 
 def test_list_filters_and_aggregates(app, published):
@@ -277,6 +281,12 @@ def test_each_role_sees_only_what_it_needs_of_a_child_on_several_lists(published
     olive = logged_in(app, "olive", PASSWORD).get(f"/members/{child}").text
     assert "general-list note" not in olive and "All children (acute risk) —" not in olive
     assert "Stronger Together —" in olive
+    # the history the page swaps in after she saves is hers too
+    worker = logged_in(app, "olive", PASSWORD)
+    saved = worker.post(f"/members/{child}/outreach", headers={"HX-Request": "true"}, data={
+        "program": "stronger_together", "outcome": "attempted", "attempt_date": "2025-06-22",
+        "csrf_token": token(worker.get(f"/members/{child}").text)})
+    assert saved.status_code == 200 and "2025-06-22" in saved.text and "general-list note" not in saved.text
     rows = list(csv.DictReader(io.StringIO(logged_in(app, "olive", PASSWORD).get("/export.csv").text.lstrip("\ufeff"))))
     assert rows and {r["lists"] for r in rows} == {"Stronger Together"}
 

@@ -165,6 +165,10 @@ def create_app(workspace: Path, settings: Settings) -> FastAPI:
     def export_xlsx(request: Request):
         return export(request, "xlsx")
 
+    def attempts_seen_by(user, person_id: str) -> list:
+        """The child's outreach history in the programmes ``user`` works: other teams' notes stay theirs."""
+        return [a for a in history(engine, person_id) if user.may_see_program(a.program)]
+
     def member_context(request: Request, person_id: str) -> dict:
         """What the member page shows; 404 for a child the user may not see (whether or not it exists)."""
         user, current = _user(request), month()
@@ -188,7 +192,7 @@ def create_app(workspace: Path, settings: Settings) -> FastAPI:
         per_list = {name: rows[rows["worklist"] == name].iloc[0].to_dict() for name in mine}
         reasons = {name: r for name, r in explanations(current, person_id).items() if name in mine}
         scores = score_history(workspace, person_id)
-        attempts = [a for a in history(engine, person_id) if user.may_see_program(a.program)]
+        attempts = attempts_seen_by(user, person_id)
         corrected = {a.corrects for a in attempts if a.corrects is not None}
         return dict(
             month=current, person_id=person_id, row=row, per_list=per_list,
@@ -199,7 +203,8 @@ def create_app(workspace: Path, settings: Settings) -> FastAPI:
             attempts=attempts, corrected=corrected, outcomes=OUTCOMES, note_max=NOTE_MAX_CHARS,
             programs=mine,
             assignments=current_assignments(engine, person_id), today=date.today().isoformat(),
-            assignable=[u.username for u in list_users(engine) if u.role == "outreach" and not u.disabled],
+            assignable=[u.username for u in list_users(engine) if u.role == "outreach" and not u.disabled
+                        and any(u.may_see_program(p) for p in mine)],
             error=None)
 
     @app.get("/members/{person_id}")
@@ -239,7 +244,7 @@ def create_app(workspace: Path, settings: Settings) -> FastAPI:
             if error:
                 return page(request, "member.html", 400, **{**context, "error": error})
             return RedirectResponse(f"/members/{person_id}", 303)
-        context.update(attempts=history(engine, person_id), error=error)
+        context.update(attempts=attempts_seen_by(user, person_id), error=error)
         context["corrected"] = {a.corrects for a in context["attempts"] if a.corrects is not None}
         return page(request, "_history.html", **context)
 
@@ -249,8 +254,9 @@ def create_app(workspace: Path, settings: Settings) -> FastAPI:
         _require(user.role == "supervisor")
         context = member_context(request, person_id)
         worker = next((u for u in list_users(engine) if u.username == assigned_to), None)
-        if program not in context["programs"] or worker is None or worker.role != "outreach" or worker.disabled:
-            raise HTTPException(400, "choose an active outreach worker and one of the child's programmes")
+        if (program not in context["programs"] or worker is None or worker.role != "outreach" or worker.disabled
+                or not worker.may_see_program(program)):
+            raise HTTPException(400, "choose an active outreach worker of one of the child's programmes")
         assign_child(engine, person_id=person_id, program=program, assigned_to=assigned_to, assigned_by=user.username)
         log_access(engine, user.username, "reassign", person_id=person_id, detail=f"{program} to {assigned_to}")
         return RedirectResponse(f"/members/{person_id}", 303)
