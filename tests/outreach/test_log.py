@@ -38,6 +38,7 @@ def _record(engine, person="P1", outcome="attempted", day=3, **kw):
 def test_the_database_is_sqlite_in_wal_mode_in_the_workspace(tmp_path):
     engine = db.open_database(tmp_path, Settings())
     assert (tmp_path / "outreach" / "outreach.sqlite").is_file()
+    assert (tmp_path / "outreach" / "outreach.sqlite").stat().st_mode & 0o777 == 0o600  # hashes and notes
     with engine.connect() as con:
         assert con.execute(text("PRAGMA journal_mode")).scalar() == "wal"
 
@@ -52,6 +53,10 @@ def test_a_correction_is_a_new_row_and_the_corrected_row_stops_counting(engine):
     assert counted["id"].tolist() == [right] and counted["outcome"].tolist() == ["reached"]
     with pytest.raises(OutreachError, match="not one of this child's attempts"):
         _record(engine, person="P2", outcome="reached", corrects=wrong)
+    # the database, not only the web page, keeps a row to one correction: two saved at once cannot both count
+    with pytest.raises(OutreachError, match=f"attempt {wrong} has already been corrected"):
+        _record(engine, outcome="attempted", corrects=wrong)
+    assert [r.id for r in history(engine, "P1")] == [right, wrong]
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -53,6 +54,10 @@ attempts = Table(
     Column("recorded_at", DateTime, nullable=False),
     Column("corrects", Integer, ForeignKey("outreach_attempt.id")),
 )
+
+#: A row is corrected at most once: two people correcting the same entry at the same moment would
+#: otherwise both pass the check in :func:`riskstrat.outreach.log.record_attempt` and both count.
+one_correction = Index("ux_outreach_attempt_corrects", attempts.c.corrects, unique=True)
 
 #: Who works a child for a programme; the latest row wins (a supervisor's reassignment is a new row).
 assignments = Table(
@@ -128,6 +133,8 @@ def _engine(url: str) -> Engine:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     metadata.create_all(engine)
+    # create_all adds an index only with its table: a database made before the index gets it here.
+    one_correction.create(engine, checkfirst=True)
     return engine
 
 
@@ -135,7 +142,11 @@ def open_database(workspace: Path | str, settings: Settings) -> Engine:
     """The outreach database's engine, its tables created when missing (one engine per URL per process)."""
     url = database_url(workspace, settings)
     if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        file = Path(url.removeprefix("sqlite:///"))
+        file.parent.mkdir(parents=True, exist_ok=True)
+        # Password hashes, notes and the access log: readable by the account that runs riskstrat only
+        # (SQLite creates its WAL and shared-memory files with the database file's mode).
+        file.touch(mode=0o600, exist_ok=True)
     try:
         return _engine(url)
     except Exception as exc:  # SQLAlchemy: a bad URL, a missing driver, a server that refuses

@@ -24,6 +24,7 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
 from riskstrat.config import Settings
 from riskstrat.core.errors import RiskstratError
@@ -89,9 +90,15 @@ def record_attempt(engine: Engine, *, person_id: str, program: str, outcome: str
             original = con.execute(select(db.attempts.c.person_id).where(db.attempts.c.id == corrects)).first()
             if original is None or original.person_id != person_id:
                 raise OutreachError(f"attempt {corrects} is not one of this child's attempts")
-        result = con.execute(insert(db.attempts).values(
-            person_id=person_id, program=program, outcome=outcome, attempt_date=attempt_date, note=note,
-            recorded_by=recorded_by, recorded_at=db.now(), corrects=corrects))
+        try:
+            result = con.execute(insert(db.attempts).values(
+                person_id=person_id, program=program, outcome=outcome, attempt_date=attempt_date, note=note,
+                recorded_by=recorded_by, recorded_at=db.now(), corrects=corrects))
+        except IntegrityError:
+            if corrects is None:
+                raise
+            # db.one_correction: someone else's correction of the row was saved first
+            raise OutreachError(f"attempt {corrects} has already been corrected") from None
         return int(result.inserted_primary_key[0])
 
 
