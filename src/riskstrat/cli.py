@@ -22,7 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsed
 from rich.progress import Progress as ProgressBars
 from rich.table import Table
 
-from riskstrat.config import Settings, describe_settings, load_settings
+from riskstrat.config import Settings, describe_settings, load_settings, model_specs, specs_folder
 from riskstrat.core.errors import RiskstratError
 from riskstrat.core.months import is_month
 from riskstrat.core.progress import Progress
@@ -382,7 +382,9 @@ def users_add(
 ) -> None:
     """Add an account."""
     try:
-        user = accounts.add_user(_accounts_db(workspace), username, password, role.value, program or [])
+        settings = _settings(workspace)
+        lists = [spec.name for spec in model_specs(specs_folder(workspace, settings.model))]
+        user = accounts.add_user(_accounts_db(workspace), username, password, role.value, program or [], lists)
     except RiskstratError as exc:
         _fail(escape(str(exc)))
     console.print(f"added {user.username} ({user.role}; programmes: {', '.join(user.programs) or 'all'})",

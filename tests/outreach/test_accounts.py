@@ -58,10 +58,12 @@ def test_a_disabled_account_cannot_log_in(engine):
     (("ann", "short", "analyst", ()), "at least 12"),
     (("ann", PASSWORD, "nurse", ()), "role 'nurse' is not one of"),
     (("ann", PASSWORD, "outreach", ()), "needs at least one programme"),
+    (("ann", PASSWORD, "outreach", ("stronger-togther",)),
+     "programme 'stronger-togther' is not one of the workspace's lists: acute_event, cares, stronger_together"),
 ])
 def test_a_bad_account_is_refused_in_one_line(engine, args, message):
     with pytest.raises(accounts.AccountError, match=message):
-        accounts.add_user(engine, *args)
+        accounts.add_user(engine, *args, known_programs=["acute_event", "cares", "stronger_together"])
     assert accounts.list_users(engine) == []
 
 
@@ -71,6 +73,9 @@ def test_the_users_command_asks_for_the_password_and_never_prints_it(tmp_path):
                                 str(tmp_path)], input=f"{PASSWORD}\n{PASSWORD}\n")
     assert added.exit_code == 0, added.output
     assert "added ann (outreach; programmes: cares)" in added.output
+    typo = runner.invoke(app, ["users", "add", "bea", "--role", "outreach", "--program", "stronger-togther",
+                               "--password", PASSWORD, "--workspace", str(tmp_path)])
+    assert typo.exit_code == 1 and "'stronger-togther' is not one of the workspace's lists" in typo.output
     again = runner.invoke(app, ["users", "add", "ann", "--role", "analyst", "--password", PASSWORD, "--workspace",
                                 str(tmp_path)])
     assert again.exit_code == 1 and "username 'ann' is taken" in again.output

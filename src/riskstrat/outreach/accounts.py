@@ -13,6 +13,7 @@ reports and aggregates, never contact details.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
@@ -91,8 +92,11 @@ def _user(row) -> User:
     return User(row.username, row.role, programs, bool(row.disabled), row.locked_until)
 
 
-def add_user(engine: Engine, username: str, password: str, role: str, programs: list[str] | tuple[str, ...] = ()) -> User:
-    """Create an account; refused in one line for a taken name, an unknown role or a short password."""
+def add_user(engine: Engine, username: str, password: str, role: str, programs: list[str] | tuple[str, ...] = (),
+             known_programs: Sequence[str] | None = None) -> User:
+    """Create an account; refused in one line for a taken name, an unknown role, a short password or
+    a programme that is not one of ``known_programs`` (the workspace's lists, when given): a
+    mistyped programme would leave the worker an empty worklist."""
     if not re.fullmatch(USERNAME_PATTERN, username or ""):
         raise AccountError(f"username {username!r}: lower-case letters, digits, '.', '_' or '-', starting with a letter")
     if role not in ROLES:
@@ -102,6 +106,9 @@ def add_user(engine: Engine, username: str, password: str, role: str, programs: 
     programs = tuple(sorted({p.strip() for p in programs if p.strip()}))
     if role == "outreach" and not programs:
         raise AccountError("an outreach account needs at least one programme (--program)")
+    unknown = [p for p in programs if known_programs is not None and p not in known_programs]
+    if unknown:
+        raise AccountError(f"programme {unknown[0]!r} is not one of the workspace's lists: {', '.join(known_programs)}")
     with engine.begin() as con:
         if con.execute(select(db.users.c.username).where(db.users.c.username == username)).first():
             raise AccountError(f"username {username!r} is taken")
