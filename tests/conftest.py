@@ -116,7 +116,7 @@ def _train_registry(workspace: Path) -> Path:
     from riskstrat.features import FEATURES
     from riskstrat.model.design import StudyDesign
     from riskstrat.model.registry import champions, load_model
-    from riskstrat.model.specs import load_specs
+    from riskstrat.model.specs import load_specs, model_fields
     from riskstrat.model.train import fit_and_register
 
     # Few, shallow trees: the tests need real boosters and calibrators, not good models.
@@ -125,7 +125,8 @@ def _train_registry(workspace: Path) -> Path:
         own = settings.for_spec(spec.spec)
         design = StudyDesign.from_settings(AS_OF, own.model, spec=spec.name)
         frame = training_frame(1000, list(design.fit_months), seed=seed)
-        fit_and_register(workspace, frame, FEATURES, design, own, promote=True, population=spec.population)
+        fit_and_register(workspace, frame, FEATURES, design, own, promote=True, population=spec.population,
+                         specification=model_fields(spec.spec))
     for spec, model_id in champions(workspace).items():
         load_model(workspace, model_id, spec=spec)  # fails here, not in every test, if the registry cannot read it back
     return workspace

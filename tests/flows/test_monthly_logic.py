@@ -37,6 +37,11 @@ def test_drift_forces_retraining_of_a_young_champion():
     assert not job.retrain_decision("2025-11", "m-x", "2025-10", every_months=3, drift=None).due
 
 
+def test_an_edited_specification_forces_retraining_of_a_young_champion():
+    d = job.retrain_decision("2025-11", "m-x", "2025-10", every_months=3, changed="cares.yaml: outcome")
+    assert d.due and d.reason == "the specification changed since champion m-x learned: cares.yaml: outcome"
+
+
 def test_a_champion_newer_than_the_month_is_kept():
     d = job.retrain_decision("2025-06", "m-x", "2025-11", every_months=3)
     assert not d.due and "newer" in d.reason

@@ -337,6 +337,22 @@ def test_a_list_without_a_champion_is_skipped_until_a_model_is_named(tmp_path, m
     assert "K05" in {r["person_id"] for r in read_csv(named.worklist_csv)}
 
 
+def test_a_list_whose_file_changed_since_its_model_learned_says_so(tmp_path, model_workspace):
+    ws = build_workspace(tmp_path / "ws", model_workspace)
+    spec = ws / "specs" / "cares.yaml"
+    spec.write_text(spec.read_text(encoding="utf-8").replace("outcome: cares_acute", "outcome: ip_admit"),
+                    encoding="utf-8")
+    result = score_month(ws, AS_OF, load_settings(ws))
+    why = (f"its model {result.model_ids['cares']} learned before cares.yaml changed (outcome); "
+           "`riskstrat train --model cares` retrains it")
+    assert f"Scored with an outdated model: CARES, {why}." in result.summary_lines()
+    run = json.loads((result.out_dir / "run.json").read_text(encoding="utf-8"))
+    assert run["outdated_lists"] == {"cares": {"title": "CARES", "why": why}}
+    assert "Scored with an outdated model: CARES" in result.report.read_text(encoding="utf-8")
+    assert not any("outdated" in line for line in score_month(build_workspace(tmp_path / "same", model_workspace),
+                                                              AS_OF, load_settings(ws)).summary_lines())
+
+
 def test_a_dropped_specification_is_no_list_and_its_model_is_refused(tmp_path, model_workspace):
     ws = build_workspace(tmp_path / "ws", model_workspace)
     (ws / "specs" / "stronger_together.yaml").unlink()

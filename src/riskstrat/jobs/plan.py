@@ -2,7 +2,8 @@
 
 - which month a scheduled run takes (:func:`latest_month`) and which ingest calls it makes;
 - whether the month's delivery may be scored (:func:`check_delivery`), from the ingest ledger;
-- whether to retrain: the champion's age or its drift (:func:`retrain_due`, :func:`champion_drift`);
+- whether to retrain: the champion's age, its drift, or an edit of its specification file
+  (:func:`retrain_due`, :func:`champion_drift`);
 - whether training and scoring are due or already done with the same inputs (:func:`plan_train`,
   :func:`plan_score`);
 - which errors are worth a retry (:func:`transient`).
@@ -27,7 +28,7 @@ from riskstrat.ingest.contracts import TABLES, load_contracts
 from riskstrat.jobs.errors import DeliveryRefused, MonthlyError
 from riskstrat.jobs.steps import score_inputs, step_is_current, step_record, train_inputs
 from riskstrat.model import registry
-from riskstrat.model.specs import load_specs
+from riskstrat.model.specs import load_specs, spec_changes
 from riskstrat.scoring.month import list_model_ids
 
 
@@ -42,20 +43,25 @@ class RetrainDecision:
 
 
 def retrain_decision(month: str, champion: str | None, champion_as_of: str | None, every_months: int,
-                     drift: str | None = None) -> RetrainDecision:
+                     drift: str | None = None, changed: str | None = None) -> RetrainDecision:
     """Whether to retrain before scoring ``month``, and why, in one sentence.
 
-    Retrain when there is no champion, when the champion's as-of month is ``every_months`` or
-    more months before ``month``, or when ``drift`` — the numbers of a drift that calls for a
-    retrain (:func:`riskstrat.audit.month.drift_decision`), None when there is none — says the
-    population moved. A champion newer than the month being run is kept: retraining on less data
-    than it saw would only make a worse model.
+    Retrain when there is no champion, when ``changed`` says the specification file was edited in
+    what decides the model since the champion learned (its outcome, population, features ...),
+    when the champion's as-of month is ``every_months`` or more months before ``month``, or when
+    ``drift`` — the numbers of a drift that calls for a retrain
+    (:func:`riskstrat.audit.month.drift_decision`), None when there is none — says the population
+    moved. A champion newer than the month being run is kept: retraining on less data than it saw
+    would only make a worse model.
     """
     if champion is None or champion_as_of is None:
         return RetrainDecision(True, "no champion model yet")
     age = months_apart(champion_as_of, month)
     if age < 0:
         return RetrainDecision(False, f"champion {champion} (as of {champion_as_of}) is newer than {month}; kept",
+                               champion, champion_as_of)
+    if changed:
+        return RetrainDecision(True, f"the specification changed since champion {champion} learned: {changed}",
                                champion, champion_as_of)
     if drift:
         return RetrainDecision(True, f"drift since champion {champion} (as of {champion_as_of}): {drift}",
@@ -69,10 +75,16 @@ def retrain_decision(month: str, champion: str | None, champion_as_of: str | Non
 
 def retrain_due(workspace: Path | str, month: str, settings: Settings, drift: str | None = None,
                 spec: str = DEFAULT_SPEC) -> RetrainDecision:
-    """:func:`retrain_decision` for the current champion of ``spec`` and ``schedule.retrain_every_months``."""
+    """:func:`retrain_decision` for the current champion of ``spec`` and ``schedule.retrain_every_months``,
+    with what changed in ``spec``'s file since the champion learned."""
     champion = registry.champion_id(Path(workspace), spec)
     as_of = registry.model_as_of(champion) if champion else None
-    return retrain_decision(month, champion, as_of, settings.schedule.retrain_every_months, drift)
+    changed = None
+    if champion:
+        current = load_specs(workspace, settings, [spec])[0]
+        fields = spec_changes(registry.trained_specification(Path(workspace), champion), current.spec)
+        changed = f"{current.path.name}: {', '.join(fields)}" if fields else None
+    return retrain_decision(month, champion, as_of, settings.schedule.retrain_every_months, drift, changed)
 
 
 def retrains_due(workspace: Path | str, month: str, settings: Settings,

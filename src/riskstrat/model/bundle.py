@@ -35,6 +35,10 @@ class ModelBundle:
     # person_id, as_of, score: each test row's out-of-fold score, so the audit and a programme's
     # model can judge on the very scores the metrics came from.
     test_scores: pd.DataFrame | None = None
+    # What the specification file decided about this model (riskstrat.model.specs.model_fields), so a
+    # later edit of the file is seen: the list's next run retrains instead of scoring with a model of
+    # another outcome or population.
+    specification: dict | None = None
 
     @property
     def trees(self) -> int:

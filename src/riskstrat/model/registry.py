@@ -126,6 +126,7 @@ def register(workspace: Path, bundle: ModelBundle) -> Path:
         "lightgbm_params": bundle.params,
         "trees": bundle.trees,
         "settings": bundle.settings,
+        "specification": bundle.specification,
         "format": {"booster": "LightGBM text (model.txt)", "calibrator": "JSON", "pickle": "never"},
     }
     files["model.json"] = _dumps(manifest)
@@ -247,6 +248,16 @@ def load_test_scores(model: RegisteredModel) -> pd.DataFrame:
         raise RegistryError(f"{model.path / TEST_SCORES}: this model kept no test scores (registered before cross-fitting)")
     scores = pq.read_table(io.BytesIO(files[TEST_SCORES])).to_pandas()
     return scores.astype({"person_id": "string"})
+
+
+def trained_specification(workspace: Path, model_id: str) -> dict | None:
+    """What the specification file decided about a registered model (``model.json``'s
+    ``specification``); None for a model registered before that was recorded."""
+    path = Path(workspace) / MODELS / model_id / "model.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8")).get("specification")
+    except (OSError, ValueError) as exc:
+        raise RegistryError(f"{path}: cannot be read ({exc})") from None
 
 
 def model_as_of(model_id: str) -> str:

@@ -59,6 +59,32 @@ def check_spec(spec: ModelSpec, path: Path) -> Specification:
     return Specification(spec=spec, population=population, features=features, path=path)
 
 
+#: What a specification decides about its model. Its title and description name the list and its
+#: capacity cuts it: changing those needs no new model.
+MODEL_FIELDS = ("population", "outcome", "horizon_months", "lookback_months", "features", "hyperparameters")
+
+
+def model_fields(spec: ModelSpec) -> dict:
+    """The :data:`MODEL_FIELDS` of a specification, as the registry records them beside a model."""
+    return spec.model_dump(mode="json", include=set(MODEL_FIELDS))
+
+
+def spec_changes(trained: dict | None, spec: ModelSpec) -> list[str]:
+    """The fields of ``spec`` that differ from ``trained`` (:func:`model_fields` of the specification a
+    model learned from): ``outcome``, ``hyperparameters.num_leaves`` ... Empty when they agree, or when
+    the model predates the record (``trained`` None): nothing is known to have changed."""
+    if trained is None:
+        return []
+    now = model_fields(spec)
+    changed = []
+    for name in MODEL_FIELDS:
+        if isinstance(now[name], dict) and isinstance(trained.get(name), dict) and name == "hyperparameters":
+            changed += [f"{name}.{k}" for k in now[name] if trained[name].get(k) != now[name][k]]
+        elif trained.get(name) != now[name]:
+            changed.append(name)
+    return changed
+
+
 def load_specs(workspace: Path | str | None, settings: Settings, names: list[str] | None = None) -> list[Specification]:
     """Every specification of the workspace's folder (``model.specs_dir``, else the shipped
     ``models/``), checked; ``names`` picks some, refusing a name with no file."""

@@ -64,7 +64,7 @@ from riskstrat.model.calibration import PlattCalibrator
 from riskstrat.model.design import StudyDesign, person_folds
 from riskstrat.model.evaluation import evaluate_all, promotion_gate, true_risk
 from riskstrat.model.matrix import ModelFeature, TrainError, feature_matrix, model_features, training_array
-from riskstrat.model.specs import Specification, load_specs
+from riskstrat.model.specs import Specification, load_specs, model_fields
 
 # Independent of the fold hash, so each learning-curve share takes children from every part of the fold.
 _CURVE_SALT = "riskstrat-learning-curve-v1"
@@ -449,6 +449,7 @@ def fit_and_register(
     label: str = LABEL,
     population: Node | None = None,
     general_scores: pd.DataFrame | None = None,
+    specification: dict | None = None,
 ) -> TrainResult:
     """Cross-fit, calibrate, evaluate beside baselines (and the oracle), register, and run the promotion gate.
 
@@ -456,7 +457,9 @@ def fit_and_register(
     are dropped and counted), or the :class:`StackedRows` several specifications share (then
     ``label`` names its outcome column). ``population``: a programme's rule; the list is judged
     among the children it admits. ``general_scores`` (person_id, as_of, score): the general
-    model's out-of-fold test scores, judged beside a programme's model.
+    model's out-of-fold test scores, judged beside a programme's model. ``specification``: what the
+    specification file decided about the model (:func:`~riskstrat.model.specs.model_fields`), recorded
+    with it.
     """
     declarations = list(declarations)
     ms = settings.model
@@ -557,6 +560,7 @@ def fit_and_register(
         fairness=fairness,
         drift_reference=drift_reference,
         test_scores=test_scores,
+        specification=specification,
     )
     model_dir = registry.register(workspace, bundle)
     model_id = model_dir.name
@@ -615,6 +619,7 @@ def train_models(workspace: Path, as_of: str, settings: Settings, names: Sequenc
                 data_hashes=hashes, attrition_before=_outcome_steps(attrition, outcome),
                 promote=promote, progress=progress, population=s.population,
                 general_scores=general if s.population is not None else None,
+                specification=model_fields(s.spec),
             )
             if s.population is None and general is None:
                 general = result.test_scores

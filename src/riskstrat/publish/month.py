@@ -35,7 +35,8 @@ class ScoreResult:
     """What a scoring run published, for the CLI and the monthly flow (counts only, no member data).
 
     ``model_ids``: the model of each list scored (specification name -> model id); ``titles``:
-    each list's title; ``skipped``: the lists not scored, title -> why.
+    each list's title; ``skipped``: the lists not scored, title -> why; ``outdated``: the lists scored
+    by a model that learned before their specification file changed, title -> what changed.
     ``counts`` are over distinct children (the combined list), each list's under ``lists``.
     """
 
@@ -46,6 +47,7 @@ class ScoreResult:
     timings: dict
     titles: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    outdated: dict[str, str] = field(default_factory=dict)
 
     @property
     def model_id(self) -> str:
@@ -81,6 +83,7 @@ class ScoreResult:
                 f"{own['suppressed']:,} suppressed, {own['flagged']:,} flagged in {own['households']:,} households "
                 f"({own['flagged_new']:,} new, {own['flagged_continuing']:,} continuing); tiers: {tiers or '-'}.")
         lines += [f"Not scored: {title}, {why}." for title, why in self.skipped.items()]
+        lines += [f"Scored with an outdated model: {title}, {why}." for title, why in self.outdated.items()]
         lines += [f"Program match: {progs or '-'}.", f"Took {sum(self.timings.values()):.1f} s."]
         return lines
 
@@ -118,4 +121,5 @@ def score_month(workspace: Path, as_of: str, settings: Settings | None = None, m
     audit_lists(workspace, month, settings, timings, progress)
     out_dir = publish_month(workspace, month, inputs, settings, timings, progress)
     return ScoreResult(as_of=as_of, model_ids=month.model_ids, out_dir=out_dir, counts=month.counts, timings=timings,
-                       titles={ls.spec.name: ls.spec.title for ls in month.lists}, skipped={s.title: why for s, why in month.skipped})
+                       titles={ls.spec.name: ls.spec.title for ls in month.lists}, skipped={s.title: why for s, why in month.skipped},
+                       outdated={s.title: why for s, why in month.outdated})

@@ -159,6 +159,7 @@ def run_manifest(workspace: Path, month: MonthScores, inputs: MonthInputs, setti
             "worklist": list_worklist_file(ls.spec.name), "model": _model_files(workspace, ls.model),
         } for ls in month.lists},
         "skipped_lists": {s.name: {"title": s.title, "why": why} for s, why in month.skipped},
+        "outdated_lists": {s.name: {"title": s.title, "why": why} for s, why in month.outdated},
         "code": code_fingerprint(),
         "settings": {"scoring": settings.scoring.model_dump(), "engine": settings.engine.name},
         "inputs": {

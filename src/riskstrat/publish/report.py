@@ -212,6 +212,8 @@ def render_report(month: MonthScores, inputs: MonthInputs, settings: Settings) -
     combos = [[k, v] for k, v in sorted(counts["flagged_by_lists"].items(), key=lambda kv: (-kv[1], kv[0]))]
     skipped = "".join(f'<p class="note warn">Not scored this month: {_esc(s.title)}, {_esc(why)}.</p>'
                       for s, why in month.skipped)
+    skipped += "".join(f'<p class="note warn">Scored with an outdated model: {_esc(s.title)}, {_esc(why)}.</p>'
+                       for s, why in month.outdated)
     attrition_rows = [[step, n] for step, n in inputs.attrition] or [["children scored", counts["scored"]]]
     previous = inputs.previous
 

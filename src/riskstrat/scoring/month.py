@@ -37,7 +37,7 @@ from riskstrat.features.concept_sql import materialise, register_codesets
 from riskstrat.features.spark import engine_session
 from riskstrat.features.store import stored_features
 from riskstrat.model.registry import CHAMPION, RegistryError, champions, load_model
-from riskstrat.model.specs import Specification, load_specs
+from riskstrat.model.specs import Specification, load_specs, spec_changes
 from riskstrat.outreach.log import (
     in_outreach,
     latest_words,
@@ -146,7 +146,8 @@ class MonthScores:
     """The month's scoring, before it is written: each list's tables, the combined worklist, the counts.
 
     ``skipped``: the lists not scored, in specification order, and why (:data:`NO_MODEL`,
-    :data:`NO_CHILDREN`).
+    :data:`NO_CHILDREN`). ``outdated``: the lists scored by a model that learned before their
+    specification file changed (:func:`outdated_model`), and what changed.
     """
 
     as_of: str
@@ -155,6 +156,7 @@ class MonthScores:
     worklist: pd.DataFrame
     programs: ProgramRules
     counts: dict
+    outdated: list[tuple[Specification, str]] = field(default_factory=list)
 
     @property
     def model_ids(self) -> dict[str, str]:
@@ -389,8 +391,21 @@ def score_population(inputs: MonthInputs, settings: Settings, progress: Progress
     combined = combine_worklists([ls.worklist for ls in lists], shared.children, shared.flagged_last_month(),
                                  shared.in_outreach(None), latest_words(shared.outreach))
     lap("combine")
+    outdated = [(ls.spec, why) for ls in lists if (why := outdated_model(ls.spec, inputs.models[ls.spec.name]))]
     return MonthScores(as_of=inputs.as_of, lists=lists, skipped=skipped, worklist=combined, programs=programs,
+                       outdated=outdated,
                        counts=_month_counts(lists, combined))
+
+
+def outdated_model(spec: Specification, model) -> str | None:
+    """Why a list's model no longer matches its specification file, or None: a model learned from
+    another outcome, population or features keeps scoring until it is retrained, and says so."""
+    manifest = getattr(model, "manifest", None) or {}
+    changed = spec_changes(manifest.get("specification"), spec.spec)
+    if not changed:
+        return None
+    return (f"its model {getattr(model, 'model_id', '?')} learned before {spec.path.name} changed "
+            f"({', '.join(changed)}); `riskstrat train --model {spec.name}` retrains it")
 
 
 def continuing(scores: pd.DataFrame) -> pd.Series:
