@@ -29,7 +29,7 @@ from riskstrat.core.progress import Progress
 from riskstrat.evaluation import evaluate_programme
 from riskstrat.evaluation.report import change_words
 from riskstrat.ingest import ingest_workspace
-from riskstrat.jobs import MonthlyRunFailed, MonthSummary, retrains_due
+from riskstrat.jobs import MonthlyRunFailed, MonthSummary, delivery_problems, retrains_due
 from riskstrat.model.train import train_models
 from riskstrat.outreach import accounts
 from riskstrat.outreach.db import open_database
@@ -196,6 +196,8 @@ def ingest(
         + f": {totals['rows_in']:,} rows in = {totals['rows_accepted']:,} accepted + {totals['rows_quarantined']:,} quarantined."
     )
     console.print(f"Validation results and Data Docs: {workspace / 'validation'}  |  quarantine: {workspace / 'quarantine'}")
+    for line in report.notes():
+        err_console.print(f"[bold yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
     problems = report.problems()
     if problems:
         for line in problems:
@@ -271,8 +273,18 @@ def score(
     model: Annotated[str | None, typer.Option(help="Model id (default: the champion).")] = None,
     engine: Engine = None,
 ) -> None:
-    """Score every enrolled child and publish outputs/YYYY-MM/."""
-    result = _run(score_month, workspace, as_of, _settings(workspace, engine), model_id=model)
+    """Score every enrolled child and publish outputs/YYYY-MM/; refused when the month's delivery was not accepted whole."""
+    settings = _settings(workspace, engine)
+    # The monthly job stops on the same ledger: a failed claims file must not publish a list
+    # built without that month's claims (or a stale care-management snapshot) without a word.
+    try:
+        problems = delivery_problems(workspace, as_of, settings, landing=False)
+    except RiskstratError as exc:
+        _fail(escape(str(exc)))
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        _fail(escape(f"{as_of} not scored: the delivery has {problems[0]}{more}; fix it and ingest again"))
+    result = _run(score_month, workspace, as_of, settings, model_id=model)
     for line in result.summary_lines():
         console.print(line, highlight=False)
     console.print(f"Worklist: {result.worklist_xlsx}  (also {result.worklist_csv.name})", highlight=False)

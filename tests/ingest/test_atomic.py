@@ -13,6 +13,7 @@ import riskstrat.ingest.transaction as txn_mod
 from riskstrat.cli import app
 from riskstrat.config import IngestSettings
 from riskstrat.ingest import IngestError, ingest_workspace
+from riskstrat.ingest.ledger import read_deliveries
 from riskstrat.ingest.transaction import STAGING, recover
 
 FAST = IngestSettings(data_docs=False)
@@ -116,3 +117,28 @@ def test_cli_fails_with_one_line_per_bad_table(tmp_path):
     result = CliRunner().invoke(app, ["ingest", "--workspace", str(ws)], env={"COLUMNS": "200"})
     assert result.exit_code == 1
     assert "ed_visit.csv" in result.output and "missing required column arrival_datetime" in result.output
+    # scoring the month stops on the same ledger, before reading a model
+    scored = CliRunner().invoke(app, ["score", "--workspace", str(ws), "--as-of", "2025-01"], env={"COLUMNS": "200"})
+    assert scored.exit_code == 1
+    assert "2025-01 not scored: the delivery has landing/2025-01/ed_visit.csv: failed [required_columns]" in scored.output
+
+
+def test_cli_fails_when_a_required_table_is_not_delivered(tmp_path):
+    ws = copy_plan(tmp_path, months=("2025-01",))
+    (ws / "landing" / "2025-01" / "pharmacy_claim.csv.gz").unlink()
+    result = CliRunner().invoke(app, ["ingest", "--workspace", str(ws)], env={"COLUMNS": "200"})
+    assert result.exit_code == 1
+    assert "pharmacy_claim (2025-01): missing [readable] no file for this table in the delivery" in result.output
+
+
+def test_cli_warns_of_columns_the_contract_does_not_name(tmp_path):
+    ws = copy_plan(tmp_path, months=("2025-01",))
+    path = ws / "landing" / "2025-01" / "medical_claim.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[0] = lines[0].replace("hcpcs_code", "hcpcs_cd")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["ingest", "--workspace", str(ws)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "landing/2025-01/medical_claim.csv: column(s) not in the data contract, not read: hcpcs_cd" in result.output
+    ledger = {r["table"]: r["ignored_columns"] for r in read_deliveries(ws)}
+    assert ledger["medical_claim"] == "hcpcs_cd" and ledger["eligibility"] is None

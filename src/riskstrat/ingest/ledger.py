@@ -21,6 +21,7 @@ DELIVERY_COLUMNS = {
     "status": pa.string(), "rule": pa.string(), "message": pa.string(), "rows_in": pa.int64(),
     "rows_accepted": pa.int64(), "rows_quarantined": pa.int64(), "rows_warned": pa.int64(),
     "rule_counts": pa.string(), "contract_version": pa.string(), "ingested_at": pa.timestamp("us", tz="UTC"),
+    "ignored_columns": pa.string(),
 }
 
 

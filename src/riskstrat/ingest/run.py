@@ -87,6 +87,9 @@ class TableResult:
     rule_counts: dict[str, int] = field(default_factory=dict)
     sha256: str | None = None
     seconds: float = 0.0
+    #: Header columns the data contract does not name: not read, so said (a misspelt optional
+    #: column, ``hcpcs_cd`` say, would otherwise lose its values without a word).
+    ignored_columns: str | None = None
 
     @property
     def balanced(self) -> bool:
@@ -115,8 +118,13 @@ class IngestReport:
         return not self.problems()
 
     def problems(self) -> list[str]:
-        """One line per failed or refused table."""
-        return [t.line() for t in self.tables if t.status in ("failed", "refused")]
+        """One line per failed or refused table, and per required table the delivery lacks."""
+        return [t.line() for t in self.tables if t.status in ("failed", "refused") or (t.status == "missing" and t.rule)]
+
+    def notes(self) -> list[str]:
+        """One line per table whose file had columns the contract does not name (read as absent)."""
+        return [f"landing/{t.delivery_month}/{t.file}: column(s) not in the data contract, not read: {t.ignored_columns}"
+                for t in self.tables if t.ignored_columns]
 
     def totals(self) -> dict[str, int]:
         """Rows in, accepted, quarantined over every processed table."""
@@ -301,6 +309,7 @@ def _ingest_table(con, contract: Contract, month: str, path: Path, sha: str, man
     t0 = time.perf_counter()
     res = TableResult(contract.table, month, path.name, "accepted", sha256=sha)
     source, present = raw_source(con, path)
+    res.ignored_columns = ", ".join(c for c in present if c not in contract.column_names) or None
     missing = [c for c in contract.required_columns if c not in present]
     if missing:
         raise TableFailure("required_columns", f"missing required column{'s' if len(missing) > 1 else ''} {', '.join(missing)}")

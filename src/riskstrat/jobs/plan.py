@@ -164,15 +164,19 @@ def months_to_ingest(workspace: Path | str, month: str) -> list[str]:
     return [m for m in landing_months(workspace) if m <= month]
 
 
-def delivery_problems(workspace: Path | str, month: str, settings: Settings) -> list[str]:
+def delivery_problems(workspace: Path | str, month: str, settings: Settings, landing: bool = True) -> list[str]:
     """One line per table of ``month``'s delivery that was refused, failed, or is missing but required.
 
     Read from the lake's delivery ledger rather than from one ingest report, so a rerun that
-    skips an unchanged delivery still stops on the same reason.
+    skips an unchanged delivery still stops on the same reason. ``landing``: the delivery folder
+    must still be there (the monthly job); without it (scoring a month already in the lake) only
+    the ledger is read, and a month it does not hold at all is left to the scoring's own check.
     """
-    if not (Path(workspace) / LANDING / month).is_dir():
+    if landing and not (Path(workspace) / LANDING / month).is_dir():
         return [f"{Path(workspace) / LANDING / month}: no delivery for {month}"]
     rows = [r for r in read_deliveries(workspace) if r["delivery_month"] == month]
+    if not rows and not landing:
+        return []
     problems = []
     for r in rows:
         if r["status"] in ("refused", "failed"):
@@ -188,7 +192,8 @@ def delivery_problems(workspace: Path | str, month: str, settings: Settings) -> 
 def ledger_counts(workspace: Path | str, months: Iterable[str]) -> list[dict]:
     """Per table and delivery month: status, rows in, accepted, quarantined (no member data)."""
     wanted = set(months)
-    keep = ("delivery_month", "table", "status", "rows_in", "rows_accepted", "rows_quarantined", "rows_warned", "rule")
+    keep = ("delivery_month", "table", "status", "rows_in", "rows_accepted", "rows_quarantined", "rows_warned", "rule",
+            "ignored_columns")
     return [{k: r.get(k) for k in keep} for r in read_deliveries(workspace) if r["delivery_month"] in wanted]
 
 
