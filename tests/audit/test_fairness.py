@@ -66,6 +66,8 @@ def test_a_month_without_outcomes_yet():
     assert t.loc["a", "flag_rate"] == 0.4 and t.loc["a", "mean_predicted"] == pytest.approx(0.3)
     assert t[["outcome_rate", "tpr", "ppv", "citl", "oe_ratio"]].isna().all().all()
     assert F.largest_gaps(t.reset_index().assign(too_small=False))[0].startswith("No group differs")
+    # every group too small: nothing was judged, so nothing may be said to be equal
+    assert F.largest_gaps(t.reset_index().assign(too_small=True))[0] == "No group could be judged: every group is too small."
 
 
 def test_overall_row_per_attribute_and_unknown_for_missing_values():

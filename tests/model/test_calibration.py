@@ -1,9 +1,12 @@
 import numpy as np
 import pytest
+from synthetic_frame import DECLARATIONS
 
 from riskstrat.audit import performance as ev
+from riskstrat.features.rules import parse_rule
 from riskstrat.model.calibration import PlattCalibrator
 from riskstrat.model.matrix import TrainError
+from riskstrat.model.train import fit_and_register
 
 
 def test_platt_recovers_known_probabilities_in_bins():
@@ -48,3 +51,18 @@ def test_calibration_is_fitted_out_of_sample(trained):
     model_json = (result.model_dir / "calibrator.json").read_text()
     assert f'"n": {att.loc["registered model: learned from", "rows"]}' in model_json
     assert cal["test_rows_judged"] == result.metrics["model"]["n"] and len(d.test_months) == 2
+
+
+def test_a_programme_model_is_calibrated_on_the_children_its_list_ranks(tmp_path, plan, settings, design):
+    frame, truth = plan
+    rule = parse_rule({"feature": "chronic_conditions", "op": ">=", "value": 2}, "test population")
+    result = fit_and_register(tmp_path, frame, DECLARATIONS, design, settings, truth=truth, population=rule)
+    fit_rows = frame[frame["as_of"].isin(design.fit_months) & frame["label"].notna()]
+    admitted = fit_rows[rule.test(fit_rows)]
+    calibrated_on = result.metrics["cross_fit"]["calibrated_on"]
+    assert calibrated_on.startswith(f"the {len(admitted):,} child-months of children the")
+    assert f"{int(admitted['label'].sum()):,} events" in calibrated_on
+    assert f'"n": {len(admitted)}' in (result.model_dir / "calibrator.json").read_text()
+    model = result.metrics["model"]  # judged among the admitted children, on test months no calibrator saw
+    assert model["n"] < len(frame[frame["as_of"].isin(design.test_months)])
+    assert model["mean_predicted"] == pytest.approx(model["prevalence"], abs=0.02)

@@ -44,3 +44,14 @@ def test_an_empty_attribute_is_still_printed_and_sections_can_be_added():
     assert len(_headings(md)) == 31
     assert "Fairness table goes here." in md
     assert md.count("**Not available:** no information was supplied") == 30
+
+
+def test_a_baseline_that_ranks_better_is_said_so_with_chance_in_view():
+    from riskstrat.model.card import _baseline_words
+
+    model = {"auroc": 0.577, "auprc": 0.072, "events": 22, "n": 459}
+    better = _baseline_words({"model": model, "logistic": {"auroc": 0.601, "auprc": 0.091}, "rules": {"auroc": 0.55, "auprc": 0.05}})
+    assert better.startswith("The logistic regression ranks these test rows better than the model on AUROC (0.601 "
+                             "against 0.577) and AUPRC (0.091 against 0.072); with 22 events an AUROC difference under about")
+    assert "rules" not in better
+    assert _baseline_words({"model": model, "rules": {"auroc": 0.55, "auprc": 0.05}}).startswith("The model ranks the test rows at least as well")

@@ -383,7 +383,10 @@ def largest_gaps(table: pd.DataFrame, top: int = 5, confidence: float = CONFIDEN
         out.append(_sentence(g, confidence))
         if len(out) == top:
             break
-    if not out:
+    judged = table[(table["group"] != ALL) & ~table["too_small"]]
+    if not out and judged.empty:
+        out.append("No group could be judged: every group is too small.")
+    elif not out:
         out.append(f"No group differs from the other children on flag rate, outcome rate, TPR, PPV or calibration "
                    f"beyond its {round(100 * confidence)}% confidence interval.")
     small = table[(table["group"] != ALL) & table["too_small"]]

@@ -345,7 +345,8 @@ def build_card(f: ModelBundle, model_id: str) -> ModelCard:
     card.add(2, missing("the funding source of this implementation has not been declared."))
     card.add(3, text(
         f"A calibrated probability, per child enrolled at the as-of month, of {d.label_definition}. "
-        "A score of 0.2 means about one such child in five has the outcome. Each month the "
+        "A score of 0.2 means about one such child in five has the outcome"
+        f"{_calibrated_on_words(f)}. Each month the "
         "children are ranked by it and the top ones (the outreach capacity) are flagged for "
         "intensive care coordination, with the features that raised their risk most (SHAP)."))
     card.add(4, text("Prediction (a probability), used to produce a ranking and a flag (classification at a capacity cut)."))
@@ -374,9 +375,11 @@ def build_card(f: ModelBundle, model_id: str) -> ModelCard:
         f"claims run-out had closed by {d.as_of}. How it is judged without seeing its own test rows "
         f"(cross-fitting): children are split into {d.folds} folds by a fixed hash of the person key; for each "
         f"fold a fit learns from the other folds' children in the months before the test months "
-        f"({d.train_months[0]} to {d.train_months[-1]}), stopping early on a held-back share of them, and scores "
-        f"its own fold's children. The test months ({', '.join(d.test_months)}) are therefore scored for every "
-        "child by a fit that never saw that child nor any month as late." + _judging_sample_words(f)
+        f"({d.train_months[0]} to {d.train_months[-1]}), stops adding trees when its own fold's children in those "
+        f"months stop gaining from them, and scores its own fold's children. The test months "
+        f"({', '.join(d.test_months)}) are therefore scored for every child by a fit that never learned from that "
+        "child nor from any month as late; the child's earlier months only chose when that fit stopped."
+        + _judging_sample_words(f)
         + _memory_sample_words(f)
         + (f" {d.note}." if d.note else "")))
     card.add(11, table(f.attrition[["step", "rows", "children", "events", "note"]], "Attrition: rows kept and dropped at each step"))
@@ -405,9 +408,10 @@ def build_card(f: ModelBundle, model_id: str) -> ModelCard:
     card.add(21, text(
         f"{synthetic}Test months {', '.join(d.test_months)}: {model['n']:,} child-months, "
         f"{model['events']:,} events (prevalence {model['prevalence']:.3f}) among {_population_words(f)}, each scored "
-        f"by a fit that never saw the child nor those months, and calibrated on other months' out-of-fold scores. "
-        f"{m.get('capacity_note', '')}."))
+        f"by a fit that never learned from the child nor from those months, and calibrated on other months' "
+        f"out-of-fold scores{_calibrated_on_words(f)}. {m.get('capacity_note', '')}."))
     card.add(21, table(performance_table(m), f"{synthetic}Performance on the test months, beside the baselines"))
+    card.add(21, text(synthetic + _baseline_words(m)))
     if any("expected" in m.get(k, {}) for k in ("model", "oracle")):
         card.add(21, table(expected_table(m), f"{synthetic}Expected metrics against the true risk (steady where realised ones move ±0.02)"))
     if "ratio_to_oracle" in m:
@@ -489,6 +493,10 @@ def learning_curve_svg(points: list[dict]) -> str:
     return svg_of(fig, tight=True)
 
 
+# Under this many events in the test rows a learning curve's realised AUROCs are mostly noise.
+_CURVE_MIN_EVENTS = 100
+
+
 def _learning_curve_section(card: ModelCard, f: ModelBundle) -> None:
     points = f.metrics.get("learning_curve") or []
     if len(points) < 2:
@@ -505,7 +513,11 @@ def _learning_curve_section(card: ModelCard, f: ModelBundle) -> None:
               f" Fits of more than {f.metrics['cross_fit']['judging_max_rows']:,} child-months learned from every event "
               "and a weighted share of the other child-months (last column), so they are shown but not compared.")
     doubling = ""
-    if len(whole) >= 2:
+    events = points[-1]["events"]
+    if len(whole) >= 2 and "expected_auroc" not in whole[-1] and events < _CURVE_MIN_EVENTS:
+        doubling = (f" With {events:,} events in these test rows the AUROCs move by chance more than with the "
+                    "number of children: read no trend from them.")
+    elif len(whole) >= 2:
         last, before = whole[-1], whole[-2]
         gain = last.get("expected_auroc", last["auroc"]) - before.get("expected_auroc", before["auroc"])
         doubling = (f" Doubling from {before['children']:,} to {last['children']:,} children changed the "
@@ -514,7 +526,8 @@ def _learning_curve_section(card: ModelCard, f: ModelBundle) -> None:
                        "more children of the same kind would add little; more history or new features might."))
     card.add_extra("Learning curve", text(
         f"{synthetic}The first fold's fit refitted on a fixed share of its training children, judged on the same "
-        f"test rows (as OHDSI PatientLevelPrediction reports it).{doubling}{capped}"))
+        f"test rows, the first fold's among {_population_words(f)} (as OHDSI PatientLevelPrediction reports it)."
+        f"{doubling}{capped}"))
     card.add_extra("Learning curve", table(frame, f"{synthetic}Quality against the number of training children"))
     card.figures["learning_curve"] = learning_curve_svg(points)
     card.add_extra("Learning curve", figure("learning_curve", f"{synthetic}AUROC against training children"))
@@ -550,6 +563,43 @@ def _memory_sample_words(f: ModelBundle) -> str:
             + step.split(marker, 1)[1] + "; every model and fit learned from those children only.")
 
 
+def _calibrated_on_words(f: ModelBundle) -> str:
+    on = f.metrics.get("cross_fit", {}).get("calibrated_on")
+    return f" ({on})" if on else ""
+
+
+def _auroc_half_width(auroc: float, events: int, others: int) -> float:
+    """Half the 95% interval of an AUROC (Hanley & McNeil, Radiology 1982), for saying whether two
+    scorers' AUROCs on the same rows differ by more than chance."""
+    if events < 1 or others < 1:
+        return float("nan")
+    q1, q2 = auroc / (2 - auroc), 2 * auroc ** 2 / (1 + auroc)
+    var = (auroc * (1 - auroc) + (events - 1) * (q1 - auroc ** 2) + (others - 1) * (q2 - auroc ** 2)) / (events * others)
+    return 1.96 * max(var, 0.0) ** 0.5
+
+
+def _baseline_words(m: dict) -> str:
+    """Which baseline, if any, ranks the test rows better than the model, and whether that is more than chance."""
+    model = m["model"]
+    beaten = [(name, m[name]) for name in ("logistic", "rules", "general")
+              if m.get(name) and (m[name]["auroc"] > model["auroc"] or m[name]["auprc"] > model["auprc"])]
+    if not beaten:
+        return "The model ranks the test rows at least as well as every baseline, on AUROC and AUPRC."
+    events, others = model["events"], model["n"] - model["events"]
+    sentences = []
+    for name, b in beaten:
+        gap = b["auroc"] - model["auroc"]
+        chance = (2 ** 0.5) * _auroc_half_width(model["auroc"], events, others)
+        sentences.append(
+            f"The {_MODEL_LABELS[name]} ranks these test rows better than the model on "
+            + " and ".join(f"{k.upper()} ({b[k]:.3f} against {model[k]:.3f})" for k in ("auroc", "auprc") if b[k] > model[k])
+            + (f"; with {events:,} events an AUROC difference under about {chance:.2f} is within chance" if gap > 0 else "")
+            + ".")
+    if "expected" in model:
+        sentences.append("On a synthetic plan the expected metrics against the true risk (below) are the steadier comparison.")
+    return " ".join(sentences)
+
+
 def _population_words(f: ModelBundle) -> str:
     return (f.metrics.get("cross_fit", {}).get("population") or "every child").replace("children the", "the children the")
 
@@ -576,9 +626,13 @@ def _fairness_sections(card: ModelCard, f: ModelBundle) -> bool:
     shown = display_table(frame)
     flags = (f"Flags: the top {fair['capacity_per_month']} test children per test month (the monthly capacity). "
              "Intervals are 95% (Wilson for rates). Groups under "
-             f"{fair['min_n']} children are marked too small and not judged.")
+             f"{fair['min_n']} child-months are marked too small and not judged.")
+    if fair["capacity_per_month"] * len(fair["months"]) >= fair["children"]:
+        flags += (" The capacity is at least the number of children the list ranked in a test month, so every child "
+                  "is flagged: flag rates and TPR cannot differ between groups.")
     card.add(13, text(
-        f"{synthetic}Share of the {fair['children']:,} test children ({', '.join(fair['months'])}) in each group, with "
+        f"{synthetic}Share of the {fair['children']:,} test child-months (each child once per test month: "
+        f"{', '.join(fair['months'])}) in each group, with "
         "95% intervals. The model learned from every child of the same plan, so the make-up of its training "
         "children is the same up to the months; race, ethnicity and region are recorded in eligibility, not "
         "used as features."))

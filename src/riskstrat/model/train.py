@@ -14,7 +14,8 @@ built the frame):
    judged recipe is a slightly lighter one than the registered model's.
 2. Calibration out of sample: Platt scaling on the out-of-fold scores of the training months
    judges the test rows; the registered model's calibrator is fitted on the out-of-fold scores of
-   every month.
+   every month. A programme's model learns from every child but is calibrated on the children its
+   population admits (when they hold enough events), so its probabilities are those of its list.
 3. The registered model: LightGBM on every child and every matured month (the test months too),
    with the fold fits' mean tree count. It is the model that scores children; the metrics are the
    fold fits', which is what cross-fitting estimates: the quality of this recipe on this plan.
@@ -257,14 +258,19 @@ class CrossFit:
     attrition: pd.DataFrame
     #: share of the first fold's training children -> its fit (:func:`learning_curve`).
     curve: dict[float, CurvePoint] = field(default_factory=dict)
+    #: whether the calibrators were fitted on the population's rows only (``calibrate_on``)
+    calibrated_on_population: bool = False
 
 
 def cross_fit(stacked: StackedRows, rows: np.ndarray, y: np.ndarray, design: StudyDesign, settings: ModelSettings,
-              progress: Progress | None = None) -> CrossFit:
+              progress: Progress | None = None, calibrate_on: np.ndarray | None = None) -> CrossFit:
     """Fold fits on the training months, out-of-fold scores for every row, and the fit on everything.
 
     ``rows``: positions in ``stacked`` of the rows of the design's months that have a label (in
     order); ``y``: their labels (0/1). Every array returned is aligned with ``rows``.
+    ``calibrate_on``: the rows whose probabilities must be right (a programme's list: the children
+    its population admits, aligned with ``rows``); the calibrators are fitted on those rows' out-of-fold
+    scores when they hold :data:`MIN_CALIBRATION_EVENTS` events, else on every row.
     """
     frame = stacked.frame
     # pandas' isin hashes; numpy's sorts, seconds on millions of month strings.
@@ -326,13 +332,36 @@ def cross_fit(stacked: StackedRows, rows: np.ndarray, y: np.ndarray, design: Stu
                   "children": int(ids.nunique()), "events": int(y.sum()),
                   "note": f"every child, every month {design.fit_months[0]}..{design.fit_months[-1]}; "
                           f"{final_trees} trees (the folds' mean)"})
+    # A programme's model learns from every child, who are mostly at lower risk than the children its
+    # rule admits; calibrated on all of them, its probabilities ran high on its own list (observed /
+    # expected 0.58 on a CARES test window).
+    on = np.ones(len(rows), dtype=bool) if calibrate_on is None else np.asarray(calibrate_on, dtype=bool)
+    if not on.all() and min(y[on].sum(), y[on & ~test].sum()) < MIN_CALIBRATION_EVENTS:
+        on = np.ones(len(rows), dtype=bool)
     return CrossFit(
         booster=booster,
-        calibrator=PlattCalibrator().fit(oof_raw, y),
-        judged_calibrator=PlattCalibrator().fit(oof_raw[~test], y[~test]),
+        calibrator=PlattCalibrator().fit(oof_raw[on], y[on]),
+        judged_calibrator=PlattCalibrator().fit(oof_raw[~test & on], y[~test & on]),
+        calibrated_on_population=not on.all(),
         oof_raw=oof_raw, fold_trees=trees, logistic_prob=logistic_prob, attrition=pd.DataFrame(steps), curve=curve,
         non_events_kept=kept_shares, stopping_non_events_kept=stopping_kept,
     )
+
+
+#: A Platt calibrator (two parameters) fitted on fewer events than this would follow their noise.
+MIN_CALIBRATION_EVENTS = 20
+
+
+def _calibrated_on(population: Node | None, fitted: CrossFit, admitted: np.ndarray | None, y: np.ndarray,
+                   spec: str) -> str:
+    """For the card: whose out-of-fold scores the probabilities were calibrated on."""
+    if population is None:
+        return "every child"
+    if fitted.calibrated_on_population:
+        return (f"the {int(admitted.sum()):,} child-months of children the {spec} population admits, "
+                f"{int(y[admitted].sum()):,} events: the probabilities are those of the children the list ranks")
+    return (f"every child: the {spec} population's child-months held fewer than {MIN_CALIBRATION_EVENTS} events "
+            "(in all months, or in the training months)")
 
 
 def _predict_raw(booster: lgb.Booster, x: np.ndarray, positions: np.ndarray, trees: int,
@@ -384,21 +413,25 @@ def _curve_fits(stacked: StackedRows, rows, y, ids, params, everything, learn, s
 
 
 def learning_curve(fitted: CrossFit, test_rows_of_first_fold: pd.DataFrame, label: str,
-                   truth: pd.DataFrame | None) -> list[dict]:
+                   truth: pd.DataFrame | None, among: np.ndarray | None = None) -> list[dict]:
     """Per share of training children: children and child-months learned from (with the share of
     non-event child-months kept), test rows and events of the first fold, AUROC and (synthetic
-    plans) expected AUROC against the true risk."""
+    plans) expected AUROC against the true risk. ``among``: which of those test rows are judged
+    (a programme's list: the children its population admits, as its other metrics)."""
+    if among is not None:
+        test_rows_of_first_fold = test_rows_of_first_fold.loc[among]
     y = test_rows_of_first_fold[label].to_numpy(float)
     p_true = None if truth is None else true_risk(test_rows_of_first_fold, truth)
     p_true = p_true if p_true is not None and not np.isnan(p_true).any() else None
     points = []
     for share in sorted(fitted.curve):
         fit = fitted.curve[share]
+        raw = fit.raw if among is None else fit.raw[among]
         point = {"share": share, "children": fit.children, "child_months": fit.rows,
                  "non_events_kept": fit.non_events_kept, "test_rows": int(len(y)), "events": int(y.sum()),
-                 "auroc": perf.auroc(y, fit.raw)}
+                 "auroc": perf.auroc(y, raw)}
         if p_true is not None:
-            point["expected_auroc"] = perf.expected_auroc(p_true, fit.raw)
+            point["expected_auroc"] = perf.expected_auroc(p_true, raw)
         points.append(point)
     return points
 
@@ -490,7 +523,8 @@ def fit_and_register(
     clock["prepare"] = time.perf_counter() - t0
 
     t = time.perf_counter()
-    fitted = cross_fit(stacked, rows, y, design, ms, progress=progress)
+    admitted = None if population is None else population.test(every_row)[rows]  # no copy of the rows
+    fitted = cross_fit(stacked, rows, y, design, ms, progress=progress, calibrate_on=admitted)
     clock["fit"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -528,16 +562,17 @@ def fit_and_register(
                             "fold_stopping_non_events_kept": fitted.stopping_non_events_kept,
                             "registered_trees": fitted.booster.current_iteration(),
                             "population": judged_on,
+                            "calibrated_on": _calibrated_on(population, fitted, admitted, y, design.spec),
                             "test_rows_all_children": int(len(test)), "test_rows_judged": int(judged.sum())}
     first_fold = person_folds(test["person_id"], design.folds) == 0
-    metrics["learning_curve"] = learning_curve(fitted, test.loc[first_fold], label, truth)
+    metrics["learning_curve"] = learning_curve(fitted, test.loc[first_fold], label, truth, among=judged[first_fold])
     clock["evaluate"] = time.perf_counter() - t
 
     t = time.perf_counter()
     attrition = pd.concat([*( [attrition_before] if attrition_before is not None else []), pd.DataFrame(attrition),
                            fitted.attrition], ignore_index=True)
     # The list's own children are what each month's drift is compared with, not every child.
-    reference = rows if population is None else rows[population.test(every_row)[rows]]  # no copy of the rows
+    reference = rows if population is None else rows[admitted]
     reference = reference[baseline_positions(len(reference), ms)]
     fairness, drift_reference = model_audit(
         workspace, test_judged, test_prob[judged], every_row.iloc[reference].assign(**{label: stacked.outcomes[label][reference]}),
