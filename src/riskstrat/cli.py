@@ -27,7 +27,7 @@ from riskstrat.core.errors import RiskstratError
 from riskstrat.core.months import is_month
 from riskstrat.core.progress import Progress
 from riskstrat.evaluation import evaluate_programme
-from riskstrat.evaluation.report import change_words
+from riskstrat.evaluation.report import effect_words
 from riskstrat.ingest import ingest_workspace
 from riskstrat.jobs import MonthlyRunFailed, MonthSummary, delivery_problems, retrains_due
 from riskstrat.model.train import train_models
@@ -308,9 +308,8 @@ def evaluate(
     table = Table(title="Change after enrolment against matched comparisons (95% interval)")
     for column, justify in (("outcome", "left"), ("months", "right"), ("change", "left"), ("naive before/after", "left")):
         table.add_column(column, justify=justify)
-    for row in result.effects.itertuples(index=False):
-        table.add_row(row.outcome, str(row.months_after), change_words(row.change_percent, row.low_percent, row.high_percent),
-                      change_words(row.naive_change_percent, row.naive_low_percent, row.naive_high_percent))
+    for _, row in result.effects.iterrows():
+        table.add_row(row["outcome"], str(row["months_after"]), effect_words(row), effect_words(row, naive=True))
     console.print(table)
     worst = result.balance["smd_after"].abs().max()
     console.print(f"Balance: largest standardised mean difference after matching {worst:.3f} "

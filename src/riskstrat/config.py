@@ -354,7 +354,7 @@ class AppSettings(_Section):
 
 class EvaluationSettings(_Section):
     min_enrolled: int = Field(
-        30, ge=2, description="Fewest enrolled children a programme evaluation accepts; below it the estimates mean nothing."
+        30, ge=2, description="Fewest enrolled children a programme evaluation accepts, before and after matching them to comparisons; below it the estimates mean nothing."
     )
     pre_months: int = Field(12, ge=3, le=24, description="Months before enrolment each child is followed (the pre-period).")
     post_months: tuple[int, ...] = Field(

@@ -151,6 +151,18 @@ def test_a_programme_with_fewer_than_30_enrolled_children_is_refused_in_one_line
     assert len(lines) == 1 and "needs at least 30" in lines[0], cli.stderr
 
 
+def test_too_few_matched_children_are_refused_even_when_enough_enrolled(plan, evaluations):
+    counts = evaluations["stronger_together"][0].counts
+    assert counts["unmatched"] > 0, "the plan has enrolled children without a close comparison"
+    settings = load_settings(plan)
+    strict = settings.model_copy(update={"evaluation": settings.evaluation.model_copy(
+        update={"min_enrolled": counts["matched"] + 1})})
+    with pytest.raises(EvaluationError, match=rf"^stronger_together: {counts['matched']} of the {counts['enrolled']} "
+                                               r"enrolled children found a comparison within the caliper \(0\.2\); an "
+                                               rf"evaluation needs at least {counts['matched'] + 1} matched"):
+        evaluate_programme(plan, "stronger_together", FIRST, LAST, strict)
+
+
 def test_months_without_their_follow_up_and_an_unknown_programme_are_refused_in_one_line(plan):
     with pytest.raises(EvaluationError, match=r"^6 months after 2025-08 need claims through 2026-02; "):
         evaluate_programme(plan, "stronger_together", "2025-06", "2025-08", load_settings(plan))
@@ -167,3 +179,16 @@ def test_a_rerun_through_the_prefect_flow_gives_the_same_bytes(plan, evaluations
     folder = Path(out["folder"])
     assert {name: (folder / name).read_bytes() for name in FILES} == before
     assert out["children"]["matched"] >= 30
+
+
+def test_paid_pmpm_is_given_in_dollars_when_a_share_cannot_say_it():
+    from riskstrat.evaluation.report import effect_words
+
+    row = {"model": "linear", "change_percent": 293.0, "low_percent": -229.0, "high_percent": 815.0,
+           "coefficient": 120.0, "std_error": 90.0, "naive_change_percent": -12.0, "naive_low_percent": -30.0,
+           "naive_high_percent": 6.0, "naive_coefficient": -20.0, "naive_std_error": 15.0}
+    assert effect_words(row) == ("$120 higher per child-month (95% CI about $56 lower to $296 higher; "
+                                 "too uncertain to give as a share)")
+    assert effect_words(row, naive=True) == "12% lower (95% CI 30% lower to 6% higher)"
+    counts = {**row, "model": "Poisson"}
+    assert effect_words(counts, naive=True) == "12% fewer (95% CI 30% fewer to 6% more)"

@@ -28,20 +28,36 @@ def change_words(percent: float, low: float, high: float) -> str:
     return f"{one(percent)} (95% CI {one(low)} to {one(high)})"
 
 
-def _paid_words(percent: float, low: float, high: float) -> str:
-    return change_words(percent, low, high).replace("fewer", "lower").replace("more", "higher")
+def _dollars(value: float) -> str:
+    return f"${abs(value):,.0f} {'lower' if value < 0 else 'higher'}" if round(value) else "no change"
 
 
-def _words(row: pd.Series, naive: bool = False) -> str:
+def _paid_words(percent: float, low: float, high: float, dollars: float, std_error: float) -> str:
+    """A change of paid PMPM as a share of the counterfactual, or in dollars when a share cannot say it:
+    an interval past -100% (spending cannot fall by more than all of it) or a counterfactual that is
+    not positive comes from a linear fit on too few children, not from the plan."""
+    if np.isfinite([percent, low, high]).all() and low > -100:
+        return change_words(percent, low, high).replace("fewer", "lower").replace("more", "higher")
+    if not np.isfinite([dollars, std_error]).all():
+        return "not estimable (too few children)"
+    low, high = dollars - 1.96 * std_error, dollars + 1.96 * std_error
+    return (f"{_dollars(dollars)} per child-month (95% CI about {_dollars(low)} to {_dollars(high)}; "
+            "too uncertain to give as a share)")
+
+
+def effect_words(row, naive: bool = False) -> str:
+    """A row of the effects table (its difference-in-differences, or ``naive`` before/after) in words."""
     prefix = "naive_" if naive else ""
     values = (row[f"{prefix}change_percent"], row[f"{prefix}low_percent"], row[f"{prefix}high_percent"])
-    return _paid_words(*values) if row["model"] == "linear" else change_words(*values)
+    if row["model"] == "linear":
+        return _paid_words(*values, row[f"{prefix}coefficient"], row[f"{prefix}std_error"])
+    return change_words(*values)
 
 
 def _headline(effects: pd.DataFrame) -> str:
     rows = []
     for _, r in effects.iterrows():
-        rows.append([r["outcome"], f"{int(r['months_after'])} months", _words(r), _words(r, naive=True),
+        rows.append([r["outcome"], f"{int(r['months_after'])} months", effect_words(r), effect_words(r, naive=True),
                      int(r["enrolled_children"]), int(r["comparison_children"])])
     return html_table(["outcome", "after enrolment", "change against matched comparisons",
                        "naive before/after", "enrolled children", "comparison children"], rows, {4, 5})
@@ -52,9 +68,12 @@ def _summary(result: Evaluation) -> str:
     first = effects[effects["months_after"] == min(result.windows)]
     parts = []
     for _, r in first.iterrows():
-        covers_zero = r["low_percent"] <= 0 <= r["high_percent"]
-        verdict = "no change that the data can tell from chance" if covers_zero else _words(r)
-        parts.append(f"{r['outcome']}: {verdict}, where the naive before/after says {_words(r, naive=True)}")
+        low, high = r["low_percent"], r["high_percent"]
+        if not np.isfinite([low, high]).all():  # paid PMPM shown in dollars (effect_words)
+            low, high = r["coefficient"] - 1.96 * r["std_error"], r["coefficient"] + 1.96 * r["std_error"]
+        covers_zero = low <= 0 <= high
+        verdict = "no change that the data can tell from chance" if covers_zero else effect_words(r)
+        parts.append(f"{r['outcome']}: {verdict}, where the naive before/after says {effect_words(r, naive=True)}")
     k = min(result.windows)
     return escape(f"Over the {k} months after enrolment, {result.counts['matched']:,} enrolled children against "
                   f"{result.counts['comparisons']:,} matched comparison children. " + "; ".join(parts) + ".")

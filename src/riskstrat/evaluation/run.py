@@ -114,6 +114,12 @@ def evaluate_programme(workspace: Path | str, program: str, first: str, last: st
     units = estimate.matched_units(frame, pairs)
     children = {"enrolled": int(units.loc[units["treated"] == 1, "person_id"].nunique()),
                 "comparison": int(units.loc[units["treated"] == 0, "person_id"].nunique())}
+    # The estimates rest on the matched children, not on those enrolled: 30 enrolled of whom 3
+    # matched would publish intervals from 3 children.
+    if children["enrolled"] < ev.min_enrolled:
+        raise EvaluationError(f"{program}: {children['enrolled']} of the {n_enrolled} enrolled children found a "
+                              f"comparison within the caliper ({ev.caliper}); an evaluation needs at least "
+                              f"{ev.min_enrolled} matched (evaluation.min_enrolled)")
     attrition = [*cohort.attrition, ("enrolled children matched to a comparison", children["enrolled"]),
                  ("their comparison children", children["comparison"])]
 
@@ -129,6 +135,7 @@ def evaluate_programme(workspace: Path | str, program: str, first: str, last: st
                             "high_percent": d.high, "naive_change_percent": n.percent, "naive_low_percent": n.low,
                             "naive_high_percent": n.high, "model": "Poisson" if outcome.poisson else "linear",
                             "coefficient": d.coefficient, "std_error": d.std_error,
+                            "naive_coefficient": n.coefficient, "naive_std_error": n.std_error,
                             **{f"per_child_month_{key}": value for key, value in estimate.rates(data, outcome).items()}})
         events[outcome.label] = estimate.event_study(panel, outcome)
     tick(progress, "estimates", len(estimate.OUTCOMES), len(estimate.OUTCOMES))
