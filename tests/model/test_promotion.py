@@ -57,3 +57,25 @@ def test_champion_that_saw_the_test_months_is_not_compared(tmp_path, plan, setti
     fit_and_register(tmp_path, frame, DECLARATIONS, later, settings, truth=truth)
     older = fit_and_register(tmp_path, frame, DECLARATIONS, earlier, settings, truth=truth)
     assert not older.promoted and "cannot be compared fairly" in older.decision
+
+
+def test_a_retrain_a_month_later_is_compared_on_the_champions_own_out_of_fold_scores(tmp_path, plan, settings):
+    frame, truth = plan
+    champion = StudyDesign.from_settings("2025-10", settings.model, first_month="2023-06")
+    month_later = StudyDesign.from_settings("2025-11", settings.model, first_month="2023-06")
+    assert set(champion.fit_months) & set(month_later.test_months)  # it learned from one of them
+    fit_and_register(tmp_path, frame, DECLARATIONS, champion, settings, truth=truth)
+    weak = fit_and_register(tmp_path, frame, WEAK, month_later, settings, truth=truth)
+    assert not weak.promoted and "lower than the champion's" in weak.decision and "same test rows" in weak.decision
+
+
+def test_a_changed_specification_replaces_the_champion_whatever_the_scores(tmp_path, plan, settings, design):
+    frame, truth = plan
+    before = {"outcome": "acute_event", "population": "all", "horizon_months": 6, "lookback_months": 12,
+              "features": "all", "hyperparameters": {"num_leaves": 7}}
+    strong = fit_and_register(tmp_path, frame, DECLARATIONS, design, settings, truth=truth, specification=before)
+    after = {**before, "hyperparameters": {"num_leaves": 15}}
+    weak = fit_and_register(tmp_path, frame, WEAK, design, settings, truth=truth, specification=after)
+    assert weak.promoted and weak.decision == (f"promoted: the specification changed since champion "
+                                               f"{strong.model_id} learned (hyperparameters.num_leaves)")
+    assert registry.champion_id(tmp_path) == weak.model_id

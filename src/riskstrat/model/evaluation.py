@@ -16,6 +16,7 @@ from riskstrat.core.ranking import pick_top
 from riskstrat.model import labels, registry
 from riskstrat.model.baselines import LABEL
 from riskstrat.model.matrix import TrainError
+from riskstrat.model.specs import changed_fields
 
 #: Shares of the test children at which the card's lift curve is drawn.
 LIFT_CURVE_SHARES = (0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.3, 0.5)
@@ -99,6 +100,14 @@ def promotion_gate(workspace, model_id, bundle, test, settings: Settings, force:
             champion = registry.load_model(workspace, current)
         except registry.RegistryError as exc:
             return False, f"kept the champion {current} untouched: it cannot be loaded to compare ({exc}); use --promote to replace it"
+        changed = changed_fields(champion.manifest.get("specification"), bundle.specification)
+        if changed:
+            # The champion answers another question (another outcome, population ...): no score of
+            # it on the new label can keep the specification from taking effect.
+            reason = (f"promoted: the specification changed since champion {current} learned "
+                      f"({', '.join(changed)})")
+            registry.set_champion(workspace, model_id, reason, bundle.design.spec)
+            return True, reason
         champ_prob, why_not = _champion_scores(champion, test, bundle.design)
         if champ_prob is None:
             return False, f"kept the champion {current}: {why_not}; use --promote to replace it"
@@ -113,27 +122,30 @@ def promotion_gate(workspace, model_id, bundle, test, settings: Settings, force:
 def _champion_scores(champion, test: pd.DataFrame, design) -> tuple[np.ndarray | None, str]:
     """The champion's scores on the challenger's test rows, judged as fairly as the challenger was.
 
-    A champion that never learned from the test months scores them itself. One that did (a
-    retrain as of the same month) is judged by its own out-of-fold scores of the same rows, when
-    it kept them; otherwise there is no fair comparison.
+    Rows of a month the champion never learned from, it scores itself. Rows of a month it did learn
+    from (a retrain a month or two after it: the champion's own test months) are judged by the
+    out-of-fold scores it kept of them; without those there is no fair comparison.
     """
-    overlap = sorted(set(champion.design.fit_months) & set(design.test_months))
-    if not overlap:
+    learned = test["as_of"].isin(set(champion.design.fit_months)).to_numpy()
+    scores = np.full(len(test), np.nan)
+    if (~learned).any():
         try:
-            return champion.predict_proba(test), ""
+            scores[~learned] = champion.predict_proba(test.loc[~learned])
         except (TrainError, registry.RegistryError) as exc:
             return None, f"it cannot score the challenger's test rows ({exc})"
-    try:
-        kept = registry.load_test_scores(champion)
-    except registry.RegistryError:
-        kept = None
-    if kept is not None:
-        rows = test[["person_id", "as_of"]].astype({"person_id": "string"})
-        joined = rows.merge(kept, on=["person_id", "as_of"], how="left")["score"]
-        if joined.notna().all():
-            return joined.to_numpy(float), ""
-    return None, (f"it learned from {', '.join(overlap)}, the challenger's test months, and kept no out-of-fold "
-                  "scores of those rows, so the two cannot be compared fairly")
+    if learned.any():
+        try:
+            kept = registry.load_test_scores(champion)
+        except registry.RegistryError:
+            kept = None
+        rows = test.loc[learned, ["person_id", "as_of"]].astype({"person_id": "string"})
+        joined = None if kept is None else rows.merge(kept, on=["person_id", "as_of"], how="left")["score"]
+        if joined is None or joined.isna().any():
+            overlap = sorted(set(champion.design.fit_months) & set(design.test_months))
+            return None, (f"it learned from {', '.join(overlap)}, the challenger's test months, and kept no "
+                          "out-of-fold scores of those rows, so the two cannot be compared fairly")
+        scores[learned] = joined.to_numpy(float)
+    return scores, ""
 
 
 def held_out_frame(workspace: Path | str, model, settings) -> pd.DataFrame:

@@ -69,20 +69,25 @@ def model_fields(spec: ModelSpec) -> dict:
     return spec.model_dump(mode="json", include=set(MODEL_FIELDS))
 
 
-def spec_changes(trained: dict | None, spec: ModelSpec) -> list[str]:
-    """The fields of ``spec`` that differ from ``trained`` (:func:`model_fields` of the specification a
-    model learned from): ``outcome``, ``hyperparameters.num_leaves`` ... Empty when they agree, or when
-    the model predates the record (``trained`` None): nothing is known to have changed."""
-    if trained is None:
+def changed_fields(trained: dict | None, now: dict | None) -> list[str]:
+    """The :data:`MODEL_FIELDS` that differ between two records of :func:`model_fields`
+    (``outcome``, ``hyperparameters.num_leaves`` ...); empty when either is unknown (None)."""
+    if trained is None or now is None:
         return []
-    now = model_fields(spec)
     changed = []
     for name in MODEL_FIELDS:
-        if isinstance(now[name], dict) and isinstance(trained.get(name), dict) and name == "hyperparameters":
+        if name == "hyperparameters" and isinstance(now.get(name), dict) and isinstance(trained.get(name), dict):
             changed += [f"{name}.{k}" for k in now[name] if trained[name].get(k) != now[name][k]]
-        elif trained.get(name) != now[name]:
+        elif trained.get(name) != now.get(name):
             changed.append(name)
     return changed
+
+
+def spec_changes(trained: dict | None, spec: ModelSpec) -> list[str]:
+    """The fields of ``spec`` that differ from ``trained`` (:func:`model_fields` of the specification a
+    model learned from). Empty when they agree, or when the model predates the record (``trained``
+    None): nothing is known to have changed."""
+    return changed_fields(trained, model_fields(spec))
 
 
 def load_specs(workspace: Path | str | None, settings: Settings, names: list[str] | None = None) -> list[Specification]:
