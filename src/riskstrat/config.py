@@ -310,10 +310,10 @@ class AuditSettings(_Section):
         True, description="Let drift against the champion's training data trigger a retrain in the monthly job (beside schedule.retrain_every_months)."
     )
     retrain_score_psi: float = Field(
-        0.25, gt=0, description="Drift trigger: retrain when the score's PSI against the champion's training data is at least this."
+        0.25, gt=0, description="Drift trigger: retrain when the score's PSI against the champion's training data is at least this, raised for a score that moves more between training months in the proportion its major-shift level is (the drift line names the level used)."
     )
     retrain_feature_share: float = Field(
-        0.25, gt=0, le=1, description="Drift trigger: retrain when at least this share of the model's features are at or above audit.psi_alert."
+        0.25, gt=0, le=1, description="Drift trigger: retrain when at least this share of the model's features are at or above their major-shift level (audit.psi_alert, or higher for a feature that moves more between training months)."
     )
 
     @model_validator(mode="after")
