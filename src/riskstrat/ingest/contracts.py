@@ -18,6 +18,8 @@ validation results and Data Docs). Great Expectations is imported lazily: it cos
 
 from __future__ import annotations
 
+import logging
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -307,6 +309,20 @@ def gx_presence_only(contract: Contract) -> set[str]:
     return nulls - values
 
 
+def great_expectations():
+    """Great Expectations, imported when first needed: it takes seconds to import, and reading a
+    contract (every later stage does) does not need it. It imports PySpark when that is installed
+    (the scale-out engine), and PySpark's warning about pandas 3 would otherwise print on every
+    ingest, where an analyst looks for one line that says what went wrong."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning, module="pyspark")
+        import great_expectations as gx
+    # Its INFO lines (a context created, a site built) reached the monthly job's console under
+    # Prefect's logging; riskstrat says itself what validation found.
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    return gx
+
+
 def compile_suite(contract: Contract, delivery_month: str, min_service_date: str = "2000-01-01"):
     """The contract's row and warn rules as a GX ``ExpectationSuite`` for one delivery month.
 
@@ -314,9 +330,7 @@ def compile_suite(contract: Contract, delivery_month: str, min_service_date: str
     validation result maps back to rules; GX's own severity is ``critical`` for row rules and
     ``warning`` for warn rules.
     """
-    # Imported here, not at the top: Great Expectations takes seconds to import, and reading a
-    # contract (every later stage does) does not need it.
-    import great_expectations as gx
+    gx = great_expectations()
     import great_expectations.expectations as gxe
     from great_expectations.expectations.row_conditions import Column as GxColumn
 

@@ -14,16 +14,14 @@ from pathlib import Path
 import pyarrow as pa
 
 from riskstrat.core.sql import identifier as _id
-from riskstrat.ingest.contracts import Contract, compile_suite, gx_columns, gx_presence_only
+from riskstrat.ingest.contracts import Contract, compile_suite, great_expectations, gx_columns, gx_presence_only
 
 
 class Validator:
     """One ephemeral GX context per delivery month; with ``docs_dir``, a Data Docs site there."""
 
     def __init__(self, docs_dir: Path | None, month: str):
-        # Imported here, not at the top: Great Expectations takes seconds to import, and nothing but
-        # validating a delivery needs it.
-        import great_expectations as gx
+        gx = great_expectations()
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
         self.gx = gx
