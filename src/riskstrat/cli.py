@@ -100,6 +100,10 @@ def _progress() -> Iterator[Progress]:
 
 
 def _settings(workspace: Path, engine: EngineName | None = None) -> Settings:
+    """The workspace's settings; a folder that does not exist is refused here, before a later step
+    blames something else (no champion, no delivery) for it."""
+    if not workspace.is_dir():
+        _fail(escape(f"{workspace}: no such workspace folder"))
     try:
         return load_settings(workspace).on_engine(engine and engine.value)
     except RiskstratError as exc:
