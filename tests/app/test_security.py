@@ -109,6 +109,10 @@ def test_a_locked_account_cannot_log_in_with_the_right_password(app, engine, set
                                         "csrf_token": token(client.get("/login").text)}, follow_redirects=False)
     assert reply.status_code == 401 and "the username or password is wrong" in reply.text
     assert "lola" not in reply.headers.get("set-cookie", "") and client.get("/lists", follow_redirects=False).status_code == 303
+    # a password typed into the name box is not written to the access log
+    client.post("/login", data={"username": "Tr0ub4dor&3", "password": "x" * 12, "csrf_token": token(client.get("/login").text)})
+    refused = [r["username"] for r in accounts.access_rows(engine) if r["action"] == "login_refused"]
+    assert refused[-1] == "(no such account)" and "lola" in refused and not any("tr0ub" in u for u in refused)
 
 
 def test_a_disabled_account_is_logged_out_at_its_next_request(app, engine):

@@ -113,7 +113,10 @@ def create_app(workspace: Path, settings: Settings) -> FastAPI:
             user = authenticate(engine, username, password, settings.app)
         except LoginRefused as exc:
             if username:
-                log_access(engine, username, "login_refused")
+                # Only a name that is an account goes into the log: what was typed into the name box
+                # may be a password typed in the wrong one.
+                known = any(u.username == username for u in list_users(engine))
+                log_access(engine, username if known else "(no such account)", "login_refused")
             return page(request, "login.html", 401, error=str(exc))
         start_session(request.session, user)
         log_access(engine, user.username, "login")
