@@ -301,3 +301,13 @@ def test_each_role_sees_only_what_it_needs_of_a_child_on_several_lists(published
     assert "62701" not in listing and "City or ZIP" not in listing
     exported = analyst.get("/export.csv").text
     assert "62701" not in exported and "Springfield" not in exported
+
+
+def test_before_any_month_is_published_the_page_says_so_without_the_servers_folders(tmp_path, settings):
+    workspace = tmp_path / "new-plan"
+    workspace.mkdir()
+    app = create_app(workspace, settings)
+    accounts.add_user(open_database(workspace, settings), "sam", PASSWORD, "supervisor")
+    reply = logged_in(app, "sam", PASSWORD).get("/lists")
+    assert reply.status_code == 503 and "no month is published yet" in reply.text
+    assert str(tmp_path) not in reply.text

@@ -93,8 +93,9 @@ def create_app(workspace: Path, settings: Settings) -> FastAPI:
     def month():
         try:
             return latest_month(workspace)
-        except NoPublishedMonth as exc:
-            raise HTTPException(503, str(exc)) from None
+        except NoPublishedMonth:
+            # the page names no folder of the server: outreach staff read it, and it is not theirs to fix
+            raise HTTPException(503, "no month is published yet: the worklist appears once the monthly scoring has run") from None
 
     @app.exception_handler(HTTPException)
     def refused(request: Request, exc: HTTPException):
