@@ -35,8 +35,13 @@ class SettingsError(RiskstratError):
 
 
 def _first_error(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+    """The error a person should read first: a key that is not a field (a misspelling, which also
+    leaves its field "required"), before the rest; without pydantic's labels of a union's members
+    ("population.literal['all']" is read as "population")."""
+    errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+    first = errors[0]
+    members = {"literal['all']", "Population"}
+    return f"{'.'.join(str(p) for p in first['loc'] if str(p) not in members)}: {first['msg']}"
 
 
 class Hyperparameters(BaseModel):
@@ -97,7 +102,9 @@ def read_model_spec(path: Path) -> ModelSpec:
     except OSError as exc:
         raise SettingsError(f"{where}: cannot be read ({exc.strerror})") from None
     except yaml.YAMLError as exc:
-        raise SettingsError(f"{where}: not valid YAML ({type(exc).__name__})") from None
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark is not None else ""
+        raise SettingsError(f"{where}: not valid YAML{at} ({getattr(exc, 'problem', None) or type(exc).__name__})") from None
     if not isinstance(raw, dict):
         raise SettingsError(f"{where}: expected a mapping of fields (name, title, population, outcome, ...)")
     try:

@@ -58,7 +58,10 @@ def _edit(folder, name, old, new):
         ("acute_event", "features: all", "features: [ed_visits_12m, ed_vists_6m]", r"acute_event\.yaml: features: ed_vists_6m not declared"),
         ("acute_event", "horizon_months: 6", "horizon_months: 60", r"acute_event\.yaml: horizon_months: Input should be less than or equal to 12"),
         ("acute_event", "name: acute_event", "name: acute", r"acute_event\.yaml: name: 'acute' differs from the file name"),
-        ("cares", "title: CARES", "titel: CARES", r"cares\.yaml: title: Field required"),
+        ("cares", "title: CARES", "titel: CARES", r"cares\.yaml: titel: Extra inputs are not permitted"),
+        ("cares", "num_leaves: 7", "num_leafs: 7", r"cares\.yaml: hyperparameters\.num_leafs: Extra inputs are not permitted"),
+        ("cares", "  rule:\n    all:", "  rul:\n    all:", r"cares\.yaml: population\.rul: Extra inputs are not permitted"),
+        ("cares", "capacity: 100", "capacity: [100", r"cares\.yaml: not valid YAML at line \d+ \("),
     ],
 )
 def test_a_bad_file_is_refused_naming_the_file_and_the_field(own_folder, name, old, new, message):
