@@ -120,7 +120,8 @@ def lake_rows() -> dict[str, list[dict]]:
 
 
 def write_ledger(root: Path) -> None:
-    """lake/_deliveries.parquet as ingest writes it: one quarantined eligibility row in 2025-06."""
+    """lake/_deliveries.parquet as ingest writes it: one quarantined eligibility row in 2025-06, and the
+    required tables the tiny lake has no rows of, delivered empty."""
     from datetime import datetime, timezone
 
     import pyarrow as pa
@@ -128,7 +129,11 @@ def write_ledger(root: Path) -> None:
 
     from riskstrat.ingest.ledger import DELIVERY_COLUMNS
 
+    from riskstrat.ingest.contracts import TABLES, load_contracts
+
     counts = {t: len(r) for t, r in lake_rows().items()}
+    # every table a delivery must have is in the ledger, as ingest leaves it (these delivered no rows)
+    counts.update({t: 0 for t, c in load_contracts(None).items() if t in TABLES and not c.optional and t not in counts})
     rows = [{
         "table": t, "delivery_month": AS_OF, "file": f"{t}.csv", "sha256": "0" * 64, "status": "accepted",
         "rule": None, "message": None, "rows_in": n + (t == "eligibility"), "rows_accepted": n,

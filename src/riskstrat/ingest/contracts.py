@@ -316,7 +316,7 @@ def great_expectations():
     ingest, where an analyst looks for one line that says what went wrong."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=FutureWarning, module="pyspark")
-        import great_expectations as gx
+        import great_expectations as gx  # here, not at the top: see the docstring
     # Its INFO lines (a context created, a site built) reached the monthly job's console under
     # Prefect's logging; riskstrat says itself what validation found.
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
@@ -331,6 +331,7 @@ def compile_suite(contract: Contract, delivery_month: str, min_service_date: str
     ``warning`` for warn rules.
     """
     gx = great_expectations()
+    # Imported here, after great_expectations() has imported the package quietly (it costs seconds).
     import great_expectations.expectations as gxe
     from great_expectations.expectations.row_conditions import Column as GxColumn
 

@@ -22,6 +22,7 @@ class Validator:
 
     def __init__(self, docs_dir: Path | None, month: str):
         gx = great_expectations()
+        # Imported here, after great_expectations() has imported the package quietly (it costs seconds).
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
         self.gx = gx
