@@ -181,6 +181,18 @@ def test_siblings_are_listed_together_on_every_list(published):
     assert cares["K05"]["other_children_in_household"] == "1"  # K04: in the CARES population, not listed
 
 
+
+def test_the_worklist_shows_what_care_management_knows_of_a_listed_child(published):
+    """A CARES coordinator calling K05 sees that K05 declined Stronger Together last month; a decline
+    older than scoring.suppress_days, or nothing at all, shows nothing."""
+    _, result = published
+    cares = {r["person_id"]: r for r in worklists(result)["cares"]}
+    assert cares["K05"]["outreach"] == "declined stronger together on 2025-05-20"
+    combined = {r["person_id"]: r for r in read_csv(result.worklist_csv)}
+    assert combined["K05"]["outreach"] == "declined stronger together on 2025-05-20"
+    assert all(not r["outreach"] for p, r in combined.items() if p in {"K01", "K02", "K06"})
+
+
 def test_worklist_columns_for_the_outreach_team(published):
     _, result = published
     k01 = next(r for r in read_csv(result.worklist_csv) if r["person_id"] == "K01")

@@ -51,7 +51,7 @@ from riskstrat.scoring.flags import TIERS, ScoringError, rank_scores, select_fla
 from riskstrat.scoring.households import household_keys, household_order, household_sizes
 from riskstrat.scoring.programs import ProgramRules, programme_rules
 from riskstrat.scoring.spark import on_spark
-from riskstrat.scoring.suppression import suppression
+from riskstrat.scoring.suppression import status_words, suppression
 from riskstrat.scoring.worklist import build_worklist, combine_worklists
 
 #: What the worklist shows of each flagged child, from the eligibility span that describes them at T.
@@ -220,10 +220,13 @@ class _Shared:
     #: a programme's list counts a family's other children in the plan, not only in its population.
     children: pd.DataFrame
     children_of: pd.Series
+    #: Each child's latest care-management status of any programme, in words (status_words): on
+    #: every list, so a coordinator sees another programme's referral or recent decline.
+    care_words: dict[str, str]
 
     @classmethod
     def of(cls, inputs: MonthInputs, programs: ProgramRules, in_outreach_days: int,
-           population: pd.Series) -> "_Shared":
+           population: pd.Series, suppress_days: int) -> "_Shared":
         """``population``: the person_id of every child scored this month."""
         members = inputs.members.drop_duplicates("person_id")
         members = members.set_index(pd.Index(members["person_id"].astype("string"), name=None))
@@ -237,7 +240,15 @@ class _Shared:
         return cls(inputs.as_of, members, index, inputs.care_management, inputs.outreach,
                    suppressing(inputs.care_management, inputs.outreach), in_outreach_days, inputs.last_ed,
                    inputs.previous, programs, children,
-                   household_sizes(children["person_id"], children["household_id"]))
+                   household_sizes(children["person_id"], children["household_id"]),
+                   status_words(inputs.care_management, month_end(inputs.as_of), suppress_days))
+
+    def outreach_words(self, program: str | None) -> dict[str, str]:
+        """The worklist's "Latest outreach": the outreach log's latest outcome for ``program`` (any
+        programme when None), then the child's care-management status, when there are any."""
+        logged = latest_words(self.outreach, program)
+        return {person: "; ".join(w for w in (logged.get(person), self.care_words.get(person)) if w)
+                for person in logged.keys() | self.care_words.keys()}
 
     def in_outreach(self, program: str | None) -> set[str]:
         """Children the outreach team is working with, for ``program`` (any programme when None)."""
@@ -340,7 +351,7 @@ def _score_list(spec: Specification, model, frame: pd.DataFrame, shared: _Shared
     ordered_households = household_order(ranked, shared.children_of)
     flagged_features = frame.iloc[pos[ordered_households.index.to_numpy()]]
     worklist = build_worklist(ordered_households, members, shared.last_ed, flagged_features, spec.title,
-                              latest_words(shared.outreach, programme))
+                              shared.outreach_words(programme))
     lap("households")
 
     ranked.insert(0, "as_of", shared.as_of)
@@ -375,7 +386,8 @@ def score_population(inputs: MonthInputs, settings: Settings, progress: Progress
     if not populations:
         raise ScoringError(f"no list to score in {inputs.as_of}: "
                            + "; ".join(f"{s.name}: {why}" for s, why in skipped))
-    shared = _Shared.of(inputs, programs, settings.outreach.in_outreach_days, frame["person_id"])
+    shared = _Shared.of(inputs, programs, settings.outreach.in_outreach_days, frame["person_id"],
+                        settings.scoring.suppress_days)
     models = inputs.models
     if settings.engine.name == "spark":
         models = on_spark(models, engine_session(settings))
@@ -389,7 +401,7 @@ def score_population(inputs: MonthInputs, settings: Settings, progress: Progress
     for ls in lists:
         ls.worklist["lists"] = titles.reindex(ls.worklist["person_id"]).to_numpy()
     combined = combine_worklists([ls.worklist for ls in lists], shared.children, shared.flagged_last_month(),
-                                 shared.in_outreach(None), latest_words(shared.outreach))
+                                 shared.in_outreach(None), shared.outreach_words(None))
     lap("combine")
     outdated = [(ls.spec, why) for ls in lists if (why := outdated_model(ls.spec, inputs.models[ls.spec.name]))]
     return MonthScores(as_of=inputs.as_of, lists=lists, skipped=skipped, worklist=combined, programs=programs,

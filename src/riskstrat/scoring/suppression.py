@@ -28,8 +28,50 @@ SUPPRESSING = {
     "not_eligible": (FOR_SUPPRESS_DAYS, "found not eligible for {program} on {date}"),
 }
 
+_LASTING = tuple(status for status, (how_long, _) in SUPPRESSING.items() if how_long == WHILE_IT_LASTS)
+_TIMED = tuple(status for status, (how_long, _) in SUPPRESSING.items() if how_long == FOR_SUPPRESS_DAYS)
+
 # Which status wins when one programme has several on the same day: the most decisive one.
 _STATUS_ORDER = {"discharged": 0, "referred": 1, "unable_to_reach": 2, "not_eligible": 3, "declined": 4, "enrolled": 5}
+
+
+#: How the worklist words a care-management status beside a child still listed (a referral nobody
+#: has acted on, an old decline, a programme of which this list is not).
+STATUS_WORDS = {**{status: words for status, (_, words) in SUPPRESSING.items()},
+                "referred": "referred to {program} on {date}", "discharged": "discharged from {program} on {date}"}
+
+
+def _latest_statuses(care_management: pd.DataFrame | None, as_of_date: date) -> pd.DataFrame:
+    """The latest status per person and programme dated by ``as_of_date`` (person_id, program,
+    status, status_date), the most decisive one where a day has several."""
+    columns = ["person_id", "program", "status", "status_date"]
+    if care_management is None or care_management.empty:
+        return pd.DataFrame(columns=columns)
+    cm = care_management[columns].copy()
+    cm["person_id"] = cm["person_id"].astype("string")
+    cm["status"] = cm["status"].astype("string").str.lower()
+    cm["status_date"] = pd.to_datetime(cm["status_date"]).dt.date
+    cm = cm[cm["status_date"].notna() & (cm["status_date"] <= as_of_date)]
+    cm["_order"] = cm["status"].map(_STATUS_ORDER).fillna(-1)
+    cm = cm.sort_values(["person_id", "program", "status_date", "_order"], kind="stable")
+    return cm.groupby(["person_id", "program"], sort=False, dropna=False).tail(1).drop(columns="_order")
+
+
+def status_words(care_management: pd.DataFrame | None, as_of_date: date, recent_days: int) -> dict[str, str]:
+    """Each child's most recent care-management status of any programme in words ("referred to
+    cares on 2025-10-02"), when it is dated within ``recent_days`` of ``as_of_date`` or still lasts
+    (an enrolment): what another coordinator is doing with the family, for the worklist."""
+    latest = _latest_statuses(care_management, as_of_date)
+    if latest.empty:
+        return {}
+    age = latest["status_date"].map(lambda d: (as_of_date - d).days)
+    shown = latest[(latest["status"].isin(STATUS_WORDS) & ((age <= recent_days) | latest["status"].isin(_LASTING)))
+                   .fillna(False).to_numpy(dtype=bool)]
+    shown = shown.sort_values(["person_id", "status_date", "program"], ascending=[True, False, True],
+                              kind="stable").groupby("person_id", sort=False).head(1)
+    return {str(person): STATUS_WORDS[status].format(program=str(program).replace("_", " "), date=day.isoformat())
+            for person, program, status, day in zip(shown["person_id"], shown["program"], shown["status"],
+                                                    shown["status_date"], strict=True)}
 
 
 def suppression(person_ids, care_management: pd.DataFrame, as_of_date: date, suppress_days: int,
@@ -46,30 +88,21 @@ def suppression(person_ids, care_management: pd.DataFrame, as_of_date: date, sup
     out["suppressed"] = False
     out["suppression"] = pd.array([None] * len(out), dtype="string")
     out["suppression_reason"] = pd.array([None] * len(out), dtype="string")
-    if care_management is None or care_management.empty:
+    latest = _latest_statuses(care_management, as_of_date)
+    if latest.empty:
         return out
-    cm = care_management[["person_id", "program", "status", "status_date"]].copy()
-    cm["person_id"] = cm["person_id"].astype("string")
-    cm["status"] = cm["status"].astype("string").str.lower()
-    cm["status_date"] = pd.to_datetime(cm["status_date"]).dt.date
-    cm = cm[cm["status_date"].notna() & (cm["status_date"] <= as_of_date)]
-    cm["_order"] = cm["status"].map(_STATUS_ORDER).fillna(-1)
-    cm = cm.sort_values(["person_id", "program", "status_date", "_order"], kind="stable")
-    latest = cm.groupby(["person_id", "program"], sort=False, dropna=False).tail(1)
     age_days = latest["status_date"].map(lambda d: (as_of_date - d).days)
-    lasting = [status for status, (how_long, _) in SUPPRESSING.items() if how_long == WHILE_IT_LASTS]
-    timed = [status for status, (how_long, _) in SUPPRESSING.items() if how_long == FOR_SUPPRESS_DAYS]
-    active = latest["status"].isin(lasting) | (latest["status"].isin(timed) & (age_days <= suppress_days))
+    active = latest["status"].isin(_LASTING) | (latest["status"].isin(_TIMED) & (age_days <= suppress_days))
     if program is not None:
-        active &= (latest["program"] == program) | latest["status"].isin(lasting)
+        active &= (latest["program"] == program) | latest["status"].isin(_LASTING)
     hits = latest[active.fillna(False).to_numpy(dtype=bool)].copy()
     if hits.empty:
         return out
-    hits["_lasting"] = hits["status"].isin(lasting).astype(int)
+    hits["_lasting"] = hits["status"].isin(_LASTING).astype(int)
     hits = hits.sort_values(["person_id", "_lasting", "status_date", "program"], ascending=[True, False, False, True],
                             kind="stable").groupby("person_id", sort=False).head(1)
     hits["reason"] = [
-        SUPPRESSING[s][1].format(program=str(p).replace("_", " "), date=d.isoformat())
+        STATUS_WORDS[s].format(program=str(p).replace("_", " "), date=d.isoformat())
         for s, p, d in zip(hits["status"], hits["program"], hits["status_date"], strict=True)
     ]
     by_person = hits.set_index("person_id")
