@@ -29,7 +29,7 @@ from riskstrat.core.progress import Progress
 from riskstrat.evaluation import evaluate_programme
 from riskstrat.evaluation.report import effect_words
 from riskstrat.ingest import ingest_workspace
-from riskstrat.jobs import MonthlyRunFailed, MonthSummary, delivery_problems, retrains_due
+from riskstrat.jobs import MonthlyRunFailed, MonthSummary, check_delivery, retrains_due
 from riskstrat.model.train import train_models
 from riskstrat.outreach import accounts
 from riskstrat.outreach.db import open_database
@@ -282,12 +282,9 @@ def score(
     # The monthly job stops on the same ledger: a failed claims file must not publish a list
     # built without that month's claims (or a stale care-management snapshot) without a word.
     try:
-        problems = delivery_problems(workspace, as_of, settings, landing=False)
+        check_delivery(workspace, as_of, settings, landing=False)
     except RiskstratError as exc:
-        _fail(escape(str(exc)))
-    if problems:
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        _fail(escape(f"{as_of} not scored: the delivery has {problems[0]}{more}; fix it and ingest again"))
+        _fail(escape(f"{exc}; fix it and ingest again"))
     result = _run(score_month, workspace, as_of, settings, model_id=model)
     for line in result.summary_lines():
         console.print(line, highlight=False)

@@ -120,7 +120,7 @@ def test_cli_fails_with_one_line_per_bad_table(tmp_path):
     # scoring the month stops on the same ledger, before reading a model
     scored = CliRunner().invoke(app, ["score", "--workspace", str(ws), "--as-of", "2025-01"], env={"COLUMNS": "200"})
     assert scored.exit_code == 1
-    assert "2025-01 not scored: the delivery has landing/2025-01/ed_visit.csv: failed [required_columns]" in scored.output
+    assert "delivery 2025-01 refused: landing/2025-01/ed_visit.csv: failed [required_columns]" in scored.output
 
 
 def test_cli_fails_when_a_required_table_is_not_delivered(tmp_path):

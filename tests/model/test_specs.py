@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from riskstrat.config import ModelSettings, ScoringSettings, Settings, SettingsError, specs_folder
-from riskstrat.model.specs import load_specs
+from riskstrat.model.specs import load_specs, model_fields, spec_changes
 
 
 def test_the_shipped_lists():
@@ -79,3 +79,35 @@ def test_a_plan_adds_and_drops_lists_by_editing_its_folder(own_folder):
     assert [s.name for s in load_specs(own_folder.parent, settings)] == ["asthma", "stronger_together"]
     with pytest.raises(SettingsError, match="no model specification named cares"):
         load_specs(own_folder.parent, settings, ["cares"])
+
+
+def test_what_changed_in_a_file_since_a_model_learned_from_it(own_folder):
+    settings = Settings(model=ModelSettings(specs_dir=str(own_folder)))
+    before = {s.name: model_fields(s.spec, settings) for s in load_specs(None, settings)}
+    _edit(own_folder, "cares", "outcome: cares_acute", "outcome: ip_admit")
+    _edit(own_folder, "cares", "num_leaves: 7", "num_leaves: 15")
+    _edit(own_folder, "cares", "  label: CARES", "  label: CARES (medical complexity)")  # names the list only
+    _edit(own_folder, "stronger_together", "capacity: 100", "capacity: 20")  # cuts the list; same model
+    after = {s.name: s.spec for s in load_specs(None, settings)}
+    assert spec_changes(before["cares"], after["cares"], settings) == ["outcome", "hyperparameters.num_leaves"]
+    assert spec_changes(before["stronger_together"], after["stronger_together"], settings) == []
+    assert spec_changes(None, after["cares"], settings) == []  # a model registered before the record: nothing known
+    overridden = Settings(model=ModelSettings(specs_dir=str(own_folder), num_leaves=31))  # riskstrat.toml wins
+    assert model_fields(after["cares"], overridden)["hyperparameters"]["num_leaves"] == 31
+    assert spec_changes(model_fields(after["cares"], settings), after["cares"], overridden) == ["hyperparameters.num_leaves"]
+
+
+def test_an_edited_file_makes_its_list_due_for_retraining(own_folder, model_workspace, tmp_path):
+    from scorekit import AS_OF
+
+    from riskstrat.jobs import retrain_due
+
+    workspace = shutil.copytree(model_workspace, tmp_path / "ws")
+    settings = Settings(model=ModelSettings(specs_dir=str(own_folder)))
+    assert not retrain_due(workspace, AS_OF, settings, spec="cares").due  # a champion of this month
+    _edit(own_folder, "cares", "capacity: 100", "capacity: 20")
+    assert not retrain_due(workspace, AS_OF, settings, spec="cares").due
+    _edit(own_folder, "cares", "outcome: cares_acute", "outcome: ip_admit")
+    decision = retrain_due(workspace, AS_OF, settings, spec="cares")
+    assert decision.due and decision.reason.endswith("learned: cares.yaml: outcome")
+    assert not retrain_due(workspace, AS_OF, settings, spec="stronger_together").due

@@ -7,7 +7,7 @@ import threading
 from datetime import date
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from riskstrat.cli import app
@@ -161,3 +161,22 @@ def test_a_backdated_entry_or_a_correction_makes_the_month_score_again(database,
     later = log_fingerprint(read_log(workspace, settings, date(2025, 11, 30)), settings)
     assert log_fingerprint(read_log(workspace, settings, date(2025, 10, 31)), settings)["attempts"] == 0  # none by then
     assert later["attempts"] == 1 and later["in_outreach_days"] == 90
+
+
+def test_a_database_made_before_the_one_correction_index_opens_even_with_a_doubled_correction(tmp_path):
+    # as the race left one: two corrections of one row, in a database without the index, readable by all
+    folder = tmp_path / "outreach"
+    folder.mkdir()
+    raw = create_engine(f"sqlite:///{folder / 'outreach.sqlite'}")
+    db.metadata.create_all(raw, tables=[db.attempts])
+    with raw.begin() as con:
+        con.execute(text("DROP INDEX IF EXISTS ux_outreach_attempt_corrects"))
+        for row, corrects in ((1, None), (2, 1), (3, 1)):
+            con.execute(text("INSERT INTO outreach_attempt (id, person_id, program, outcome, attempt_date, recorded_by, "
+                             "recorded_at, corrects) VALUES (:id, 'P1', 'cares', 'reached', '2025-11-03', 'ann', "
+                             "'2025-11-03 10:00:00', :corrects)"), {"id": row, "corrects": corrects})
+    raw.dispose()
+    (folder / "outreach.sqlite").chmod(0o644)
+    engine = db.open_database(tmp_path, Settings())
+    assert [r.id for r in history(engine, "P1")] == [3, 2, 1]
+    assert (folder / "outreach.sqlite").stat().st_mode & 0o777 == 0o600

@@ -127,9 +127,8 @@ def write_ledger(root: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from riskstrat.ingest.ledger import DELIVERY_COLUMNS
-
     from riskstrat.ingest.contracts import TABLES, load_contracts
+    from riskstrat.ingest.ledger import DELIVERY_COLUMNS
 
     counts = {t: len(r) for t, r in lake_rows().items()}
     # every table a delivery must have is in the ledger, as ingest leaves it (these delivered no rows)

@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from scorekit import AS_OF, CAPACITIES, MALICIOUS, build_workspace
+from scorekit import AS_OF, CAPACITIES, MALICIOUS, build_workspace, lake_rows
 
 from riskstrat.config import load_settings
+from riskstrat.core.months import month_end
 from riskstrat.features import build_features
 from riskstrat.model.registry import CHAMPION, champions, load_model
 from riskstrat.model.specs import load_specs
@@ -22,6 +23,7 @@ from riskstrat.publish import outputs as publish
 from riskstrat.publish.month import score_month
 from riskstrat.publish.worklist_files import sheet_names
 from riskstrat.scoring.flags import ScoringError
+from riskstrat.scoring.suppression import status_words
 from riskstrat.scoring.worklist import WORKLIST_COLUMNS
 
 LISTS = ["acute_event", "cares", "stronger_together"]  # the specifications' file order
@@ -181,16 +183,19 @@ def test_siblings_are_listed_together_on_every_list(published):
     assert cares["K05"]["other_children_in_household"] == "1"  # K04: in the CARES population, not listed
 
 
-
 def test_the_worklist_shows_what_care_management_knows_of_a_listed_child(published):
     """A CARES coordinator calling K05 sees that K05 declined Stronger Together last month; a decline
     older than scoring.suppress_days, or nothing at all, shows nothing."""
-    _, result = published
+    ws, result = published
     cares = {r["person_id"]: r for r in worklists(result)["cares"]}
     assert cares["K05"]["outreach"] == "declined stronger together on 2025-05-20"
     combined = {r["person_id"]: r for r in read_csv(result.worklist_csv)}
     assert combined["K05"]["outreach"] == "declined stronger together on 2025-05-20"
-    assert all(not r["outreach"] for p, r in combined.items() if p in {"K01", "K02", "K06"})
+    assert {"K01", "K02"} <= set(combined) and not combined["K01"]["outreach"] and not combined["K02"]["outreach"]
+    words = status_words(pd.DataFrame(lake_rows()["care_management"]), month_end(AS_OF),
+                         load_settings(ws).scoring.suppress_days)
+    assert words == {"K04": "enrolled in cares (since 2025-03-01)", "K05": "declined stronger together on 2025-05-20",
+                     "K07": "discharged from cares on 2025-02-01"}  # K06's decline of 2024-06-01 is a year old
 
 
 def test_worklist_columns_for_the_outreach_team(published):

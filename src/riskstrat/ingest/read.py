@@ -26,9 +26,11 @@ SUFFIXES = (".csv", ".csv.gz", ".parquet")
 class TableFailure(Exception):
     """A table's file cannot be used; ``rule`` is the delivery rule, the message one line without values."""
 
-    def __init__(self, rule: str, message: str):
+    def __init__(self, rule: str, message: str, ignored_columns: str | None = None):
         super().__init__(message)
         self.rule = rule
+        #: the header's columns the contract does not name (a misspelt required column is one)
+        self.ignored_columns = ignored_columns
 
 
 def find_delivery_files(month_dir: Path) -> tuple[dict[str, Path], list[str]]:

@@ -244,7 +244,7 @@ def _ingest_month(con, workspace: Path, month: str, files: dict[str, Path], shas
                 res = _ingest_table(con, contract, month, path, shas[table], manifest, ing, validator, txn, results_dir)
             except TableFailure as exc:
                 res = TableResult(table, month, path.name, "failed", rule=exc.rule, message=str(exc), sha256=shas[table],
-                                  seconds=round(time.perf_counter() - t_start, 3))
+                                  seconds=round(time.perf_counter() - t_start, 3), ignored_columns=exc.ignored_columns)
                 for area in (LAKE, QUARANTINE):
                     staged = txn.stage / partition_path(".", area, table, month)
                     staged.unlink(missing_ok=True)
@@ -312,7 +312,8 @@ def _ingest_table(con, contract: Contract, month: str, path: Path, sha: str, man
     res.ignored_columns = ", ".join(c for c in present if c not in contract.column_names) or None
     missing = [c for c in contract.required_columns if c not in present]
     if missing:
-        raise TableFailure("required_columns", f"missing required column{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
+        raise TableFailure("required_columns", f"missing required column{'s' if len(missing) > 1 else ''} {', '.join(missing)}",
+                           res.ignored_columns)
     build_typed(con, contract, source, present, path)
     n = scalar(con, "SELECT count(*) FROM typed")
     res.rows_in = n

@@ -82,7 +82,7 @@ def retrain_due(workspace: Path | str, month: str, settings: Settings, drift: st
     changed = None
     if champion:
         current = load_specs(workspace, settings, [spec])[0]
-        fields = spec_changes(registry.trained_specification(Path(workspace), champion), current.spec)
+        fields = spec_changes(registry.trained_specification(Path(workspace), champion), current.spec, settings)
         changed = f"{current.path.name}: {', '.join(fields)}" if fields else None
     return retrain_decision(month, champion, as_of, settings.schedule.retrain_every_months, drift, changed)
 
@@ -240,9 +240,10 @@ def ingest_batches(workspace: Path | str, month: str) -> list[str | None]:
     return [m for m in every if m <= month]
 
 
-def check_delivery(workspace: Path | str, month: str, settings: Settings) -> None:
-    """Raise :class:`DeliveryRefused` with the delivery's reason when ``month`` cannot be scored."""
-    problems = delivery_problems(workspace, month, settings)
+def check_delivery(workspace: Path | str, month: str, settings: Settings, landing: bool = True) -> None:
+    """Raise :class:`DeliveryRefused` with the delivery's reason when ``month`` cannot be scored
+    (``landing``: as :func:`delivery_problems`)."""
+    problems = delivery_problems(workspace, month, settings, landing)
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise DeliveryRefused(f"delivery {month} refused: {problems[0]}{more}")

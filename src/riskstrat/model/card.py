@@ -14,11 +14,12 @@ date so the same model renders the same bytes.
 from __future__ import annotations
 
 import html
+import math
 from dataclasses import dataclass, field
 
 import pandas as pd
 
-from riskstrat.audit.fairness import display_table, fairness_plot_svg, need_plot_svg
+from riskstrat.audit.fairness import ALL, display_table, fairness_plot_svg, need_plot_svg
 from riskstrat.audit.training import fairness_frame, need_checks
 from riskstrat.core.months import months_apart
 from riskstrat.core.plots import figure as new_figure
@@ -581,6 +582,8 @@ def _auroc_half_width(auroc: float, events: int, others: int) -> float:
 def _baseline_words(m: dict) -> str:
     """Which baseline, if any, ranks the test rows better than the model, and whether that is more than chance."""
     model = m["model"]
+    if not all(math.isfinite(model[k]) for k in ("auroc", "auprc")):
+        return "The model's ranking cannot be judged on these test rows (AUROC or AUPRC undefined), nor compared with the baselines."
     beaten = [(name, m[name]) for name in ("logistic", "rules", "general")
               if m.get(name) and (m[name]["auroc"] > model["auroc"] or m[name]["auprc"] > model["auprc"])]
     if not beaten:
@@ -627,12 +630,13 @@ def _fairness_sections(card: ModelCard, f: ModelBundle) -> bool:
     flags = (f"Flags: the top {fair['capacity_per_month']} test children per test month (the monthly capacity). "
              "Intervals are 95% (Wilson for rates). Groups under "
              f"{fair['min_n']} child-months are marked too small and not judged.")
-    if fair["capacity_per_month"] * len(fair["months"]) >= fair["children"]:
-        flags += (" The capacity is at least the number of children the list ranked in a test month, so every child "
-                  "is flagged: flag rates and TPR cannot differ between groups.")
+    plan_rows = frame[frame["group"] == ALL]
+    if len(plan_rows) and (plan_rows["flag_rate"] >= 1).all():
+        flags += (" The capacity is at least the number of children the list ranked in each test month, so every "
+                  "child is flagged: flag rates and TPR cannot differ between groups.")
     card.add(13, text(
-        f"{synthetic}Share of the {fair['children']:,} test child-months (each child once per test month: "
-        f"{', '.join(fair['months'])}) in each group, with "
+        f"{synthetic}Share of the {fair.get('rows', fair['children']):,} test child-months ({fair['children']:,} "
+        f"children, each once per test month: {', '.join(fair['months'])}) in each group, with "
         "95% intervals. The model learned from every child of the same plan, so the make-up of its training "
         "children is the same up to the months; race, ethnicity and region are recorded in eligibility, not "
         "used as features."))

@@ -142,8 +142,9 @@ def _champion_scores(champion, test: pd.DataFrame, design) -> tuple[np.ndarray |
         joined = None if kept is None else rows.merge(kept, on=["person_id", "as_of"], how="left")["score"]
         if joined is None or joined.isna().any():
             overlap = sorted(set(champion.design.fit_months) & set(design.test_months))
-            return None, (f"it learned from {', '.join(overlap)}, the challenger's test months, and kept no "
-                          "out-of-fold scores of those rows, so the two cannot be compared fairly")
+            kept_rows = 0 if joined is None else int(joined.notna().sum())
+            return None, (f"it learned from {', '.join(overlap)}, the challenger's test months, and kept out-of-fold "
+                          f"scores of {kept_rows:,} of those {len(rows):,} rows, so the two cannot be compared fairly")
         scores[learned] = joined.to_numpy(float)
     return scores, ""
 

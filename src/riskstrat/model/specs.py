@@ -59,35 +59,44 @@ def check_spec(spec: ModelSpec, path: Path) -> Specification:
     return Specification(spec=spec, population=population, features=features, path=path)
 
 
-#: What a specification decides about its model. Its title and description name the list and its
-#: capacity cuts it: changing those needs no new model.
+#: What a specification decides about its model. Its title, description, the population's label
+#: and description name the list, and its capacity cuts it: changing those needs no new model.
 MODEL_FIELDS = ("population", "outcome", "horizon_months", "lookback_months", "features", "hyperparameters")
 
 
-def model_fields(spec: ModelSpec) -> dict:
-    """The :data:`MODEL_FIELDS` of a specification, as the registry records them beside a model."""
-    return spec.model_dump(mode="json", include=set(MODEL_FIELDS))
+def model_fields(spec: ModelSpec, settings: Settings | None = None) -> dict:
+    """The :data:`MODEL_FIELDS` of a specification, as the registry records them beside a model: the
+    population's rule only, and the hyperparameters it is fitted with under ``settings`` (a value
+    ``riskstrat.toml`` sets wins over the file's, and then the file's is not what the model used)."""
+    fields = spec.model_dump(mode="json", include=set(MODEL_FIELDS))
+    if spec.is_programme:
+        fields["population"] = {"rule": fields["population"]["rule"]}
+    if settings is not None:
+        used = settings.for_spec(spec).model
+        fields["hyperparameters"] = {k: getattr(used, k) for k in fields["hyperparameters"]}
+    return fields
 
 
 def changed_fields(trained: dict | None, now: dict | None) -> list[str]:
     """The :data:`MODEL_FIELDS` that differ between two records of :func:`model_fields`
-    (``outcome``, ``hyperparameters.num_leaves`` ...); empty when either is unknown (None)."""
+    (``outcome``, ``hyperparameters.num_leaves`` ...); empty when either is unknown (None). A
+    hyperparameter one record lacks (added to riskstrat since) is not a change."""
     if trained is None or now is None:
         return []
     changed = []
     for name in MODEL_FIELDS:
         if name == "hyperparameters" and isinstance(now.get(name), dict) and isinstance(trained.get(name), dict):
-            changed += [f"{name}.{k}" for k in now[name] if trained[name].get(k) != now[name][k]]
+            changed += [f"{name}.{k}" for k in now[name] if k in trained[name] and trained[name][k] != now[name][k]]
         elif trained.get(name) != now.get(name):
             changed.append(name)
     return changed
 
 
-def spec_changes(trained: dict | None, spec: ModelSpec) -> list[str]:
-    """The fields of ``spec`` that differ from ``trained`` (:func:`model_fields` of the specification a
-    model learned from). Empty when they agree, or when the model predates the record (``trained``
-    None): nothing is known to have changed."""
-    return changed_fields(trained, model_fields(spec))
+def spec_changes(trained: dict | None, spec: ModelSpec, settings: Settings | None = None) -> list[str]:
+    """The fields of ``spec`` (fitted under ``settings``) that differ from ``trained`` (:func:`model_fields`
+    of the specification a model learned from). Empty when they agree, or when the model predates the
+    record (``trained`` None): nothing is known to have changed."""
+    return changed_fields(trained, model_fields(spec, settings))
 
 
 def load_specs(workspace: Path | str | None, settings: Settings, names: list[str] | None = None) -> list[Specification]:

@@ -355,7 +355,7 @@ MIN_CALIBRATION_EVENTS = 20
 def _calibrated_on(population: Node | None, fitted: CrossFit, admitted: np.ndarray | None, y: np.ndarray,
                    spec: str) -> str:
     """For the card: whose out-of-fold scores the probabilities were calibrated on."""
-    if population is None:
+    if population is None or admitted.all():
         return "every child"
     if fitted.calibrated_on_population:
         return (f"the {int(admitted.sum()):,} child-months of children the {spec} population admits, "
@@ -654,7 +654,7 @@ def train_models(workspace: Path, as_of: str, settings: Settings, names: Sequenc
                 data_hashes=hashes, attrition_before=_outcome_steps(attrition, outcome),
                 promote=promote, progress=progress, population=s.population,
                 general_scores=general if s.population is not None else None,
-                specification=model_fields(s.spec),
+                specification=model_fields(s.spec, settings),
             )
             if s.population is None and general is None:
                 general = result.test_scores

@@ -32,6 +32,7 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
 from riskstrat.config import Settings
 from riskstrat.core.errors import RiskstratError
@@ -56,7 +57,7 @@ attempts = Table(
 )
 
 #: A row is corrected at most once: two people correcting the same entry at the same moment would
-#: otherwise both pass the check in :func:`riskstrat.outreach.log.record_attempt` and both count.
+#: otherwise both pass the web worklist's check (riskstrat.app.server) and both count.
 one_correction = Index("ux_outreach_attempt_corrects", attempts.c.corrects, unique=True)
 
 #: Who works a child for a programme; the latest row wins (a supervisor's reassignment is a new row).
@@ -134,19 +135,28 @@ def _engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
     metadata.create_all(engine)
     # create_all adds an index only with its table: a database made before the index gets it here.
-    one_correction.create(engine, checkfirst=True)
+    # One that already holds two corrections of a row (the race the index closes) cannot take it;
+    # it still opens, without the index: the log is append-only, and the web worklist's own check
+    # still refuses a second correction made after the first.
+    try:
+        one_correction.create(engine, checkfirst=True)
+    except IntegrityError:
+        pass
     return engine
 
 
 def open_database(workspace: Path | str, settings: Settings) -> Engine:
     """The outreach database's engine, its tables created when missing (one engine per URL per process)."""
     url = database_url(workspace, settings)
-    if url.startswith("sqlite:///"):
+    if not settings.outreach.database_url:
         file = Path(url.removeprefix("sqlite:///"))
         file.parent.mkdir(parents=True, exist_ok=True)
         # Password hashes, notes and the access log: readable by the account that runs riskstrat only
-        # (SQLite creates its WAL and shared-memory files with the database file's mode).
+        # (SQLite creates its WAL and shared-memory files with the database file's mode); a file made
+        # before riskstrat did this is closed up too.
         file.touch(mode=0o600, exist_ok=True)
+        if file.stat().st_mode & 0o077:
+            file.chmod(0o600)
     try:
         return _engine(url)
     except Exception as exc:  # SQLAlchemy: a bad URL, a missing driver, a server that refuses

@@ -403,17 +403,17 @@ def score_population(inputs: MonthInputs, settings: Settings, progress: Progress
     combined = combine_worklists([ls.worklist for ls in lists], shared.children, shared.flagged_last_month(),
                                  shared.in_outreach(None), shared.outreach_words(None))
     lap("combine")
-    outdated = [(ls.spec, why) for ls in lists if (why := outdated_model(ls.spec, inputs.models[ls.spec.name]))]
+    outdated = [(ls.spec, why) for ls in lists if (why := outdated_model(ls.spec, inputs.models[ls.spec.name], settings))]
     return MonthScores(as_of=inputs.as_of, lists=lists, skipped=skipped, worklist=combined, programs=programs,
                        outdated=outdated,
                        counts=_month_counts(lists, combined))
 
 
-def outdated_model(spec: Specification, model) -> str | None:
+def outdated_model(spec: Specification, model, settings: Settings) -> str | None:
     """Why a list's model no longer matches its specification file, or None: a model learned from
     another outcome, population or features keeps scoring until it is retrained, and says so."""
     manifest = getattr(model, "manifest", None) or {}
-    changed = spec_changes(manifest.get("specification"), spec.spec)
+    changed = spec_changes(manifest.get("specification"), spec.spec, settings)
     if not changed:
         return None
     return (f"its model {getattr(model, 'model_id', '?')} learned before {spec.path.name} changed "
