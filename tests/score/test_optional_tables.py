@@ -89,6 +89,8 @@ def test_a_plan_that_never_sends_the_optional_tables_scores_every_month(never):
     for month in (BEFORE, END):
         run = _score(never, month)
         assert run["inputs"]["care_management_snapshot"] is None
+        assert run["notes"] == ["no care_management snapshot has been delivered: only the outreach log keeps "
+                                "children off the lists"]
         assert run["rows"]["suppressed"] == 0 and run["counts"]["lists"]["acute_event"]["flagged"] == 20
         assert all(audit["psi"] for audit in run["audit"]["lists"].values())  # computed for every list, not skipped
         scores = read_scores(never, month)
@@ -104,7 +106,7 @@ def test_a_month_before_the_first_care_management_delivery_scores_and_the_next_s
     before = _score(late, BEFORE)
     assert before["inputs"]["care_management_snapshot"] is None and before["rows"]["suppressed"] == 0
     after = _score(late, END)
-    assert after["inputs"]["care_management_snapshot"] == END
+    assert after["inputs"]["care_management_snapshot"] == END and after["notes"] == []
     assert after["rows"]["suppressed"] > 0  # the generator's enrolled children leave the list once it is known
 
 
@@ -114,3 +116,16 @@ def test_the_audit_reads_a_month_without_the_optional_tables(never):
     scores = read_scores(never, END)
     assert set(scores["person_id"]) <= set(groups["person_id"])
     assert isinstance(groups, pd.DataFrame) and {"race", "age_band", "aid_category"} <= set(groups.columns)
+
+
+def test_a_snapshot_delivered_empty_or_not_at_all_is_said_so():
+    from riskstrat.scoring.month import snapshot_note
+
+    ledger = pd.DataFrame({"table": ["care_management", "eligibility"], "delivery_month": ["2025-12", "2025-12"],
+                           "rows_accepted": [0, 5000]})
+    assert snapshot_note("2025-12", "2025-12", ledger) is None
+    assert snapshot_note("2025-12", "2025-11", ledger) == ("the care_management snapshot of 2025-12 was delivered "
+                                                           "with no rows; suppression read the 2025-11 snapshot "
+                                                           "instead: check the extract")
+    assert snapshot_note("2025-12", "2025-11", ledger.iloc[1:]) == ("no care_management snapshot was delivered for "
+                                                                    "2025-12: suppression read the 2025-11 snapshot")

@@ -48,6 +48,7 @@ class ScoreResult:
     titles: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     outdated: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def model_id(self) -> str:
@@ -84,6 +85,7 @@ class ScoreResult:
                 f"({own['flagged_new']:,} new, {own['flagged_continuing']:,} continuing); tiers: {tiers or '-'}.")
         lines += [f"Not scored: {title}, {why}." for title, why in self.skipped.items()]
         lines += [f"Scored with an outdated model: {title}, {why}." for title, why in self.outdated.items()]
+        lines += [f"Note: {note}." for note in self.notes]
         lines += [f"Program match: {progs or '-'}.", f"Took {sum(self.timings.values()):.1f} s."]
         return lines
 
@@ -122,4 +124,4 @@ def score_month(workspace: Path, as_of: str, settings: Settings | None = None, m
     out_dir = publish_month(workspace, month, inputs, settings, timings, progress)
     return ScoreResult(as_of=as_of, model_ids=month.model_ids, out_dir=out_dir, counts=month.counts, timings=timings,
                        titles={ls.spec.name: ls.spec.title for ls in month.lists}, skipped={s.title: why for s, why in month.skipped},
-                       outdated={s.title: why for s, why in month.outdated})
+                       outdated={s.title: why for s, why in month.outdated}, notes=month.notes)

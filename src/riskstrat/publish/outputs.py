@@ -160,6 +160,7 @@ def run_manifest(workspace: Path, month: MonthScores, inputs: MonthInputs, setti
         } for ls in month.lists},
         "skipped_lists": {s.name: {"title": s.title, "why": why} for s, why in month.skipped},
         "outdated_lists": {s.name: {"title": s.title, "why": why} for s, why in month.outdated},
+        "notes": month.notes,
         "code": code_fingerprint(),
         "settings": {"scoring": settings.scoring.model_dump(), "engine": settings.engine.name},
         "inputs": {

@@ -214,6 +214,7 @@ def render_report(month: MonthScores, inputs: MonthInputs, settings: Settings) -
                       for s, why in month.skipped)
     skipped += "".join(f'<p class="note warn">Scored with an outdated model: {_esc(s.title)}, {_esc(why)}.</p>'
                        for s, why in month.outdated)
+    skipped += "".join(f'<p class="note warn">Note: {_esc(note)}.</p>' for note in month.notes)
     attrition_rows = [[step, n] for step, n in inputs.attrition] or [["children scored", counts["scored"]]]
     previous = inputs.previous
 

@@ -115,6 +115,8 @@ class MonthInputs:
     previous: pd.DataFrame | None = None
     attrition: list[tuple[str, int]] = field(default_factory=list)
     inputs: dict = field(default_factory=dict)
+    #: What the month's scoring read that an analyst should know of (:func:`snapshot_note`).
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -157,6 +159,8 @@ class MonthScores:
     programs: ProgramRules
     counts: dict
     outdated: list[tuple[Specification, str]] = field(default_factory=list)
+    #: what the scoring read that an analyst should know of (MonthInputs.notes)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def model_ids(self) -> dict[str, str]:
@@ -405,7 +409,7 @@ def score_population(inputs: MonthInputs, settings: Settings, progress: Progress
     lap("combine")
     outdated = [(ls.spec, why) for ls in lists if (why := outdated_model(ls.spec, inputs.models[ls.spec.name], settings))]
     return MonthScores(as_of=inputs.as_of, lists=lists, skipped=skipped, worklist=combined, programs=programs,
-                       outdated=outdated,
+                       outdated=outdated, notes=list(inputs.notes),
                        counts=_month_counts(lists, combined))
 
 
@@ -513,6 +517,26 @@ def _month_facts(con, as_of: str) -> tuple[pd.DataFrame, pd.DataFrame, list[tupl
         cur.close()
 
 
+def snapshot_note(as_of: str, snapshot_month: str | None, deliveries: pd.DataFrame | None) -> str | None:
+    """Why suppression did not read ``as_of``'s own care-management snapshot, or None when it did.
+
+    The table is optional: a plan may never send it, or send it late. A snapshot delivered with no
+    rows is more often a failed extract than a month in which nobody is in any programme, so the
+    last snapshot with rows is read, and this says so.
+    """
+    if snapshot_month == as_of:
+        return None
+    rows = deliveries if deliveries is not None else pd.DataFrame(columns=["table", "delivery_month", "rows_accepted"])
+    delivered = rows[((rows["table"] == "care_management") & (rows["delivery_month"] == as_of)).to_numpy(dtype=bool)]
+    if len(delivered) and (delivered["rows_accepted"].fillna(0) == 0).all():
+        where = f"the {snapshot_month} snapshot" if snapshot_month else "no snapshot"
+        return (f"the care_management snapshot of {as_of} was delivered with no rows; suppression read {where} "
+                "instead: check the extract")
+    if snapshot_month is None:
+        return "no care_management snapshot has been delivered: only the outreach log keeps children off the lists"
+    return f"no care_management snapshot was delivered for {as_of}: suppression read the {snapshot_month} snapshot"
+
+
 def _deliveries(con) -> pd.DataFrame:
     return con.sql("SELECT * FROM _deliveries").to_arrow_table().to_pandas()
 
@@ -578,4 +602,5 @@ def gather_inputs(workspace: Path, as_of: str, settings: Settings, model_id: str
         last_ed=last_ed, deliveries=deliveries, previous=read_previous(workspace, as_of), attrition=attrition,
         inputs={"care_management_snapshot": cm_month,
                 "outreach_log": log_fingerprint(log, settings)},
+        notes=[note for note in (snapshot_note(as_of, cm_month, deliveries),) if note],
     )
