@@ -402,3 +402,14 @@ def test_a_list_whose_population_is_empty_this_month_is_skipped(tmp_path, model_
     assert result.skipped == {"CARES": "its population rule admits no child this month"}
     run = json.loads((result.out_dir / "run.json").read_text(encoding="utf-8"))
     assert run["skipped_lists"]["cares"]["why"] == result.skipped["CARES"] and "cares" not in run["models"]
+
+
+def test_a_list_whose_capacity_flags_every_child_it_may_call_says_so(published):
+    _, result = published
+    run = json.loads((result.out_dir / "run.json").read_text(encoding="utf-8"))
+    assert [n for n in run["notes"] if "capacity" in n] == [
+        "CARES: its capacity (2) is at least the 2 children its population admits and nothing keeps off, so every "
+        "one of them is flagged",
+        "Stronger Together: its capacity (2) is at least the 2 children its population admits and nothing keeps "
+        "off, so every one of them is flagged"]  # the general list ranks 5 of its children out of more
+    assert f"Note: {run['notes'][-1]}." in result.summary_lines()

@@ -409,7 +409,7 @@ def score_population(inputs: MonthInputs, settings: Settings, progress: Progress
     lap("combine")
     outdated = [(ls.spec, why) for ls in lists if (why := outdated_model(ls.spec, inputs.models[ls.spec.name], settings))]
     return MonthScores(as_of=inputs.as_of, lists=lists, skipped=skipped, worklist=combined, programs=programs,
-                       outdated=outdated, notes=list(inputs.notes),
+                       outdated=outdated, notes=[*inputs.notes, *filter(None, map(capacity_note, lists))],
                        counts=_month_counts(lists, combined))
 
 
@@ -422,6 +422,16 @@ def outdated_model(spec: Specification, model, settings: Settings) -> str | None
         return None
     return (f"its model {getattr(model, 'model_id', '?')} learned before {spec.path.name} changed "
             f"({', '.join(changed)}); `riskstrat train --model {spec.name}` retrains it")
+
+
+def capacity_note(ls: ListScores) -> str | None:
+    """A list whose capacity reaches past every child it may call: it ranks nobody out, so its
+    ranking decides nothing (and each child's band says little); the capacity may be set too high."""
+    callable_children = int((~ls.scores["suppressed"].to_numpy(dtype=bool)).sum())
+    if ls.capacity is None or ls.capacity < callable_children or not callable_children:
+        return None
+    return (f"{ls.spec.title}: its capacity ({ls.capacity}) is at least the {callable_children} children its "
+            "population admits and nothing keeps off, so every one of them is flagged")
 
 
 def continuing(scores: pd.DataFrame) -> pd.Series:
