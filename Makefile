@@ -6,7 +6,7 @@ DEMO := demo
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_HOME := $(CURDIR)/.prefect
 
-.PHONY: help install java chromium test demo serve bench clean
+.PHONY: help install java chromium test demo audit serve bench clean
 
 # A target's prerequisites are made side by side: on a fresh machine make test's venv (uv) and
 # chromium (apt-get) download at the same time. Each recipe still runs its lines in order.
@@ -52,6 +52,12 @@ demo: install  ## make a small synthetic plan in ./demo and run the pipeline on 
 	$(BIN)/riskstrat train --workspace $(DEMO) --as-of 2025-10
 	$(BIN)/riskstrat score --workspace $(DEMO) --as-of 2025-10
 	$(BIN)/riskstrat monthly --workspace $(DEMO) --month 2025-11
+
+audit: install  ## run notebooks/audit.py on WORKSPACE (default ./demo), LIST and MONTH into audit.ipynb
+	RISKSTRAT_WORKSPACE=$(or $(WORKSPACE),$(DEMO)) RISKSTRAT_LIST=$(LIST) RISKSTRAT_MONTH=$(MONTH) $(BIN)/python -c \
+	  "import jupytext, nbclient, nbformat; nb = jupytext.read('notebooks/audit.py'); \
+	  nbclient.NotebookClient(nb, timeout=900, kernel_name='python3').execute(); nbformat.write(nb, 'audit.ipynb')"
+	@echo "audit.ipynb written"
 
 serve: install  ## serve the flows for ./demo (monthly on its schedule); start `prefect server start` first
 	$(BIN)/python -m riskstrat.flows.serve --workspace $(DEMO)

@@ -63,7 +63,7 @@ MONTH = MONTH or months[-1]
 scores = ws.read_scores(workspace, MONTH, LIST)
 MODEL_ID = MODEL_ID or ws.scoring_model_id(workspace, MONTH, scores, LIST)
 model = registry.load_model(workspace, MODEL_ID, spec=LIST)
-explanations = ws.read_explanations(workspace, MONTH)
+explanations = ws.read_explanations(workspace, MONTH, LIST)
 display(Markdown(
     f"**Month** {MONTH} · **list** {LIST} · **model** `{model.model_id}` · **label** {model.design.label_definition} · "
     f"**children scored** {len(scores):,} · **flagged** {int(scores['flagged'].sum()):,}"

@@ -66,6 +66,15 @@ def test_outputs_are_read_and_checked(tmp_path):
     pd.DataFrame({"person_id": ["a"], "feature": ["x"]}).to_parquet(month / "explanations.parquet")
     with pytest.raises(AuditError, match="explanations.parquet: has no column feature_value, shap_value"):
         W.read_explanations(tmp_path, "2025-06")
+    # a child flagged on two lists has each list's model's rows: an audit of one list reads its own
+    two = pd.DataFrame({"list": ["acute_event", "cares"], "person_id": ["a", "a"], "feature": ["x", "x"],
+                        "feature_value": [1.0, 1.0], "shap_value": [0.3, -0.1]})
+    two.to_parquet(month / "explanations.parquet")
+    assert W.read_explanations(tmp_path, "2025-06", "cares")["shap_value"].tolist() == [-0.1]
+    assert len(W.read_explanations(tmp_path, "2025-06")) == 2
+    two.drop(columns="list").iloc[:1].to_parquet(month / "explanations.parquet")  # published before lists
+    assert len(W.read_explanations(tmp_path, "2025-06", "acute_event")) == 1
+    assert W.read_explanations(tmp_path, "2025-06", "cares").empty
 
 
 def test_shap_matrices():

@@ -64,9 +64,17 @@ def read_scores(workspace: Path | str, month: str, spec: str = DEFAULT_SPEC) -> 
     return scores
 
 
-def read_explanations(workspace: Path | str, month: str) -> pd.DataFrame:
-    """``outputs/<month>/explanations.parquet`` (long: person_id, feature, feature_value, shap_value)."""
-    return _read(output_dir(workspace, month) / "explanations.parquet", EXPLANATIONS_COLUMNS)
+def read_explanations(workspace: Path | str, month: str, spec: str | None = None) -> pd.DataFrame:
+    """``outputs/<month>/explanations.parquet`` (long: person_id, feature, feature_value, shap_value),
+    of list ``spec`` only when given: a child flagged on two lists has a row per feature of each
+    list's model, and two models' SHAP values do not add up to either one's score. A month
+    published before there were several lists holds the general list's only."""
+    frame = _read(output_dir(workspace, month) / "explanations.parquet", EXPLANATIONS_COLUMNS)
+    if spec is None:
+        return frame
+    if "list" not in frame.columns:
+        return frame if spec == DEFAULT_SPEC else frame.iloc[0:0]
+    return frame[(frame["list"] == spec).to_numpy(dtype=bool)].reset_index(drop=True)
 
 
 def scoring_model_id(workspace: Path | str, month: str, scores: pd.DataFrame | None = None,
