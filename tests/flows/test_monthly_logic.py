@@ -228,6 +228,23 @@ def test_a_month_with_no_delivery_is_refused(tmp_path):
         job.check_delivery(tmp_path, "2025-11", Settings())
 
 
+def test_a_month_after_a_gap_in_the_deliveries_is_refused(tmp_path):
+    from riskstrat.ingest.contracts import TABLES, load_contracts
+    from riskstrat.ingest.ledger import write_deliveries
+
+    required = [t for t, c in load_contracts(None).items() if t in TABLES and not c.optional]
+    rows = [{"table": t, "delivery_month": m, "file": f"{t}.csv", "status": "accepted"}
+            for m in ("2025-09", "2025-10", "2026-01") for t in required]
+    write_deliveries(tmp_path / "lake" / "_deliveries.parquet", rows)
+    for m in ("2025-10", "2026-01"):
+        (tmp_path / "landing" / m).mkdir(parents=True)
+    job.check_delivery(tmp_path, "2025-10", Settings())  # in order: nothing to say
+    with pytest.raises(job.DeliveryRefused, match=r"landing/2025-12: no delivery for 2025-12 in the lake \(the last "
+                                                  r"is 2025-10\); ingest the months between before 2026-01"):
+        job.check_delivery(tmp_path, "2026-01", Settings())
+    assert job.delivery_problems(tmp_path, "2026-01", Settings(), landing=False)  # score stops on it too
+
+
 def test_summary_markdown_names_the_failed_step_and_reason():
     s = job.MonthSummary("/w", "2025-11")
     with s.step("ingest"):

@@ -130,3 +130,15 @@ def test_a_snapshot_delivered_empty_or_not_at_all_is_said_so():
                                                            "instead: check the extract")
     assert snapshot_note("2025-12", "2025-11", ledger.iloc[1:]) == ("no care_management snapshot was delivered for "
                                                                     "2025-12: suppression read the 2025-11 snapshot")
+
+
+def test_an_earlier_delivery_held_in_part_is_named_in_every_later_month():
+    from riskstrat.scoring.month import earlier_refusals_note
+
+    ledger = pd.DataFrame({"table": ["medical_claim", "eligibility", "medical_claim"],
+                           "delivery_month": ["2025-10", "2025-10", "2025-11"], "file": ["medical_claim.csv"] * 3,
+                           "status": ["failed", "accepted", "accepted"], "rows_accepted": [0, 10, 10]})
+    assert earlier_refusals_note("2025-11", ledger) == (
+        "earlier deliveries are in the lake without a table that was not accepted (landing/2025-10/medical_claim.csv "
+        "failed): the features of every later month read those months without it; redeliver and ingest them")
+    assert earlier_refusals_note("2025-10", ledger) is None  # the month itself is refused by its own check

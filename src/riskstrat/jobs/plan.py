@@ -20,7 +20,7 @@ import pandas as pd
 
 from riskstrat.audit.month import drift_decision, scored_frame, training_drift
 from riskstrat.config import DEFAULT_SPEC, Settings
-from riskstrat.core.months import months_apart
+from riskstrat.core.months import add_months, months_apart
 from riskstrat.core.workspace import LANDING, VALIDATION, landing_months, output_dir
 from riskstrat.features.store import stored_features
 from riskstrat.ingest import read_deliveries
@@ -174,9 +174,17 @@ def delivery_problems(workspace: Path | str, month: str, settings: Settings, lan
     """
     if landing and not (Path(workspace) / LANDING / month).is_dir():
         return [f"{Path(workspace) / LANDING / month}: no delivery for {month}"]
-    rows = [r for r in read_deliveries(workspace) if r["delivery_month"] == month]
+    ledger = read_deliveries(workspace)
+    rows = [r for r in ledger if r["delivery_month"] == month]
     if not rows and not landing:
         return []
+    earlier = sorted({r["delivery_month"] for r in ledger if r["delivery_month"] < month})
+    before = add_months(month, -1)
+    if earlier and earlier[-1] != before:
+        # Claims and ED visits come incrementally: a month never delivered is missing from every
+        # later month's features, without a word, until it is.
+        return [f"landing/{before}: no delivery for {before} in the lake (the last is {earlier[-1]}); "
+                f"ingest the months between before {month}"]
     problems = []
     for r in rows:
         if r["status"] in ("refused", "failed"):

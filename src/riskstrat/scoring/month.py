@@ -547,6 +547,21 @@ def snapshot_note(as_of: str, snapshot_month: str | None, deliveries: pd.DataFra
     return f"no care_management snapshot was delivered for {as_of}: suppression read the {snapshot_month} snapshot"
 
 
+def earlier_refusals_note(as_of: str, deliveries: pd.DataFrame | None, shown: int = 3) -> str | None:
+    """The earlier deliveries the lake holds only in part (a table refused or failed): their other
+    tables went in, so every later month's features read that month without the missing table."""
+    if deliveries is None or deliveries.empty:
+        return None
+    bad = deliveries[((deliveries["delivery_month"] < as_of)
+                      & deliveries["status"].isin(["refused", "failed"])).to_numpy(dtype=bool)]
+    if bad.empty:
+        return None
+    named = [f"landing/{m}/{f} {s}" for m, f, s in zip(bad["delivery_month"], bad["file"], bad["status"], strict=True)]
+    more = f" and {len(named) - shown} more" if len(named) > shown else ""
+    return (f"earlier deliveries are in the lake without a table that was not accepted ({'; '.join(named[:shown])}"
+            f"{more}): the features of every later month read those months without it; redeliver and ingest them")
+
+
 def _deliveries(con) -> pd.DataFrame:
     return con.sql("SELECT * FROM _deliveries").to_arrow_table().to_pandas()
 
@@ -612,5 +627,6 @@ def gather_inputs(workspace: Path, as_of: str, settings: Settings, model_id: str
         last_ed=last_ed, deliveries=deliveries, previous=read_previous(workspace, as_of), attrition=attrition,
         inputs={"care_management_snapshot": cm_month,
                 "outreach_log": log_fingerprint(log, settings)},
-        notes=[note for note in (snapshot_note(as_of, cm_month, deliveries),) if note],
+        notes=[note for note in (snapshot_note(as_of, cm_month, deliveries), earlier_refusals_note(as_of, deliveries))
+               if note],
     )
