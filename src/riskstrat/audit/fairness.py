@@ -387,8 +387,17 @@ def largest_gaps(table: pd.DataFrame, top: int = 5, confidence: float = CONFIDEN
     if not out and judged.empty:
         out.append("No group could be judged: every group is too small.")
     elif not out:
-        out.append(f"No group differs from the other children on flag rate, outcome rate, TPR, PPV or calibration "
-                   f"beyond its {round(100 * confidence)}% confidence interval.")
+        # Only what was measured: a month whose outcomes are not known yet has flag rates alone.
+        names = {"flag_rate": "flag rate", "outcome_rate": "outcome rate", "tpr": "TPR", "ppv": "PPV",
+                 "calibration": "calibration"}
+        found = set(gaps.loc[np.isfinite(gaps["ratio"].to_numpy(dtype=float)), "metric"])
+        measured = [words for metric, words in names.items() if metric in found]
+        if not measured:
+            out.append("No group could be compared with the other children.")
+        else:
+            listed = measured[0] if len(measured) == 1 else ", ".join(measured[:-1]) + " or " + measured[-1]
+            out.append(f"No group differs from the other children on {listed} beyond its "
+                       f"{round(100 * confidence)}% confidence interval.")
     small = table[(table["group"] != ALL) & table["too_small"]]
     if len(small):
         listed = "; ".join(f"{describe_group(a, g)} (n = {n})" for a, g, n in zip(small["attribute"], small["group"], small["n"]))
