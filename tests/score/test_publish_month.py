@@ -153,3 +153,15 @@ def test_a_run_killed_mid_swap_is_recovered_by_the_next(workspace, monkeypatch):
         score_month(workspace, AS_OF, load_settings(workspace))
     assert month_files(outputs / AS_OF) == before
     assert [p.name for p in outputs.iterdir()] == [AS_OF]
+
+
+def test_a_drift_status_judged_at_raised_levels_says_at_which():
+    from riskstrat.publish.report import _drift_section
+
+    drift = pd.DataFrame({"against": "training", "column": ["age_years", "ed_visits_trend"], "psi": [0.242, 0.3],
+                          "status": ["stable", "moderate"], "largest_shift": ["", ""],
+                          "warn_at": [0.47, 0.1], "alert_at": [1.2, 0.25]})
+    drift = pd.concat([drift, drift.assign(column=["score", "ip_admits_12m"], psi=[0.01, 0.02],
+                                           status="stable", warn_at=0.1, alert_at=0.25)])
+    html = _drift_section(drift, [])
+    assert "stable (levels 0.47 / 1.2)" in html and "moderate (levels" not in html

@@ -256,6 +256,14 @@ def _drift_section(drift: pd.DataFrame, notes: list[str]) -> str:
     if drift.empty:
         return "".join(parts)
     wide = None
+    # A column that moves between its own training months warns and alerts later than the legend's
+    # levels; its status says at what levels it was judged, or "stable" at 0.24 would read as wrong.
+    usual = drift[["warn_at", "alert_at"]].round(6).value_counts().idxmax() if {"warn_at", "alert_at"} <= set(drift) else None
+    if usual is not None:
+        raised = ~np.isclose(drift["warn_at"], usual[0]) | ~np.isclose(drift["alert_at"], usual[1])
+        drift = drift.assign(status=np.where(raised, drift["status"].astype(str) + " (levels "
+                                             + drift["warn_at"].map("{:.2g}".format) + " / "
+                                             + drift["alert_at"].map("{:.2g}".format) + ")", drift["status"]))
     for against, part in drift.groupby("against", sort=False):
         part = part.set_index("column")[["psi", "status", "largest_shift"]].add_prefix(f"{against}|")
         wide = part if wide is None else wide.join(part, how="outer")
