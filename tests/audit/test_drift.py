@@ -49,8 +49,10 @@ def test_flag_features_and_constant_columns():
     assert D.profile_column(flag).labels == ["≤ 0", "≥ 1"]
     const = pd.Series([3.0] * 50)
     prof = D.profile_column(const)
-    assert prof.edges == [] and prof.shares == [1.0]
-    assert D.psi(const, pd.Series([3.0, 4.0, 5.0])) == 0.0  # one bin: nothing to shift between
+    # one value, and an empty bin above it where a change shows: one bin of "all" read 100% -> 100%
+    assert prof.edges == [3.0] and prof.labels == ["≤ 3", "≥ 4"] and prof.shares == [1.0, 0.0]
+    assert D.psi(const, pd.Series([3.0] * 49 + [4.0])) > 0.05
+    assert D.psi(const, pd.Series([3.0] * 50)) == 0.0
 
 
 def test_categories_unseen_values_and_missing_values():

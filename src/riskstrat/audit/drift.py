@@ -200,8 +200,11 @@ def profile_column(values: pd.Series, column: str | None = None, bins: int = DEC
         # whole numbers (≤ 0, 1, 2–3, …) and ties collapse instead of splitting a mass of zeros.
         qs = np.quantile(present, np.arange(1, bins) / bins, method="inverted_cdf")
         edges = sorted(set(float(q) for q in qs))
-        if edges and edges[-1] >= present.max():
+        if len(edges) > 1 and edges[-1] >= present.max():
             edges = edges[:-1]  # the top bin would be empty by construction
+        # A reference that holds one value keeps its edge: the empty bin above it is where a change
+        # shows (a self-harm flag no child of a small list had last month, and 2% have now), where
+        # one bin of "all" would read 100% -> 100%, PSI 0.
     counts, missing = _numeric_counts(x, edges)
     integer = bool(len(present)) and bool(np.all(present == np.floor(present)))
     return BinProfile(column=column, kind="numeric", labels=edge_labels(edges, integer),
