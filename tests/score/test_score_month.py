@@ -259,6 +259,7 @@ def test_report_has_a_section_per_list_and_no_member_data(published):
     assert all(f"<h3>{TITLES[n]}</h3>" in drift for n in LISTS)
     validation = page.split(">Validation summary<")[1].split(">Changes since last month<")[0]
     assert "birth_date_not_a_date: 1" in validation and "eligibility.csv" in validation
+    assert ">warned</th>" in validation and "<th>columns not read</th>" in validation
 
 
 def test_run_manifest(published):

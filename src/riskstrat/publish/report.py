@@ -350,7 +350,12 @@ def _validation(deliveries: pd.DataFrame | None, as_of: str) -> str:
                 pass
         rows.append([
             r.get("table", ""), r.get("file", "") or "", r.get("status", "") or "",
-            *(int(r[c]) if c in r and pd.notna(r[c]) else "" for c in ("rows_in", "rows_accepted", "rows_quarantined")),
+            *(int(r[c]) if c in r and pd.notna(r[c]) else "" for c in ("rows_in", "rows_accepted", "rows_quarantined",
+                                                                        "rows_warned")),
             rules if isinstance(rules, str) else "",
+            r.get("ignored_columns") or "",
         ])
-    return _table(["table", "file", "status", "rows in", "accepted", "quarantined", "rules broken"], rows, {3, 4, 5})
+    # warned rows are accepted, and columns the contract does not name were not read: both are the
+    # analyst's to follow up, and the Prefect artifact alone showed the first
+    return _table(["table", "file", "status", "rows in", "accepted", "quarantined", "warned", "rules broken (rows)",
+                   "columns not read"], rows, {3, 4, 5, 6})
