@@ -53,11 +53,8 @@ demo: install  ## make a small synthetic plan in ./demo and run the pipeline on 
 	$(BIN)/riskstrat score --workspace $(DEMO) --as-of 2025-10
 	$(BIN)/riskstrat monthly --workspace $(DEMO) --month 2025-11
 
-audit: install  ## run notebooks/audit.py on WORKSPACE (default ./demo), LIST and MONTH into audit.ipynb
-	RISKSTRAT_WORKSPACE=$(or $(WORKSPACE),$(DEMO)) RISKSTRAT_LIST=$(LIST) RISKSTRAT_MONTH=$(MONTH) $(BIN)/python -c \
-	  "import jupytext, nbclient, nbformat; nb = jupytext.read('notebooks/audit.py'); \
-	  nbclient.NotebookClient(nb, timeout=900, kernel_name='python3').execute(); nbformat.write(nb, 'audit.ipynb')"
-	@echo "audit.ipynb written"
+audit: install  ## run the audit notebook on WORKSPACE (default ./demo) for LIST and MONTH (riskstrat audit)
+	$(BIN)/riskstrat audit --workspace $(or $(WORKSPACE),$(DEMO)) $(if $(LIST),--list $(LIST)) $(if $(MONTH),--month $(MONTH))
 
 serve: install  ## serve the flows for ./demo (monthly on its schedule); start `prefect server start` first
 	$(BIN)/python -m riskstrat.flows.serve --workspace $(DEMO)

@@ -22,7 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsed
 from rich.progress import Progress as ProgressBars
 from rich.table import Table
 
-from riskstrat.config import Settings, describe_settings, load_settings, model_specs, specs_folder
+from riskstrat.config import DEFAULT_SPEC, Settings, describe_settings, load_settings, model_specs, specs_folder
 from riskstrat.core.errors import RiskstratError
 from riskstrat.core.months import is_month
 from riskstrat.core.progress import Progress
@@ -75,6 +75,10 @@ def _month(value: str) -> str:
     if not is_month(value):
         raise typer.BadParameter(f"{value!r} is not a month in YYYY-MM form")
     return value
+
+
+def _month_or_none(value: str | None) -> str | None:
+    return None if value is None else _month(value)
 
 
 def _fail(message: str) -> NoReturn:
@@ -291,6 +295,27 @@ def score(
     console.print(f"Worklist: {result.worklist_xlsx}  (also {result.worklist_csv.name})", highlight=False)
     console.print(f"Report:   {result.report}", highlight=False)
     console.print(f"Manifest: {result.out_dir / 'run.json'}", highlight=False)
+
+
+@app.command()
+def audit(
+    workspace: Workspace = Path("."),
+    list_name: Annotated[str, typer.Option("--list", help="The list to audit (models/<name>.yaml).")] = DEFAULT_SPEC,
+    month: Annotated[str | None, typer.Option(callback=_month_or_none, help="Scored month, YYYY-MM (default: the latest).")] = None,
+    model: Annotated[str | None, typer.Option(help="Model id (default: the one that scored the month).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Where to write the executed notebook (default: W/audit/<list>-<month>.ipynb).")] = None,
+) -> None:
+    """Run the audit notebook (performance, calibration, SHAP, fairness, drift, monitoring) for one list and month."""
+    _settings(workspace)  # refuses a workspace that is not there, in one line
+    # Imported here: nbclient and the kernel machinery load only for the audit.
+    from riskstrat.audit.notebook import run_audit
+
+    console.print(f"running the audit notebook for {list_name} (a minute or two) ...", highlight=False, markup=False)
+    try:
+        path = run_audit(workspace, list_name, month, model, out)
+    except RiskstratError as exc:
+        _fail(escape(str(exc)))
+    console.print(f"Audit notebook: {path}", highlight=False, markup=False)
 
 
 @app.command()

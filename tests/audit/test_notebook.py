@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jupytext
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,15 +34,15 @@ def kernel():
 
 
 def test_audit_notebook_runs_clean(scored_plan, kernel, monkeypatch, tmp_path):
-    import jupytext
-    import nbclient
+    import nbformat
 
-    monkeypatch.setenv("RISKSTRAT_WORKSPACE", str(scored_plan))
-    monkeypatch.setenv("RISKSTRAT_MONTH", END)
+    from riskstrat.audit.notebook import run_audit
+
     monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel's inline backend shows the figures
-    nb = jupytext.read(NOTEBOOK)
-    client = nbclient.NotebookClient(nb, timeout=600, kernel_name=kernel, resources={"metadata": {"path": str(tmp_path)}})
-    client.execute()  # raises CellExecutionError naming the cell on any failure
+    # the notebook as riskstrat ships it (riskstrat.notebooks), as `riskstrat audit` runs it
+    path = run_audit(scored_plan, "acute_event", END, out=tmp_path / "audit.ipynb", timeout=600)
+    nb = nbformat.read(path, as_version=4)
+    assert [c.source for c in nb.cells] == [c.source for c in jupytext.read(NOTEBOOK).cells]  # the checkout's
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     markdown = "\n".join(o["data"]["text/markdown"] for o in outputs if "text/markdown" in o.get("data", {}))

@@ -55,13 +55,14 @@ def installed(tmp_path_factory) -> tuple[Path, dict]:
     return bin_dir, env
 
 
-def test_the_installed_package_is_the_wheel_and_carries_contracts_models_and_flows(installed, tmp_path):
+def test_the_installed_package_is_the_wheel_and_carries_contracts_models_flows_and_notebooks(installed, tmp_path):
     bin_dir, env = installed
     code = ("import json, importlib.resources as r, riskstrat, riskstrat.flows.monthly; "
             "print(json.dumps({'file': riskstrat.__file__, "
             "'contracts': sorted(p.name for p in r.files('riskstrat.data_contracts').iterdir() if p.name.endswith('.yaml')), "
             "'models': sorted(p.name for p in r.files('riskstrat.model_specs').iterdir() if p.name.endswith('.yaml')), "
-            "'concepts': len([p for p in r.files('riskstrat.features').joinpath('concepts').iterdir()])}))")
+            "'concepts': len([p for p in r.files('riskstrat.features').joinpath('concepts').iterdir()]), "
+            "'notebooks': sorted(p.name for p in r.files('riskstrat.notebooks').iterdir() if p.name.endswith('.py'))}))")
     found = json.loads(_run([str(bin_dir / "python"), "-c", code], tmp_path, env))
     assert Path(found["file"]).is_relative_to(bin_dir.parent), found["file"]
     assert not Path(found["file"]).is_relative_to(REPO)
@@ -69,6 +70,7 @@ def test_the_installed_package_is_the_wheel_and_carries_contracts_models_and_flo
                                                               "care_management", "sdoh_screening"))
     assert found["models"] == ["acute_event.yaml", "cares.yaml", "stronger_together.yaml"]
     assert found["concepts"] > 30
+    assert "audit.py" in found["notebooks"]  # riskstrat audit runs it from the installed package
 
 
 def test_synth_ingest_train_score_and_monthly_run_from_the_wheel(installed, tmp_path, smallest_design):

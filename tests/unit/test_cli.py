@@ -24,3 +24,8 @@ def test_a_workspace_that_does_not_exist_is_named_as_such(tmp_path):
         result = CliRunner().invoke(app, [*command, "--workspace", str(missing)])
         assert result.exit_code == 1 and f"{missing}: no such workspace folder" in result.output.replace("\n", "")
     assert not missing.exists()
+
+
+def test_the_audit_needs_a_scored_month(tmp_path):
+    result = CliRunner().invoke(app, ["audit", "--workspace", str(tmp_path)])
+    assert result.exit_code == 1 and "no scored month yet; run `riskstrat score` first" in result.output.replace("\n", "")

@@ -18,7 +18,7 @@ SRC = REPO / "src" / "riskstrat"
 
 #: The stages in the order the data flows; a module may import its own stage and earlier ones only.
 STAGES = ("data_contracts", "model_specs", "core", "config", "ingest", "lake", "features", "synth", "audit", "model", "outreach", "scoring", "publish", "evaluation",
-          "jobs", "app", "flows", "cli")
+          "jobs", "app", "notebooks", "flows", "cli")
 #: What the library (everything but the command line and the flows) must never import.
 LIBRARY_MUST_NOT_IMPORT = ("prefect", "typer", "riskstrat.flows", "riskstrat.cli")
 
@@ -41,6 +41,8 @@ def _module_files() -> dict[str, Path]:
     # folders of declarations, packages only so that they ship in the wheel
     files["riskstrat.data_contracts"] = REPO / "data_contracts" / "__init__.py"
     files["riskstrat.model_specs"] = REPO / "models" / "__init__.py"
+    # the notebooks ship for `riskstrat audit`; they run in a kernel, nothing imports them
+    files["riskstrat.notebooks"] = REPO / "notebooks" / "__init__.py"
     for path in sorted((REPO / "flows").glob("*.py")):
         name = "riskstrat.flows" if path.stem == "__init__" else f"riskstrat.flows.{path.stem}"
         files[name] = path
@@ -198,3 +200,4 @@ def test_every_package_is_shipped_in_the_wheel():
     assert config["package-dir"]["riskstrat.flows"] == "flows"
     assert config["package-dir"]["riskstrat.data_contracts"] == "data_contracts"
     assert config["package-dir"]["riskstrat.model_specs"] == "models"
+    assert config["package-dir"]["riskstrat.notebooks"] == "notebooks"
