@@ -475,5 +475,5 @@ def config(workspace: Workspace = Path(".")) -> None:
     for column in ("key", "value", "meaning"):
         table.add_column(column)
     for key, value, meaning in describe_settings(settings):
-        table.add_row(key, repr(value), meaning)
+        table.add_row(escape(key), escape(repr(value)), escape(meaning))  # "riskstrat[spark]" is text, not markup
     console.print(table)

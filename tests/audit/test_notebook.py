@@ -1,11 +1,9 @@
 """The audit notebook runs clean on a small synthetic plan taken through the real pipeline.
 
 synth -> ingest -> train -> score through the library (the stages the CLI calls), then
-``notebooks/audit.py`` is executed cell by cell with nbclient.
+``notebooks/audit.py`` is executed cell by cell with nbclient, as ``riskstrat audit`` runs it.
 """
 
-import subprocess
-import sys
 from pathlib import Path
 
 import jupytext
@@ -19,26 +17,18 @@ pytestmark = pytest.mark.slow
 from auditplan import END  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def kernel():
-    """A ``python3`` kernelspec inside this venv, so a fresh machine runs the notebook with riskstrat importable."""
-    subprocess.run([sys.executable, "-m", "ipykernel", "install", "--sys-prefix", "--name", "python3",
-                    "--display-name", "Python 3 (ipykernel)"], check=True, capture_output=True, timeout=120)
-    from jupyter_client.kernelspec import KernelSpecManager
-
-    spec = KernelSpecManager().get_kernel_spec("python3")
-    # A user-level python3 kernelspec would shadow ours; the notebook must run on this venv's Python.
-    if spec.argv[0] not in ("python", sys.executable) and Path(spec.argv[0]).resolve() != Path(sys.executable).resolve():
-        pytest.fail(f"the python3 kernel runs {spec.argv[0]}, not this venv's {sys.executable}")
-    return "python3"
-
-
-def test_audit_notebook_runs_clean(scored_plan, kernel, monkeypatch, tmp_path):
+def test_audit_notebook_runs_clean(scored_plan, monkeypatch, tmp_path):
     import nbformat
 
     from riskstrat.audit.notebook import run_audit
 
     monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel's inline backend shows the figures
+    # a "python3" kernelspec of another Python on the Jupyter path must not be the one that runs
+    foreign = tmp_path / "jupyter" / "kernels" / "python3"
+    foreign.mkdir(parents=True)
+    (foreign / "kernel.json").write_text('{"argv": ["/nonexistent/python", "-m", "ipykernel_launcher", "-f", '
+                                         '"{connection_file}"], "display_name": "other", "language": "python"}')
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     # the notebook as riskstrat ships it (riskstrat.notebooks), as `riskstrat audit` runs it
     path = run_audit(scored_plan, "acute_event", END, out=tmp_path / "audit.ipynb", timeout=600)
     nb = nbformat.read(path, as_version=4)

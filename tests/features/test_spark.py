@@ -141,6 +141,16 @@ def test_spark_without_java_is_refused_in_one_line(monkeypatch):
         session("local[1]")
 
 
+def test_a_spark_that_cannot_start_is_refused_in_one_line(tmp_path):
+    # in a process of its own: Spark keeps one session per process, and this one's is running
+    code = ("from riskstrat.features.spark import session\n"
+            "try:\n    session('nonsense')\nexcept Exception as exc:\n    print(type(exc).__name__, '|', exc)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    out = done.stdout.strip()
+    assert out.startswith("SparkEngineError | Spark did not start (engine.spark_master = 'nonsense'; Java from "), out
+    assert "\n" not in out and "FutureWarning" not in done.stderr
+
+
 def test_parameters_and_schema_are_rewritten_for_spark():
     sql = to_spark_sql("SELECT * FROM main.medical_claim WHERE delivery_month <= $as_of_month AND paid_date <= $as_of",
                        {"as_of_month": "2025-03", "as_of": datetime.date(2025, 3, 31)})

@@ -5,7 +5,10 @@ audit`` and ``make audit`` do, from a source checkout or an installed wheel alik
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +25,8 @@ from riskstrat.core.files import write_atomic
 from riskstrat.core.workspace import output_months
 
 NOTEBOOK = "audit.py"
+#: The kernelspec :func:`run_audit` writes for this interpreter.
+KERNEL = "riskstrat-audit"
 
 
 class NotebookError(RiskstratError):
@@ -63,17 +68,30 @@ def run_audit(workspace: Path | str, spec: str = DEFAULT_SPEC, month: str | None
                               fmt="py:percent")
     parameters = {"RISKSTRAT_WORKSPACE": str(workspace), "RISKSTRAT_LIST": spec, "RISKSTRAT_MONTH": month,
                   "RISKSTRAT_MODEL": model_id or ""}
-    # The kernel works in a folder of its own: nothing it might write lands beside the caller.
-    with tempfile.TemporaryDirectory(prefix="riskstrat-audit-") as scratch, _environment(parameters):
-        client = nbclient.NotebookClient(notebook, timeout=timeout, kernel_name="python3",
-                                         resources={"metadata": {"path": scratch}})
-        try:
-            client.execute()
-        except nbclient.exceptions.CellExecutionError as exc:
-            # The error's type and the cell, not its text: a value in it could be a member's.
-            code_cells = [c for c in notebook.cells if c.cell_type == "code"]
-            failed = next((i for i, c in enumerate(code_cells, start=1)
-                           if any(o.get("output_type") == "error" for o in c.get("outputs", []))), None)
-            raise NotebookError(f"the audit notebook stopped at code cell {failed} with {exc.ename}") from None
+    # The kernel works in a folder of its own: nothing it might write lands beside the caller. It is
+    # this interpreter, named by a kernelspec of our own there: a "python3" kernelspec elsewhere on
+    # the Jupyter path (a user's, another venv's) would run another Python and another riskstrat.
+    with tempfile.TemporaryDirectory(prefix="riskstrat-audit-") as scratch:
+        kernel_dir = Path(scratch) / "kernels" / KERNEL
+        kernel_dir.mkdir(parents=True)
+        (kernel_dir / "kernel.json").write_text(json.dumps({
+            "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            "display_name": "riskstrat audit", "language": "python"}), encoding="utf-8")
+        jupyter_path = os.pathsep.join(p for p in (scratch, os.environ.get("JUPYTER_PATH")) if p)
+        with _environment({**parameters, "JUPYTER_PATH": jupyter_path}):
+            client = nbclient.NotebookClient(notebook, timeout=timeout, kernel_name=KERNEL,
+                                             resources={"metadata": {"path": scratch}})
+            try:
+                # The kernel's own stderr (its warning that a local kernel talks over TCP) is not the
+                # analyst's; a failing cell still comes back as an error output.
+                client.execute(stderr=subprocess.DEVNULL)
+            except nbclient.exceptions.DeadKernelError:
+                raise NotebookError("the audit notebook's kernel died (out of memory?)") from None
+            except nbclient.exceptions.CellExecutionError as exc:
+                # The error's type and the cell, not its text: a value in it could be a member's.
+                code_cells = [c for c in notebook.cells if c.cell_type == "code"]
+                failed = next((i for i, c in enumerate(code_cells, start=1)
+                               if any(o.get("output_type") == "error" for o in c.get("outputs", []))), None)
+                raise NotebookError(f"the audit notebook stopped at code cell {failed} with {exc.ename}") from None
     write_atomic(out, nbformat.writes(notebook))
     return out

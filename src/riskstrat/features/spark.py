@@ -24,6 +24,7 @@ import datetime
 import os
 import shutil
 import sys
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -72,6 +73,10 @@ def session(master: str = "local[2]", conf: dict[str, str] | None = None):
     """A Spark session for the feature SQL: UTC dates, ANSI mode (Spark 4's default) and the
     workers on this interpreter, so they import the same packages. A session already running in
     this process is reused as it is (Spark allows one per process): its master stays."""
+    # pyspark warns, at each of its imports in this process and its workers', that it does not fully
+    # support pandas 3: riskstrat's Spark parity tests vouch for the results, and an analyst's stderr
+    # held about forty of those lines a run.
+    warnings.filterwarnings("ignore", category=FutureWarning, module="pyspark")
     try:
         from pyspark.sql import SparkSession  # pyspark is an extra (riskstrat[spark]): only a Spark run needs it
     except ImportError:
@@ -79,7 +84,13 @@ def session(master: str = "local[2]", conf: dict[str, str] | None = None):
     if not shutil.which("java") and not os.environ.get("JAVA_HOME"):
         raise SparkEngineError("engine.name = spark needs Java 17 on PATH (or JAVA_HOME) for Spark's JVM")
 
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    if master.startswith("local"):
+        # Local workers must run this interpreter (its lightgbm, its riskstrat); a PYSPARK_PYTHON
+        # inherited from a cluster host's profile would start another. On a cluster the plan's
+        # own setting names the executors' Python.
+        os.environ["PYSPARK_PYTHON"] = sys.executable
+    else:
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = (SparkSession.builder.master(master)
                .config("spark.sql.session.timeZone", "UTC")
                .config("spark.sql.ansi.enabled", "true")
@@ -88,10 +99,18 @@ def session(master: str = "local[2]", conf: dict[str, str] | None = None):
                .config("spark.sql.execution.arrow.pyspark.enabled", "true")
                # delivery_month=2025-03 stays the string the SQL compares, not a date Spark infers.
                .config("spark.sql.sources.partitionColumnTypeInference.enabled", "false")
-               .config("spark.ui.enabled", "false"))
+               .config("spark.ui.enabled", "false")
+               # no progress bars on the analyst's console: the run's own progress says how far it is
+               .config("spark.ui.showConsoleProgress", "false"))
     for key, value in (conf or {}).items():
         builder = builder.config(key, value)
-    spark = builder.getOrCreate()
+    try:
+        spark = builder.getOrCreate()
+    except Exception as exc:  # pyspark raises its own errors, py4j's and Java's through them
+        first = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        raise SparkEngineError(
+            f"Spark did not start (engine.spark_master = {master!r}; Java from "
+            f"{os.environ.get('JAVA_HOME') or shutil.which('java')}): {first[:200]}") from None
     spark.sparkContext.setLogLevel("ERROR")
     return spark
 
