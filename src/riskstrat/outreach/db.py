@@ -148,12 +148,14 @@ def _engine(url: str) -> Engine:
 def open_database(workspace: Path | str, settings: Settings) -> Engine:
     """The outreach database's engine, its tables created when missing (one engine per URL per process)."""
     url = database_url(workspace, settings)
-    if not settings.outreach.database_url:
+    if url.startswith("sqlite:///"):
         file = Path(url.removeprefix("sqlite:///"))
         file.parent.mkdir(parents=True, exist_ok=True)
-        # Password hashes, notes and the access log: readable by the account that runs riskstrat only
-        # (SQLite creates its WAL and shared-memory files with the database file's mode); a file made
-        # before riskstrat did this is closed up too.
+    if not settings.outreach.database_url:
+        # The workspace's own file (a configured URL may be ":memory:" or carry URI options): password
+        # hashes, notes and the access log, readable by the account that runs riskstrat only (SQLite
+        # creates its WAL and shared-memory files with the database file's mode); a file made before
+        # riskstrat did this is closed up too.
         file.touch(mode=0o600, exist_ok=True)
         if file.stat().st_mode & 0o077:
             file.chmod(0o600)
