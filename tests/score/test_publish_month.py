@@ -163,5 +163,5 @@ def test_a_drift_status_judged_at_raised_levels_says_at_which():
                           "warn_at": [0.47, 0.1], "alert_at": [1.2, 0.25]})
     drift = pd.concat([drift, drift.assign(column=["score", "ip_admits_12m"], psi=[0.01, 0.02],
                                            status="stable", warn_at=0.1, alert_at=0.25)])
-    html = _drift_section(drift, [])
+    html = _drift_section(drift, [], (0.1, 0.25))
     assert "stable (levels 0.47 / 1.2)" in html and "moderate (levels" not in html

@@ -238,7 +238,7 @@ def render_report(month: MonthScores, inputs: MonthInputs, settings: Settings) -
         "validation_table": _validation(inputs.deliveries, month.as_of), "changes": _per_list(month, changes),
         "outreach_table": _outreach_table(month, inputs.outreach_counts),
     }
-    fragments.update(_audit_fragments(month))
+    fragments.update(_audit_fragments(month, settings))
     return _template("report.html").substitute({**{k: _esc(v) for k, v in values.items()}, **fragments})
 
 
@@ -250,17 +250,17 @@ def _psi(value: float) -> str:
     return "–" if not np.isfinite(value) else f"{value:.3f}"
 
 
-def _drift_section(drift: pd.DataFrame, notes: list[str]) -> str:
-    """One row per column: PSI and status against training and against last month, and the bin that moved most."""
+def _drift_section(drift: pd.DataFrame, notes: list[str], levels: tuple[float, float]) -> str:
+    """One row per column: PSI and status against training and against last month, and the bin that moved most.
+    ``levels``: ``audit.psi_warn`` and ``audit.psi_alert``, the legend's."""
     parts = [f'<p class="note warn">{_esc(n)}</p>' for n in notes]
     if drift.empty:
         return "".join(parts)
     wide = None
     # A column that moves between its own training months warns and alerts later than the legend's
     # levels; its status says at what levels it was judged, or "stable" at 0.24 would read as wrong.
-    usual = drift[["warn_at", "alert_at"]].round(6).value_counts().idxmax() if {"warn_at", "alert_at"} <= set(drift) else None
-    if usual is not None:
-        raised = ~np.isclose(drift["warn_at"], usual[0]) | ~np.isclose(drift["alert_at"], usual[1])
+    if {"warn_at", "alert_at"} <= set(drift):
+        raised = ~np.isclose(drift["warn_at"], levels[0]) | ~np.isclose(drift["alert_at"], levels[1])
         drift = drift.assign(status=np.where(raised, drift["status"].astype(str) + " (levels "
                                              + drift["warn_at"].map("{:.2g}".format) + " / "
                                              + drift["alert_at"].map("{:.2g}".format) + ")", drift["status"]))
@@ -286,15 +286,16 @@ def _drift_section(drift: pd.DataFrame, notes: list[str]) -> str:
 _NOT_AUDITED = '<p class="note warn">Not computed for this run (scored without the month\'s audit).</p>'
 
 
-def _audit_fragments(month: MonthScores) -> dict[str, str]:
+def _audit_fragments(month: MonthScores, settings: Settings) -> dict[str, str]:
     """The drift, fairness and monitoring sections (a part per list), and the warnings box at the top of the page."""
     warnings = [f"{ls.spec.title}: {w}" for ls in month.lists if ls.audit is not None for w in ls.audit.warnings]
     box = ""
     if warnings:
         box = (f'<div class="warnings"><b>Drift warnings ({len(warnings)})</b>'
                + _list(warnings) + '<span class="note">See "Drift" below.</span></div>')
+    levels = (settings.audit.psi_warn, settings.audit.psi_alert)
     return {"audit_warnings": box,
-            "drift_section": _per_list(month, lambda ls: _audited(ls.audit, lambda a: _drift_section(a.drift, a.notes))),
+            "drift_section": _per_list(month, lambda ls: _audited(ls.audit, lambda a: _drift_section(a.drift, a.notes, levels))),
             "fairness_section": _per_list(month, lambda ls: _audited(ls.audit, _fairness_part)),
             "monitoring_section": _per_list(month, lambda ls: _audited(ls.audit, _monitoring_part))}
 
