@@ -28,6 +28,11 @@ def change_words(percent: float, low: float, high: float) -> str:
     return f"{one(percent)} (95% CI {one(low)} to {one(high)})"
 
 
+def _dollar_interval(coefficient: float, std_error: float) -> tuple[float, float]:
+    """A linear change's 95% interval in dollars (normal approximation to the fit's own)."""
+    return coefficient - 1.96 * std_error, coefficient + 1.96 * std_error
+
+
 def _dollars(value: float) -> str:
     return f"${abs(value):,.0f} {'lower' if value < 0 else 'higher'}" if round(value) else "no change"
 
@@ -40,7 +45,7 @@ def _paid_words(percent: float, low: float, high: float, dollars: float, std_err
         return change_words(percent, low, high).replace("fewer", "lower").replace("more", "higher")
     if not np.isfinite([dollars, std_error]).all():
         return "not estimable (too few children)"
-    low, high = dollars - 1.96 * std_error, dollars + 1.96 * std_error
+    low, high = _dollar_interval(dollars, std_error)
     return (f"{_dollars(dollars)} per child-month (95% CI about {_dollars(low)} to {_dollars(high)}; "
             "too uncertain to give as a share)")
 
@@ -70,7 +75,7 @@ def _summary(result: Evaluation) -> str:
     for _, r in first.iterrows():
         low, high = r["low_percent"], r["high_percent"]
         if not np.isfinite([low, high]).all():  # paid PMPM shown in dollars (effect_words)
-            low, high = r["coefficient"] - 1.96 * r["std_error"], r["coefficient"] + 1.96 * r["std_error"]
+            low, high = _dollar_interval(r["coefficient"], r["std_error"])
         covers_zero = low <= 0 <= high
         verdict = "no change that the data can tell from chance" if covers_zero else effect_words(r)
         parts.append(f"{r['outcome']}: {verdict}, where the naive before/after says {effect_words(r, naive=True)}")

@@ -634,9 +634,12 @@ def _fairness_sections(card: ModelCard, f: ModelBundle) -> bool:
     if len(plan_rows) and (plan_rows["flag_rate"] >= 1).all():
         flags += (" The capacity is at least the number of children the list ranked in each test month, so every "
                   "child is flagged: flag rates and TPR cannot differ between groups.")
+    # fairness.json of a model registered before it counted child-months ("rows") has children only
+    counted = (f"{fair['rows']:,} test child-months ({fair['children']:,} children, each once per test month: "
+               f"{', '.join(fair['months'])})" if "rows" in fair else
+               f"{fair['children']:,} test children ({', '.join(fair['months'])})")
     card.add(13, text(
-        f"{synthetic}Share of the {fair.get('rows', fair['children']):,} test child-months ({fair['children']:,} "
-        f"children, each once per test month: {', '.join(fair['months'])}) in each group, with "
+        f"{synthetic}Share of the {counted} in each group, with "
         "95% intervals. The model learned from every child of the same plan, so the make-up of its training "
         "children is the same up to the months; race, ethnicity and region are recorded in eligibility, not "
         "used as features."))

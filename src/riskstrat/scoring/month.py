@@ -193,6 +193,13 @@ def _take(values, positions: np.ndarray, found: np.ndarray, dtype: str = "string
     return pd.Series(pd.array(out, dtype=dtype))
 
 
+def _member_values(members: pd.DataFrame, column: str, positions: np.ndarray) -> pd.Series:
+    """``members``' ``column`` at ``positions`` (from the members' person-id index; -1: not a member),
+    None where a person or the column is missing."""
+    values = members[column] if column in members.columns else pd.Series([None] * len(members))
+    return _take(values.where(values.notna(), None), positions, positions >= 0)
+
+
 def suppressing(care_management: pd.DataFrame | None, outreach: pd.DataFrame | None) -> pd.DataFrame | None:
     """What suppresses: the plan's care_management snapshot and the outreach log's outcomes that
     end or pause outreach. An open attempt ("in outreach") never suppresses, nor does it end an
@@ -237,10 +244,8 @@ class _Shared:
         # Object-dtype indexes hash in C; Arrow-backed string lookups are several times slower at 500k.
         index = pd.Index(members["person_id"].to_numpy(dtype=object), dtype=object)
         ids = population.to_numpy(dtype=object)
-        pos = index.get_indexer(ids)
-        subscriber = members["subscriber_id"] if "subscriber_id" in members.columns else pd.Series([None] * len(members))
         children = pd.DataFrame({"person_id": pd.array(ids, dtype="string"),
-                                 "household_id": _take(subscriber.where(subscriber.notna(), None), pos, pos >= 0)})
+                                 "household_id": _member_values(members, "subscriber_id", index.get_indexer(ids))})
         return cls(inputs.as_of, members, index, inputs.care_management, inputs.outreach,
                    suppressing(inputs.care_management, inputs.outreach), in_outreach_days, inputs.last_ed,
                    inputs.previous, programs, children,
@@ -311,10 +316,8 @@ def _score_list(spec: Specification, model, frame: pd.DataFrame, shared: _Shared
     members = shared.members
     ranked_ids = ranked["person_id"].to_numpy(dtype=object)
     member_pos = shared.member_index.get_indexer(ranked_ids)
-    known = member_pos >= 0
     for column, source in (("member_id", "member_id"), ("household_id", "subscriber_id")):
-        values = members[source] if source in members.columns else pd.Series([None] * len(members))
-        ranked[column] = _take(values.where(values.notna(), None), member_pos, known)
+        ranked[column] = _member_values(members, source, member_pos)
     ranked["household_key"] = household_keys(ranked["person_id"], ranked["household_id"])
     if "age_years" in frame.columns:
         ranked["age"] = pd.array(np.round(frame["age_years"].to_numpy(dtype=float)[pos]), dtype="Int64")

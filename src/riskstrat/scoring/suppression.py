@@ -43,10 +43,11 @@ STATUS_WORDS = {**{status: words for status, (_, words) in SUPPRESSING.items()},
 
 def _latest_statuses(care_management: pd.DataFrame | None, as_of_date: date) -> pd.DataFrame:
     """The latest status per person and programme dated by ``as_of_date`` (person_id, program,
-    status, status_date), the most decisive one where a day has several."""
+    status, status_date, age_days: its days before ``as_of_date``), the most decisive one where a
+    day has several."""
     columns = ["person_id", "program", "status", "status_date"]
     if care_management is None or care_management.empty:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=[*columns, "age_days"])
     cm = care_management[columns].copy()
     cm["person_id"] = cm["person_id"].astype("string")
     cm["status"] = cm["status"].astype("string").str.lower()
@@ -54,7 +55,14 @@ def _latest_statuses(care_management: pd.DataFrame | None, as_of_date: date) -> 
     cm = cm[cm["status_date"].notna() & (cm["status_date"] <= as_of_date)]
     cm["_order"] = cm["status"].map(_STATUS_ORDER).fillna(-1)
     cm = cm.sort_values(["person_id", "program", "status_date", "_order"], kind="stable")
-    return cm.groupby(["person_id", "program"], sort=False, dropna=False).tail(1).drop(columns="_order")
+    latest = cm.groupby(["person_id", "program"], sort=False, dropna=False).tail(1).drop(columns="_order")
+    return latest.assign(age_days=latest["status_date"].map(lambda d: (as_of_date - d).days))
+
+
+def _worded(statuses: pd.DataFrame) -> list[str]:
+    """Each row's status (status, program, status_date) in :data:`STATUS_WORDS`' words."""
+    return [STATUS_WORDS[s].format(program=str(p).replace("_", " "), date=d.isoformat())
+            for s, p, d in zip(statuses["status"], statuses["program"], statuses["status_date"], strict=True)]
 
 
 def status_words(care_management: pd.DataFrame | None, as_of_date: date, recent_days: int) -> dict[str, str]:
@@ -64,14 +72,11 @@ def status_words(care_management: pd.DataFrame | None, as_of_date: date, recent_
     latest = _latest_statuses(care_management, as_of_date)
     if latest.empty:
         return {}
-    age = latest["status_date"].map(lambda d: (as_of_date - d).days)
-    shown = latest[(latest["status"].isin(STATUS_WORDS) & ((age <= recent_days) | latest["status"].isin(_LASTING)))
-                   .fillna(False).to_numpy(dtype=bool)]
+    recent = (latest["age_days"] <= recent_days) | latest["status"].isin(_LASTING)
+    shown = latest[(latest["status"].isin(STATUS_WORDS) & recent).fillna(False).to_numpy(dtype=bool)]
     shown = shown.sort_values(["person_id", "status_date", "program"], ascending=[True, False, True],
                               kind="stable").groupby("person_id", sort=False).head(1)
-    return {str(person): STATUS_WORDS[status].format(program=str(program).replace("_", " "), date=day.isoformat())
-            for person, program, status, day in zip(shown["person_id"], shown["program"], shown["status"],
-                                                    shown["status_date"], strict=True)}
+    return dict(zip(shown["person_id"].astype(str), _worded(shown), strict=True))
 
 
 def suppression(person_ids, care_management: pd.DataFrame, as_of_date: date, suppress_days: int,
@@ -91,8 +96,7 @@ def suppression(person_ids, care_management: pd.DataFrame, as_of_date: date, sup
     latest = _latest_statuses(care_management, as_of_date)
     if latest.empty:
         return out
-    age_days = latest["status_date"].map(lambda d: (as_of_date - d).days)
-    active = latest["status"].isin(_LASTING) | (latest["status"].isin(_TIMED) & (age_days <= suppress_days))
+    active = latest["status"].isin(_LASTING) | (latest["status"].isin(_TIMED) & (latest["age_days"] <= suppress_days))
     if program is not None:
         active &= (latest["program"] == program) | latest["status"].isin(_LASTING)
     hits = latest[active.fillna(False).to_numpy(dtype=bool)].copy()
@@ -101,10 +105,7 @@ def suppression(person_ids, care_management: pd.DataFrame, as_of_date: date, sup
     hits["_lasting"] = hits["status"].isin(_LASTING).astype(int)
     hits = hits.sort_values(["person_id", "_lasting", "status_date", "program"], ascending=[True, False, False, True],
                             kind="stable").groupby("person_id", sort=False).head(1)
-    hits["reason"] = [
-        STATUS_WORDS[s].format(program=str(p).replace("_", " "), date=d.isoformat())
-        for s, p, d in zip(hits["status"], hits["program"], hits["status_date"], strict=True)
-    ]
+    hits["reason"] = _worded(hits)
     by_person = hits.set_index("person_id")
     matched = out["person_id"].isin(by_person.index).to_numpy(dtype=bool)
     keys = out.loc[matched, "person_id"]
