@@ -8,12 +8,14 @@ from __future__ import annotations
 import shutil
 
 import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from riskstrat.cli import app
-from riskstrat.core.months import add_months
+from riskstrat.core.months import add_months, months_between
 from riskstrat.features import build_features, feature_names
+from riskstrat.features.build import build_feature_months
 from riskstrat.model.labels import build_training_frame
 
 END = "2025-11"
@@ -66,3 +68,14 @@ def test_training_frame_on_a_synthetic_plan(plans):
     assert frame["label"].isin([0, 1]).all() and 0 < frame["label"].mean() < 0.5
     assert not frame.duplicated(["person_id", "as_of"]).any()
     assert (attrition["children"] >= 0).all()
+
+
+@pytest.mark.slow
+def test_months_built_together_are_the_months_built_alone(plans):
+    # the generator's own adjustments and reversals (about 3% of paid claims), on every month
+    full, _ = plans
+    months = months_between(add_months(END, -(MONTHS - 1)), END)
+    together = dict(build_feature_months(full, months))
+    assert list(together) == months
+    for month in months:
+        pd.testing.assert_frame_equal(together[month], build_features(full, month), check_exact=True)

@@ -104,7 +104,8 @@ def _windows() -> list[int]:
 
 
 def set_params(con: duckdb.DuckDBPyConnection, *, as_of: str, known_month: str, first_month: str,
-               last_month: str, outcome_months: tuple[str, str] | None = None, data_start: str | None = None) -> None:
+               last_month: str, outcome_months: tuple[str, str] | None = None, data_start: str | None = None,
+               known_first: str | None = None) -> None:
     """Write the one-row ``params`` table and the ``calendar`` of months the concept SQL reads.
 
     ``as_of`` names the population (eligibility snapshot) and the end of feature windows;
@@ -112,7 +113,9 @@ def set_params(con: duckdb.DuckDBPyConnection, *, as_of: str, known_month: str, 
     see; services from the first day of ``first_month`` to the last of ``last_month`` are read.
     ``outcome_months`` (first, last) is the outcome window, and then the ``calendar``; without
     it both are the months read. ``data_start``: the first month the lake holds (default
-    ``first_month``); a lagged feature window opening before it is unknown.
+    ``first_month``); a lagged feature window opening before it is unknown. ``known_first``
+    (default ``known_month``): the claims and messages of :data:`CARRIED` are those known at the
+    end of every month from it to ``known_month``, each row with the months it stood in.
     """
     first_outcome, last_outcome = outcome_months or (first_month, last_month)
     row = {
@@ -120,6 +123,7 @@ def set_params(con: duckdb.DuckDBPyConnection, *, as_of: str, known_month: str, 
         "as_of_date": month_end(as_of),
         "known_month": known_month,
         "known_date": month_end(known_month),
+        "known_first": known_first or known_month,
         "window_start": month_start(first_month),
         "window_end": month_end(last_month),
         "outcome_start": month_start(first_outcome),
@@ -151,7 +155,7 @@ def register_codesets(con: duckdb.DuckDBPyConnection) -> None:
 
 
 # Concepts read final claims under these names: the lake's final-claim rule
-# (riskstrat.lake.final_claims_sql), run as of the knowledge month, choosing versions among the
+# (riskstrat.lake.final_claims_sql), run for the knowledge months, choosing versions among the
 # claims that can matter for the window (<table>_window.sql), inlined as CTEs so nothing but the
 # concept's own rows is materialised.
 FINAL_CLAIMS = {"final_medical_claim": "medical_claim", "final_pharmacy_claim": "pharmacy_claim"}
@@ -177,20 +181,49 @@ def concept_statement(concept: str) -> tuple[str, bool]:
     return "WITH " + ",\n".join(ctes) + f"\nSELECT * FROM (\n{sql}\n) AS concept", True
 
 
+#: The final-claim rule's parameters, read from ``params`` (DuckDB's or Spark's copy of it).
+FINAL_CLAIM_PARAMS_SQL = "SELECT known_first, known_month, known_date FROM params"
+
+
+def final_claim_params(row) -> dict:
+    """:data:`FINAL_CLAIM_PARAMS_SQL`'s row as the rule's ``$known_first``, ``$known_last`` and ``$known_last_date``."""
+    first, last, last_date = row
+    return {"known_first": first, "known_last": last, "known_last_date": last_date}
+
+
+#: Concepts each of whose rows is one claim line, fill or ADT message (or a code of one) as known
+#: over the months ``known_from`` <= T < ``known_until``, and the date that puts the row in a
+#: window. Built once for a range of knowledge months (``params.known_first`` to
+#: ``known_month``), they give any month of the range by a filter on those three columns
+#: (riskstrat.features.build.build_feature_months); every other concept combines rows, so it
+#: is built month by month.
+CARRIED = {
+    "medical_claims": "service_date",
+    "service_lines": "service_date",
+    "diagnoses": "event_date",
+    "ed_visit_known": "arrival_date",
+    "pharmacy_fills": "event_date",
+    "paid_amounts": "event_date",
+}
+
+#: Concepts keyed by a code, whatever the month: the code sets' reading of each code seen. Built for
+#: a range of months they hold every code a month of it sees, and mean the same for each.
+CODE_KEYED = ("service_code_map", "diagnosis_code_map")
+
+
 def materialise(con: duckdb.DuckDBPyConnection, concepts: Iterable[str], reuse: Iterable[str] = ()) -> None:
     """Create each concept (and what it reads) as a temp table, in dependency order.
 
     Concepts named in ``reuse`` are already materialised on ``con`` and are left as they are.
     """
-    known_month, known_date = first_row(con, "SELECT known_month, known_date FROM params")
+    params = final_claim_params(first_row(con, FINAL_CLAIM_PARAMS_SQL))
     kept = set(reuse)
     for name in concept_order(concepts):
         if name in kept:
             continue
         sql, needs_params = concept_statement(name)
         if needs_params:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}",
-                        {"as_of_month": known_month, "as_of": known_date})
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}", params)
         else:
             con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
 

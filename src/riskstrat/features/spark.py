@@ -6,7 +6,8 @@ hand-written copy: each concept's DuckDB SQL is transpiled by sqlglot to Spark S
 rewrites of its syntax tree that sqlglot cannot know to make:
 
 - ``main.`` before a lake view is DuckDB's default schema; Spark's temporary views have none.
-- The final-claim rule's ``$as_of_month`` and ``$as_of`` parameters become literals.
+- The final-claim rule's ``$known_first``, ``$known_last`` and ``$known_last_date`` parameters
+  become literals.
 
 Where the two engines read one construct differently, the SQL file itself is written in a form
 that means the same on both (a comment there says why), and the parity tests
@@ -47,7 +48,13 @@ from riskstrat.features.build import (
     population_steps,
     prepare_features,
 )
-from riskstrat.features.concept_sql import CODESETS, concept_order, concept_statement
+from riskstrat.features.concept_sql import (
+    CODESETS,
+    FINAL_CLAIM_PARAMS_SQL,
+    concept_order,
+    concept_statement,
+    final_claim_params,
+)
 from riskstrat.ingest.contracts import TABLES
 
 
@@ -183,8 +190,7 @@ class SparkConcepts:
         """Each concept (and what it reads) as a checkpointed temporary view of its name, in
         dependency order, so a concept read by several others is computed once, as DuckDB's temp
         tables are; those in ``reuse`` are kept from the previous month. Returns name -> DataFrame."""
-        known_month, known_date = self.spark.sql("SELECT known_month, known_date FROM params").first()
-        params = {"as_of_month": known_month, "as_of": known_date}
+        params = final_claim_params(self.spark.sql(FINAL_CLAIM_PARAMS_SQL).first())
         made = {}
         with job_group(self.spark, CONCEPT_JOBS):
             for name in concept_order(concepts):

@@ -15,6 +15,7 @@ only costs the rebuild.
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -25,8 +26,9 @@ from riskstrat.config import Settings
 from riskstrat.core.files import write_atomic
 from riskstrat.core.fingerprint import features_code_digest, fingerprint, lake_fingerprint
 from riskstrat.core.months import check_month
+from riskstrat.core.progress import Progress, tick
 from riskstrat.core.workspace import FEATURE_STORE, partition_month
-from riskstrat.features.build import build_features, check_lookback
+from riskstrat.features.build import build_feature_months, build_features, check_lookback
 from riskstrat.features.spark import build_features_spark, engine_session
 
 _KEY = b"riskstrat.features_key"
@@ -97,10 +99,41 @@ def stored_features(workspace: Path | str, as_of: str, settings: Settings | None
     frame = _read(path, key)
     if frame is None:
         frame = _build(workspace, as_of, settings)
-        table = pa.Table.from_pandas(frame, preserve_index=False)
-        table = table.replace_schema_metadata({**(table.schema.metadata or {}), _KEY: key.encode()})
-        buffer = io.BytesIO()
-        pq.write_table(table, buffer)
-        write_atomic(path, buffer.getvalue())
+        _write(path, frame, key)
     frame.attrs["as_of"] = as_of
     return frame
+
+
+def _write(path: Path, frame: pd.DataFrame, key: str) -> None:
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), _KEY: key.encode()})
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    write_atomic(path, buffer.getvalue())
+
+
+def store_months(workspace: Path | str, months: Sequence[str], settings: Settings | None = None, *,
+                 partitions: dict[str, dict] | None = None, progress: Progress | None = None) -> list[str]:
+    """Build and store the features of those ``months`` the store lacks; returns the months built.
+
+    On DuckDB the missing months are built together, from one pass over the claims
+    (:func:`~riskstrat.features.build.build_feature_months`), and each is stored as soon as it is
+    built, so a run stopped halfway keeps the months it finished. On Spark, month by month.
+    ``partitions`` as for :func:`stored_features`, of the latest month or a later one.
+    """
+    settings = settings or Settings()
+    check_lookback(settings)
+    if partitions is None:
+        partitions = lake_fingerprint(workspace, max(months))["partitions"] if months else {}
+    missing = sorted(m for m in set(months) if not is_stored(workspace, m, partitions))
+    if missing:
+        tick(progress, "building features from the claims", 0, len(missing))
+    if settings.engine.name == "spark":
+        built = ((month, stored_features(workspace, month, settings, partitions=partitions)) for month in missing)
+    else:
+        built = build_feature_months(workspace, missing, settings)
+    for i, (month, frame) in enumerate(built, start=1):
+        _write(stored_path(workspace, month), frame, features_key(month, partitions))
+        del frame
+        tick(progress, "building features from the claims", i, len(missing))
+    return missing

@@ -50,7 +50,7 @@ from riskstrat.features.concept_sql import (
     set_params,
 )
 from riskstrat.features.spark import SparkConcepts, engine_session
-from riskstrat.features.store import is_stored, stored_features
+from riskstrat.features.store import store_months, stored_features
 from riskstrat.lake import latest_delivery
 
 OUTCOMES_FILE = "outcomes.yaml"
@@ -340,12 +340,7 @@ def build_training_frame(workspace, as_of_months: list[str], outcome: str | Sequ
         partitions = lake_fingerprint(workspace, max(months))["partitions"]
         # Months the store lacks are built first, with nothing else held (this connection holds only
         # views): a month's DuckDB build beside the months already stacked passed 4 GB at 500k members.
-        missing = [month for month in months if not is_stored(workspace, month, partitions)]
-        for i, month in enumerate(missing):
-            tick(progress, "building features from the claims", i, len(missing))
-            stored_features(workspace, month, settings, partitions=partitions)
-        if missing:
-            tick(progress, "building features from the claims", len(missing), len(missing))
+        store_months(workspace, months, settings, partitions=partitions, progress=progress)
         # Every month's outcomes, and the connection closed, before the stored months are read
         # back: the outcome events of all the windows take DuckDB's memory budget, and the stacked
         # months would sit beside it.

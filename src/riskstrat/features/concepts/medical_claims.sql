@@ -3,6 +3,9 @@
 -- knowledge month: lines delivered by then and paid by its last day, the final version of each
 -- claim, reversed claims gone, denied claims kept and marked (evidence of a diagnosis, never
 -- utilisation). The service date is the line's own start date where it has one, else the claim's.
+-- Each line comes with the knowledge months it stood in, known_from <= T < known_until: with
+-- params.known_first before the knowledge month, the lines of every month between (CARRIED in
+-- riskstrat.features.concept_sql).
 SELECT
     f.claim_id,
     f.claim_line_number,
@@ -44,7 +47,9 @@ SELECT
     f.diagnosis_code_22,
     f.diagnosis_code_23,
     f.diagnosis_code_24,
-    f.diagnosis_code_25
+    f.diagnosis_code_25,
+    f.known_from,
+    f.known_until
 FROM final_medical_claim AS f
 CROSS JOIN params AS p
 WHERE COALESCE(f.claim_line_start_date, f.claim_start_date) BETWEEN p.window_start AND p.window_end

@@ -8,7 +8,9 @@ SELECT
     f.dispensing_date AS event_date,
     f.days_supply,
     f.paid_amount,
-    COALESCE(f.atc_code, n.atc_code) AS atc_code
+    COALESCE(f.atc_code, n.atc_code) AS atc_code,
+    f.known_from,
+    f.known_until
 FROM final_pharmacy_claim AS f
 CROSS JOIN params AS p
 LEFT JOIN codeset_ndc_products AS n ON f.ndc_code = n.code

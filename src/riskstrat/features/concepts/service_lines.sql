@@ -11,7 +11,9 @@ SELECT DISTINCT
     c.service_date,
     c.facility_npi,
     c.is_denied,
-    m.grp
+    m.grp,
+    c.known_from,
+    c.known_until
 FROM medical_claims AS c
 CROSS JOIN (VALUES ('pos'), ('revenue'), ('cpt_hcpcs'), ('bill_type')) AS s (code_system)
 INNER JOIN service_code_map AS m
