@@ -295,7 +295,16 @@ def build_feature_months(workspace, months: Sequence[str],
         for column in dropped:
             con.execute(f"ALTER TABLE medical_claims DROP COLUMN {column}")
         for name, dated in CARRIED.items():
-            con.execute(f"ALTER TABLE {name} RENAME TO {name}__months")
+            # Rows in the order of the code set or group that the months' concepts select on, then
+            # of date: DuckDB skips the row groups a filter cannot match (min-max zone maps). On
+            # 500k members a month took 13.5 s instead of 16, for a 7 s sort once.
+            keys = [k for k in ("codeset", "grp") if k in concept_columns(name)]
+            if keys:
+                con.execute(f"CREATE TEMP TABLE {name}__months AS SELECT * FROM {name} "
+                            f"ORDER BY {', '.join([*keys, dated])}")
+                con.execute(f"DROP TABLE {name}")
+            else:
+                con.execute(f"ALTER TABLE {name} RENAME TO {name}__months")
             # A view on the month in params, not a copy: each concept then reads only the rows and
             # columns it needs. Copying each month's rows into tables took 7 of its 22 seconds.
             con.execute(
