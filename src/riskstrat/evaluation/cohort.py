@@ -28,7 +28,7 @@ from riskstrat.core.progress import Progress, tick
 from riskstrat.core.ranking import pick_top
 from riskstrat.core.workspace import output_dir
 from riskstrat.features.concept_sql import materialise, register_codesets, set_params
-from riskstrat.features.store import stored_features
+from riskstrat.features.store import store_months, stored_features
 from riskstrat.model.registry import champion_id, load_model
 from riskstrat.model.specs import Specification, load_specs
 from riskstrat.outreach.log import read_log
@@ -153,6 +153,8 @@ def index_month_scores(workspace: Path, spec: Specification, month: str, setting
 def scored_months(workspace: Path, spec: Specification, months: list[str], settings: Settings,
                   progress: Progress | None = None) -> tuple[pd.DataFrame, list[ScoreSource]]:
     """:func:`index_month_scores` of each month, stacked."""
+    # Months the feature store lacks are built together first: one pass over the claims for all of them.
+    store_months(workspace, months, settings, progress=progress)
     frames, sources = [], []
     for i, month in enumerate(months):
         tick(progress, "scores at the index months", i, len(months))
