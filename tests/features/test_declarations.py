@@ -159,3 +159,13 @@ def test_the_shipped_declarations_read_back_as_the_features_in_force():
 def test_a_bad_declarations_file_is_refused_naming_the_file_the_feature_and_the_field(changes, message):
     with pytest.raises(F.DeclarationError, match=rf"^features.yaml: {message}"):
         F.read_declarations(_declarations_file(**changes), where="features.yaml")
+
+
+def test_a_child_with_no_event_in_a_window_reads_zero_where_an_aggregate_skips_older_events():
+    # feature_sql leaves out of an aggregate the events older than its widest window; a child with
+    # only such events then has no aggregate row, which each windowed feature must read as zero
+    sql = build.feature_sql()
+    assert "e.event_date >= p.start_12m" in sql and "agg_diagnoses__lagged" in sql
+    for f in F.FEATURES:
+        if f.window_months and concept_sql.concept_has_dates(f.concept):
+            assert f.missing == 0 or f.aggregate in ("none", "pmpm", "pmpm_trend"), f.name

@@ -120,30 +120,53 @@ def _concept_expressions(f: Feature) -> list[tuple[str, str]]:
     raise AssertionError(a)
 
 
+def _aggregate_name(f: Feature) -> str:
+    # A lagged feature (13-24 months back) is aggregated apart from its concept's recent ones, so
+    # each aggregate reads only the months of its own windows: with the year-before features in
+    # the same aggregate, every recent one read twice the rows for nothing.
+    return f"agg_{f.concept}__lagged" if f.lag_months else f"agg_{f.concept}"
+
+
+def _rows_read(concept: str, windows: list[tuple[int, int]]) -> str:
+    """The WHERE of an aggregate: events up to T, and from the start of its widest window on when
+    each of its columns has a window (an event before that counts for none of them: without it
+    a child's aggregate is missing, which the feature reads as the zero it would have been)."""
+    conds = ["e.event_date <= p.as_of_date"]
+    if windows and all(w for w, _ in windows):
+        conds.append(f"e.event_date >= p.start_{max(w + lag for w, lag in windows)}m")
+        if all(lag for _, lag in windows):
+            conds.append(f"e.event_date < p.start_{min(lag for _, lag in windows)}m")
+    return "\n    WHERE " + "\n      AND ".join(conds)
+
+
 def feature_sql() -> str:
     """The one SELECT that turns the materialised concepts into the feature table (generated)."""
-    by_concept: dict[str, list[tuple[str, str]]] = {}
+    by_aggregate: dict[str, tuple[str, list[tuple[str, str]], list[tuple[int, int]]]] = {}
     for f in FEATURES:
-        by_concept.setdefault(f.concept, []).extend(_concept_expressions(f))
+        concept, exprs, windows = by_aggregate.setdefault(_aggregate_name(f), (f.concept, [], []))
+        exprs.extend(_concept_expressions(f))
+        # "value" reads a column of the concept's one row per child, whatever its window says
+        windows.append((0 if f.aggregate == "value" else f.window_months or 0, f.lag_months))
     needs_enrolment = any(f.aggregate in ("pmpm", "pmpm_trend") for f in FEATURES)
     if needs_enrolment:
-        by_concept.setdefault("enrolled_months", []).extend([
+        _, exprs, windows = by_aggregate.setdefault("agg_enrolled_months", ("enrolled_months", [], []))
+        exprs.extend([
             ("months__recent", "SUM(CASE WHEN e.event_date >= p.start_3m THEN 1 ELSE 0 END)"),
             ("months__prior", "SUM(CASE WHEN e.event_date >= p.start_12m AND e.event_date < p.start_3m "
                               "THEN 1 ELSE 0 END)"),
         ])
+        windows.extend([(3, 0), (12, 0)])
     ctes = []
-    for concept, exprs in by_concept.items():
-        dated = concept_has_dates(concept)
-        where = "\n    WHERE e.event_date <= p.as_of_date" if dated else ""
+    for name, (concept, exprs, windows) in by_aggregate.items():
+        where = _rows_read(concept, windows) if concept_has_dates(concept) else ""
         cols = ",\n        ".join(f"{expr} AS {col}" for col, expr in exprs)
         ctes.append(
-            f"agg_{concept} AS (\n    SELECT\n        e.person_id,\n        {cols}\n"
+            f"{name} AS (\n    SELECT\n        e.person_id,\n        {cols}\n"
             f"    FROM {concept} AS e\n    CROSS JOIN params AS p{where}\n    GROUP BY e.person_id\n)"
         )
     selects = []
     for f in FEATURES:
-        src = f"agg_{f.concept}"
+        src = _aggregate_name(f)
         if f.aggregate in ("pmpm", "pmpm_trend"):
             m = "agg_enrolled_months"
             recent = f"COALESCE({src}.{f.name}__recent, 0) / NULLIF({m}.months__recent, 0)"
@@ -161,7 +184,7 @@ def feature_sql() -> str:
             # Early in the plan's data the lagged window is not all in the lake: unknown, not zero.
             expr = f"CASE WHEN p.start_{f.window_months + f.lag_months}m < p.data_start THEN NULL ELSE {expr} END"
         selects.append(f"CAST({expr} AS DOUBLE) AS {f.name}")
-    joins = "\n".join(f"LEFT JOIN agg_{c} ON pop.person_id = agg_{c}.person_id" for c in by_concept)
+    joins = "\n".join(f"LEFT JOIN {a} ON pop.person_id = {a}.person_id" for a in by_aggregate)
     return (
         "WITH " + ",\n".join(ctes) + "\nSELECT\n    pop.person_id,\n    " + ",\n    ".join(selects)
         + f"\nFROM population AS pop\nCROSS JOIN params AS p\n{joins}\nORDER BY pop.person_id"
