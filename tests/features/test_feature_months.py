@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from riskstrat.core.errors import RiskstratError
 from riskstrat.core.months import months_between
 from riskstrat.features import build_features
 from riskstrat.features.build import build_feature_months
@@ -49,6 +50,15 @@ def test_final_claims_of_a_range_are_each_months_final_claims(full_lake):
             alone = sorted(final_claims(con, month).project(columns).fetchall())
             standing = sorted(r[:-2] for r in ranged if r[-2] <= month < r[-1])
             assert standing == alone, month
+    finally:
+        con.close()
+
+
+def test_a_range_that_ends_before_it_starts_is_refused(full_lake):
+    con = connect(full_lake)
+    try:
+        with pytest.raises(RiskstratError, match="2025-03 .* 2025-06"):
+            final_claims(con, "2025-06", through="2025-03")
     finally:
         con.close()
 

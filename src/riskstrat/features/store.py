@@ -134,6 +134,6 @@ def store_months(workspace: Path | str, months: Sequence[str], settings: Setting
         built = build_feature_months(workspace, missing, settings)
     for i, (month, frame) in enumerate(built, start=1):
         _write(stored_path(workspace, month), frame, features_key(month, partitions))
-        del frame
+        del frame  # not held while the next month is built
         tick(progress, "building features from the claims", i, len(missing))
     return missing
