@@ -8,7 +8,7 @@ import pytest
 from riskstrat.core.errors import RiskstratError
 from riskstrat.core.months import months_between
 from riskstrat.features import build_features
-from riskstrat.features.build import build_feature_months
+from riskstrat.features.build import FeatureError, build_feature_months
 from riskstrat.features.concept_sql import CARRIED, CODE_KEYED, concept_columns, concept_order
 from riskstrat.lake import connect, final_claims
 
@@ -76,7 +76,5 @@ def test_no_month_is_no_build(full_lake):
 
 
 def test_a_month_without_its_snapshot_is_refused_before_anything_is_built(full_lake):
-    from riskstrat.features.build import FeatureError
-
     with pytest.raises(FeatureError, match="2026-01"):
         next(build_feature_months(full_lake, ["2025-06", "2026-01"]))

@@ -127,7 +127,7 @@ def _aggregate_name(f: Feature) -> str:
     return f"agg_{f.concept}__lagged" if f.lag_months else f"agg_{f.concept}"
 
 
-def _rows_read(concept: str, windows: list[tuple[int, int]]) -> str:
+def _rows_read(windows: list[tuple[int, int]]) -> str:
     """The WHERE of an aggregate: events up to T, and from the start of its widest window on when
     each of its columns has a window (an event before that counts for none of them: without it
     a child's aggregate is missing, which the feature reads as the zero it would have been)."""
@@ -158,7 +158,7 @@ def feature_sql() -> str:
         windows.extend([(3, 0), (12, 0)])
     ctes = []
     for name, (concept, exprs, windows) in by_aggregate.items():
-        where = _rows_read(concept, windows) if concept_has_dates(concept) else ""
+        where = _rows_read(windows) if concept_has_dates(concept) else ""
         cols = ",\n        ".join(f"{expr} AS {col}" for col, expr in exprs)
         ctes.append(
             f"{name} AS (\n    SELECT\n        e.person_id,\n        {cols}\n"

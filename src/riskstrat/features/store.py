@@ -129,7 +129,7 @@ def store_months(workspace: Path | str, months: Sequence[str], settings: Setting
     if missing:
         tick(progress, "building features from the claims", 0, len(missing))
     if settings.engine.name == "spark":
-        built = ((month, stored_features(workspace, month, settings, partitions=partitions)) for month in missing)
+        built = ((month, _build(workspace, month, settings)) for month in missing)
     else:
         built = build_feature_months(workspace, missing, settings)
     for i, (month, frame) in enumerate(built, start=1):
