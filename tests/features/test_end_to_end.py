@@ -79,3 +79,11 @@ def test_months_built_together_are_the_months_built_alone(plans):
     assert list(together) == months
     for month in months:
         pd.testing.assert_frame_equal(together[month], build_features(full, month), check_exact=True)
+
+
+def test_only_features_declared_as_possibly_missing_have_gaps(features):
+    from riskstrat.features import FEATURES
+
+    with_gaps = set(features.columns[features.isna().any()])
+    assert with_gaps, "the hand-built plan should leave some feature without a value"
+    assert with_gaps <= {f.name for f in FEATURES if f.may_be_missing}

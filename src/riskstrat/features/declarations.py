@@ -75,6 +75,13 @@ class Feature:
     reason_absent: str | None = None
     value_words: tuple[tuple[int, str], ...] = ()
 
+    @property
+    def may_be_missing(self) -> bool:
+        """Whether a child's value can be missing from the feature table (:func:`~riskstrat.features.build.feature_sql`):
+        no ``missing`` default, a per-member-month rate of a child with no months enrolled, or a
+        year-before window that opens before the lake's data."""
+        return self.missing is None or bool(self.lag_months) or self.aggregate in ("pmpm", "pmpm_trend")
+
     def __post_init__(self) -> None:
         problems = []
         if isinstance(self.value_words, dict):  # as YAML gives it; a tuple keeps the declaration hashable
