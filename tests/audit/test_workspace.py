@@ -1,6 +1,7 @@
 """Reading a workspace for the audit: outputs, groups from the lake, SHAP matrices, flags."""
 
 import json
+import shutil
 from datetime import date
 
 import pandas as pd
@@ -82,3 +83,17 @@ def test_shap_matrices():
                          "feature_value": [1.0, 2.0, 3.0, 4.0], "shap_value": [0.1, 0.2, 0.3, 0.4]})
     values, features = W.shap_matrices(long, ["y", "x"])
     assert list(values.columns) == ["y", "x"] and values.loc["b", "x"] == 0.3 and features.loc["a", "y"] == 2.0
+
+
+def test_month_groups_read_a_snapshot_once_for_a_caller_that_keeps_them(tmp_path):
+    _eligibility(tmp_path, "2025-06")
+    snapshots = {}
+    first = W.month_groups(tmp_path, "2025-06", snapshots=snapshots)
+    assert list(snapshots) == ["2025-06"]
+    kept = snapshots["2025-06"].copy()
+    shutil.rmtree(tmp_path / "lake" / "eligibility")  # a second read of the lake would now fail
+    ages = pd.DataFrame({"person_id": ["a", "b", "c"], "age": [9, 1, 18]})
+    scored = W.month_groups(tmp_path, "2025-06", ages, snapshots=snapshots)
+    assert list(scored["age_band"]) == ["6-11", "1-5", "18-20"]
+    pd.testing.assert_frame_equal(W.month_groups(tmp_path, "2025-06", snapshots=snapshots), first)
+    pd.testing.assert_frame_equal(snapshots["2025-06"], kept)  # the ages of one caller do not stay behind

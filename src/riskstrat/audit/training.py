@@ -51,17 +51,19 @@ NEED_MEASURES: tuple[str, ...] = ("outcome", "chronic_condition_groups_12m", "pm
 NEED_ATTRIBUTES: tuple[str, ...] = ("race", "ethnicity", "aid_category")
 
 
-def row_groups(workspace: Path | str, rows: pd.DataFrame) -> tuple[pd.DataFrame | None, str]:
+def row_groups(workspace: Path | str, rows: pd.DataFrame,
+               snapshots: dict[str, pd.DataFrame] | None = None) -> tuple[pd.DataFrame | None, str]:
     """(person_id, as_of and the fairness groups of each row, note); (None, why) when the lake has no snapshot.
 
     The age band is the feature ``age_years`` where the model has it (the age the child was
-    scored at), else the age at the end of the month.
+    scored at), else the age at the end of the month. ``snapshots`` as for
+    :func:`~riskstrat.audit.workspace.month_groups`.
     """
     parts = []
     for month, part in rows.groupby("as_of", sort=True):
         ages = part[["person_id", "age_years"]].rename(columns={"age_years": "age"}) if "age_years" in part else None
         try:
-            groups = month_groups(workspace, str(month), ages)
+            groups = month_groups(workspace, str(month), ages, snapshots)
         except FeatureError as exc:
             return None, f"no groups for the test months: {exc}"
         parts.append(groups.assign(as_of=str(month)))
@@ -231,15 +233,17 @@ def _stored_month(prof: BinProfile, month: dict) -> BinProfile:
 
 def model_audit(workspace: Path | str, test: pd.DataFrame, test_score: np.ndarray, training_rows: pd.DataFrame,
                 predict: Callable[[pd.DataFrame], np.ndarray], features: Sequence[str], design, settings,
-                label: str = "label") -> tuple[dict, dict]:
+                label: str = "label", snapshots: dict[str, pd.DataFrame] | None = None) -> tuple[dict, dict]:
     """(fairness.json, drift_reference.json) for a model just fitted.
 
     ``test_score``: the test rows' calibrated out-of-fold probabilities (what the card's metrics
     judge); ``predict``: the registered model's, for the drift reference's training rows. The flag
-    depth is the one the card's metrics use: the monthly capacity.
+    depth is the one the card's metrics use: the monthly capacity. ``snapshots`` as for
+    :func:`~riskstrat.audit.workspace.month_groups`: the lists trained together share their test
+    months' snapshots.
     """
     capacity = held_out_capacity(settings)
-    groups, note = row_groups(workspace, test)
+    groups, note = row_groups(workspace, test, snapshots)
     fairness = held_out_fairness(test, test_score, test[label].to_numpy(dtype=int), groups, capacity, note=note,
                                  label=design.label_definition)
     return fairness, drift_reference(training_rows, features, predict,

@@ -112,15 +112,21 @@ def shap_matrices(explanations: pd.DataFrame, features: list[str] | None = None)
 GROUP_SOURCE_COLUMNS = ["race", "ethnicity", "gender", "birth_date", "aid_category", "zip_code"]
 
 
-def month_groups(workspace: Path | str, month: str, ages: pd.DataFrame | None = None) -> pd.DataFrame:
+def month_groups(workspace: Path | str, month: str, ages: pd.DataFrame | None = None,
+                 snapshots: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
     """``person_id`` and the fairness groups of every person in ``month``'s eligibility snapshot.
 
     Each person is described by the span that describes them at the month's end (the features'
     own rule, :func:`riskstrat.features.eligibility_at`). ``ages`` (person_id, age), e.g. the
     ``age`` of scores.parquet, is used where given, so the age band is the age the child was
-    scored at; otherwise the age on the last day of the month.
+    scored at; otherwise the age on the last day of the month. ``snapshots``: the caller's
+    store of the snapshot rows read so far, by month, for a caller that asks for the same
+    months more than once (a training run, once per list).
     """
-    snap = eligibility_at(workspace, month, GROUP_SOURCE_COLUMNS)
+    snapshots = {} if snapshots is None else snapshots
+    if month not in snapshots:
+        snapshots[month] = eligibility_at(workspace, month, GROUP_SOURCE_COLUMNS)
+    snap = snapshots[month].copy()
     snap["person_id"] = snap["person_id"].astype("string")
     if ages is not None:
         age = ages[["person_id", "age"]].assign(person_id=lambda f: f["person_id"].astype("string"))
