@@ -126,7 +126,8 @@ def month_groups(workspace: Path | str, month: str, ages: pd.DataFrame | None = 
     snapshots = {} if snapshots is None else snapshots
     if month not in snapshots:
         snapshots[month] = eligibility_at(workspace, month, GROUP_SOURCE_COLUMNS)
-    snap = snapshots[month].copy()
+    # Not a copy of the rows: pandas copies on write, so the stored snapshot keeps its columns.
+    snap = snapshots[month].copy(deep=False)
     snap["person_id"] = snap["person_id"].astype("string")
     if ages is not None:
         age = ages[["person_id", "age"]].assign(person_id=lambda f: f["person_id"].astype("string"))
