@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from importlib import resources
 from pathlib import Path
@@ -169,3 +170,19 @@ def test_a_child_with_no_event_in_a_window_reads_zero_where_an_aggregate_skips_o
     for f in F.FEATURES:
         if f.window_months and concept_sql.concept_has_dates(f.concept):
             assert f.missing == 0 or f.aggregate in ("none", "pmpm", "pmpm_trend"), f.name
+
+
+def test_an_aggregate_reads_only_the_code_sets_its_features_name_unless_one_reads_every_row():
+    sql = build.feature_sql()
+    start = sql.index("agg_diagnoses AS (")
+    diagnoses = sql[start:sql.index("GROUP BY", start)]
+    named = sorted({f.codeset for f in F.FEATURES if f.concept == "diagnoses" and not f.lag_months})
+    assert "e.codeset IN (" + ", ".join(f"'{c}'" for c in named) + ")" in diagnoses
+    depression = F.get_feature("dx_depression_12m")
+    assert "e.grp IN ('depression')" in build._rows_read([(12, 0)], [depression], "diagnoses")
+    # a value feature reads its column whatever its group, and a feature with no default reads an
+    # absent aggregate as missing, not zero: either keeps every row
+    reads_all = dataclasses.replace(depression, name="x", aggregate="value", column="grp")
+    no_default = dataclasses.replace(depression, name="y", missing=None)
+    for other in (reads_all, no_default):
+        assert " IN (" not in build._rows_read([(12, 0), (12, 0)], [depression, other], "diagnoses")

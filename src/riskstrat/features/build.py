@@ -142,11 +142,12 @@ def _rows_read(windows: list[tuple[int, int]], features: list[Feature], concept:
         conds.append(f"e.event_date >= p.start_{max(w + lag for w, lag in windows)}m")
         if all(lag for _, lag in windows):
             conds.append(f"e.event_date < p.start_{min(lag for _, lag in windows)}m")
-    zero_when_absent = all(f.missing == 0 or f.aggregate == "none" for f in features)
+    # A "value" feature reads its column whatever its group says (_window_condition), so it keeps every row.
+    narrowable = all((f.missing == 0 or f.aggregate == "none") and f.aggregate != "value" for f in features)
     columns = concept_columns(concept)
     for column, values in (("codeset", [f.codeset for f in features]),
                            ("grp", [g for f in features for g in (f.group or "").split(",")])):
-        if zero_when_absent and column in columns and values and all(values):
+        if narrowable and column in columns and values and all(values):
             quoted = ", ".join(f"'{v}'" for v in sorted(set(values)))
             conds.append(f"e.{column} IN ({quoted})")
     return "\n    WHERE " + "\n      AND ".join(conds)
