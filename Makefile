@@ -42,8 +42,11 @@ chromium:
 # Two test workers share two cores: OpenMP threads that spin while they wait (LightGBM's default)
 # starve the other worker, and the suite took 9.5 minutes instead of 6.
 # -rs: a skipped test says why in the summary.
+# --no-loadscope-reorder: pytest-xdist 3.6+ hands out files with the most tests first, which put
+# the longest files (LONGEST_FILES in tests/conftest.py) last: one worker ran the 2-minute wheel
+# test alone at the end while the other sat idle for 80 s.
 test: install java chromium  ## run the test suite (what CI runs)
-	OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -q -rs -n 2 --dist loadfile
+	OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -q -rs -n 2 --dist loadfile --no-loadscope-reorder
 
 demo: install  ## make a small synthetic plan in ./demo and run the pipeline on it
 	rm -rf $(DEMO)

@@ -40,13 +40,16 @@ capacity = 25
 #: The longest files, longest first (each 1-4 minutes on one worker: two monthly runs, a rerun, a
 #: Spark month and the outreach loop; a 10k-member plan evaluated; the wheel installed and run; a
 #: plan trained and audited; plans without the optional tables). Under --dist loadfile a worker
-#: takes whole files in collection order, so these start first and the many short files fill in
-#: around them; left in folder order, one worker ran a long file alone at the end of the run.
+#: takes whole files in collection order (with --no-loadscope-reorder, as the Makefile runs it), so
+#: these start first and the many short files fill in around them; left in folder order, or in
+#: pytest-xdist's own order (most tests first), one worker ran a long file alone at the end.
 LONGEST_FILES = (
     "tests/flows/test_monthly_flow.py",
+    # second, though shorter than the next two: it builds the audit plan, which other audit files
+    # then wait for (test_drift_on_plan.py waited 43 s for it when this file came fourth)
+    "tests/audit/test_model_and_month_audit.py",
     "tests/evaluation/test_evaluate.py",
     "tests/install/test_wheel.py",
-    "tests/audit/test_model_and_month_audit.py",
     "tests/score/test_optional_tables.py",
 )
 
@@ -67,6 +70,16 @@ def pytest_collection_modifyitems(config, items):
 def smallest_design() -> str:
     """riskstrat.toml for a plan of about 21 months that trains, scores and runs the monthly job quickly."""
     return SMALLEST_DESIGN
+
+
+@pytest.fixture(scope="session")
+def small_plan(tmp_path_factory, worker_id) -> Path:
+    """The small plan of ``smallplan.py`` (deliveries through ``INGESTED`` in the lake, the last
+    three still waiting in ``landing/``), where the monthly-flow tests and the wheel test start.
+    Built once per run; copy it before changing it."""
+    from smallplan import build_small_plan
+
+    return built_once(tmp_path_factory, worker_id, "small-plan", lambda folder: build_small_plan(folder, SMALLEST_DESIGN))
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from smallplan import END as PLAN_END
+from smallplan import INGESTED
 
 from riskstrat import features
 from riskstrat import jobs as job
+from riskstrat.core.months import add_months
 from riskstrat.publish.outputs import month_files
 
 pytestmark = pytest.mark.slow
@@ -57,13 +60,10 @@ def _tree(workspace: Path) -> dict:
 
 
 @pytest.fixture(scope="session")
-def plan(tmp_path_factory, smallest_design) -> Path:
-    from riskstrat.synth import PlanSpec, generate_plan
-
-    workspace = tmp_path_factory.mktemp("monthly")
-    generate_plan(workspace, PlanSpec(members=3000, months=21, end=END, seed=11, defect_rate=0.002))
-    (workspace / "riskstrat.toml").write_text(smallest_design)
-    return workspace
+def plan(tmp_path_factory, small_plan) -> Path:
+    """The small plan (smallplan.py), ingested through the month before FIRST: each run ingests its own month."""
+    assert add_months(INGESTED, 1) == FIRST and PLAN_END == END
+    return Path(shutil.copytree(small_plan, tmp_path_factory.mktemp("monthly") / "plan"))
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,10 @@
 
 The wheel is built from this checkout and installed with its pinned dependencies into a fresh
 virtual environment in a temporary folder; there, with no path leading back to the checkout,
-synth -> ingest -> train -> score -> monthly run on a small plan through the installed
-``riskstrat`` command. Slow (a virtual environment and a Prefect flow run), so it runs once.
+synth, then ingest -> train -> score -> monthly run on a small plan through the installed
+``riskstrat`` command (the plan's earlier months were ingested by the checkout, shared with the
+monthly-flow tests: ``smallplan.py``). Slow (a virtual environment and a Prefect flow run), so it
+runs once.
 """
 
 from __future__ import annotations
@@ -16,6 +18,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from smallplan import END as PLAN_END
+from smallplan import INGESTED
+
+from riskstrat.core.months import add_months
 
 pytestmark = pytest.mark.slow
 
@@ -73,15 +79,19 @@ def test_the_installed_package_is_the_wheel_and_carries_contracts_models_flows_a
     assert "audit.py" in found["notebooks"]  # riskstrat audit runs it from the installed package
 
 
-def test_synth_ingest_train_score_and_monthly_run_from_the_wheel(installed, tmp_path, smallest_design):
+def test_synth_ingest_train_score_and_monthly_run_from_the_wheel(installed, tmp_path, small_plan):
     bin_dir, env = installed
     riskstrat = str(bin_dir / "riskstrat")
-    ws = tmp_path / "plan"
-    _run([riskstrat, "synth", "--workspace", str(ws), "--members", "2500", "--months", "21", "--end", END,
+    made = tmp_path / "made"
+    _run([riskstrat, "synth", "--workspace", str(made), "--members", "300", "--months", "2", "--end", END,
           "--seed", "4", "--defects", "0.002"], tmp_path, env)
-    (ws / "riskstrat.toml").write_text(smallest_design, encoding="utf-8")
+    assert sorted(p.name for p in (made / "landing").iterdir()) == [MONTHLY, END]
+    # The run itself starts from the shared small plan, whose first 18 deliveries are already in
+    # its lake: the installed command ingests the last three, then trains, scores and runs a month.
+    assert (PLAN_END, add_months(INGESTED, 1)) == (END, TRAIN_AS_OF)
+    ws = Path(shutil.copytree(small_plan, tmp_path / "plan"))
     ingested = _run([riskstrat, "ingest", "--workspace", str(ws)], tmp_path, env)
-    assert "21 month(s) ingested" in ingested
+    assert "3 month(s) ingested" in ingested
     trained = _run([riskstrat, "train", "--workspace", str(ws), "--as-of", TRAIN_AS_OF], tmp_path, env)
     assert "champion" in trained
     scored = _run([riskstrat, "score", "--workspace", str(ws), "--as-of", TRAIN_AS_OF], tmp_path, env)

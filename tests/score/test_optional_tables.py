@@ -35,7 +35,7 @@ OPTIONAL = ("care_management", "sdoh_screening")
 def delivered(tmp_path_factory) -> Path:
     """One synthetic plan as the generator delivers it (both optional tables every month)."""
     root = tmp_path_factory.mktemp("optional-source")
-    generate_plan(root, PlanSpec(members=900, months=14, end=END, seed=21, defect_rate=0.0))
+    generate_plan(root, PlanSpec(members=900, months=4, end=END, seed=21, defect_rate=0.0))
     return root
 
 
