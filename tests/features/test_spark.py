@@ -35,7 +35,7 @@ from riskstrat.scoring.spark import SparkBooster
 
 def _cell(value):
     """A value as both engines must agree on it: dates to the day, numbers to 1e-9, missing as None."""
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT or value is pd.NA:
         return None
     if isinstance(value, (datetime.date, pd.Timestamp, np.datetime64)):
         return pd.Timestamp(value).date().isoformat()
