@@ -164,9 +164,13 @@ def drift_reference(rows: pd.DataFrame, features: Sequence[str], predict: Callab
     # A column with no value at all in a month (the year-before window, before the data reached
     # back to it) says nothing of that month: such months are left out of that column's reference
     # instead of teaching it to expect a missing value, and a column never known is not kept.
-    known = {c: sorted(set(month_of_row[frame[c].notna().to_numpy()])) for c in frame.columns}
+    # (one grouped pass over the rows: a set of months per column took 1.5 s on a 500k plan's reference)
+    has_value = frame.notna().groupby(month_of_row, sort=True).any()
+    known = {c: has_value.index[has_value[c].to_numpy()].tolist() for c in frame.columns}
+    every_month = has_value.index.tolist()
     row_months = pd.Series(month_of_row)
-    profiles = {c: profile_column(frame.loc[row_months.isin(known[c]).to_numpy(), c], c)
+    profiles = {c: profile_column(frame[c] if known[c] == every_month
+                                  else frame.loc[row_months.isin(known[c]).to_numpy(), c], c)
                 for c in frame.columns if known[c]}
     by_month = {month: {c: shares_on(p, part[c]) if month in known[c] else p for c, p in profiles.items()}
                 for month, part in frame.groupby(month_of_row, sort=True)}

@@ -172,11 +172,16 @@ class StudyDesign:
         )
 
 
-# Constant on purpose: a child stays in the same fold in every retrain, so a champion and its
-# challenger split the children the same way.
-_SPLIT_SALT = "riskstrat-split-v1"
+#: The fold split's salt (:func:`~riskstrat.core.children.child_hash`). Constant on purpose: a child
+#: stays in the same fold in every retrain, so a champion and its challenger split the children the same way.
+SPLIT_SALT = "riskstrat-split-v1"
+
+
+def folds_of(split_hashes: np.ndarray, folds: int) -> np.ndarray:
+    """The fold (0 … folds-1) of each child from its :data:`SPLIT_SALT` hash."""
+    return np.minimum((split_hashes * folds).astype(int), folds - 1)
 
 
 def person_folds(person_ids: pd.Series, folds: int, cache: dict[str, float] | None = None) -> np.ndarray:
     """The fold (0 … folds-1) of each child."""
-    return np.minimum((child_hash(person_ids, _SPLIT_SALT, cache) * folds).astype(int), folds - 1)
+    return folds_of(child_hash(person_ids, SPLIT_SALT, cache), folds)

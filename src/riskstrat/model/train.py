@@ -62,7 +62,7 @@ from riskstrat.model import labels, registry
 from riskstrat.model.baselines import LABEL, RulesBaseline, baseline_positions, fit_logistic
 from riskstrat.model.bundle import ModelBundle
 from riskstrat.model.calibration import PlattCalibrator
-from riskstrat.model.design import StudyDesign, person_folds
+from riskstrat.model.design import SPLIT_SALT, StudyDesign, folds_of
 from riskstrat.model.evaluation import evaluate_all, promotion_gate, true_risk
 from riskstrat.model.matrix import ModelFeature, TrainError, feature_matrix, model_features, training_array
 from riskstrat.model.specs import Specification, load_specs, model_fields
@@ -128,6 +128,7 @@ class StackedRows:
     features: list[ModelFeature]
     outcomes: dict[str, np.ndarray]
     _dataset: lgb.Dataset | None = None
+    _hashes: dict[str, np.ndarray] = field(default_factory=dict)
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, features: list[ModelFeature], outcomes: Sequence[str],
@@ -163,7 +164,14 @@ class StackedRows:
         if [f.name for f in features] == [f.name for f in self.features]:
             return self
         return StackedRows(frame=self.frame, x=training_array(self.frame, features), features=features,
-                           outcomes=self.outcomes)
+                           outcomes=self.outcomes, _hashes=self._hashes)
+
+    def child_hashes(self, salt: str) -> np.ndarray:
+        """:func:`~riskstrat.core.children.child_hash` of every row's child under ``salt``, worked out
+        once for the specifications that share these rows (0.7 s a time on 3.1M child-months)."""
+        if salt not in self._hashes:
+            self._hashes[salt] = child_hash(self.frame["person_id"], salt)
+        return self._hashes[salt]
 
     def dataset(self, settings: ModelSettings) -> lgb.Dataset:
         """Every row binned once (labels are set per specification before its fits)."""
@@ -251,6 +259,7 @@ class CrossFit:
     calibrator: PlattCalibrator
     judged_calibrator: PlattCalibrator
     oof_raw: np.ndarray
+    fold: np.ndarray  # each row's fold
     fold_trees: list[int]
     non_events_kept: list[float]  # per fold: share of non-event child-months its fit learned from (1.0: all)
     stopping_non_events_kept: list[float]  # per fold: share of its non-event stopping rows early stopping scored
@@ -276,7 +285,7 @@ def cross_fit(stacked: StackedRows, rows: np.ndarray, y: np.ndarray, design: Stu
     # pandas' isin hashes; numpy's sorts, seconds on millions of month strings.
     test = frame["as_of"].isin(design.test_months).to_numpy()[rows]
     ids = frame["person_id"].iloc[rows]
-    fold = person_folds(ids, design.folds)
+    fold = folds_of(stacked.child_hashes(SPLIT_SALT)[rows], design.folds)
     specs = stacked.features
     params = lightgbm_params(settings, specs)
     everything = stacked.dataset(settings)
@@ -343,7 +352,7 @@ def cross_fit(stacked: StackedRows, rows: np.ndarray, y: np.ndarray, design: Stu
         calibrator=PlattCalibrator().fit(oof_raw[on], y[on]),
         judged_calibrator=PlattCalibrator().fit(oof_raw[~test & on], y[~test & on]),
         calibrated_on_population=not on.all(),
-        oof_raw=oof_raw, fold_trees=trees, logistic_prob=logistic_prob, attrition=pd.DataFrame(steps), curve=curve,
+        oof_raw=oof_raw, fold=fold, fold_trees=trees, logistic_prob=logistic_prob, attrition=pd.DataFrame(steps), curve=curve,
         non_events_kept=kept_shares, stopping_non_events_kept=stopping_kept,
     )
 
@@ -400,7 +409,7 @@ def _curve_fits(stacked: StackedRows, rows, y, ids, params, everything, learn, s
     share holds the smaller ones), scoring the same test rows: quality against training children,
     as OHDSI PatientLevelPrediction's learning curve reports it."""
     out = {}
-    share_of_child = child_hash(ids, _CURVE_SALT)
+    share_of_child = stacked.child_hashes(_CURVE_SALT)[rows]
     for share in settings.learning_curve_shares:
         sub = np.flatnonzero(learn & (share_of_child < share))
         if len(sub) == 0 or y[sub].sum() == 0:
@@ -566,7 +575,7 @@ def fit_and_register(
                             "population": judged_on,
                             "calibrated_on": _calibrated_on(population, fitted, admitted, y, design.spec),
                             "test_rows_all_children": int(len(test)), "test_rows_judged": int(judged.sum())}
-    first_fold = person_folds(test["person_id"], design.folds) == 0
+    first_fold = fitted.fold[is_test] == 0
     metrics["learning_curve"] = learning_curve(fitted, test.loc[first_fold], label, truth, among=judged[first_fold])
     clock["evaluate"] = time.perf_counter() - t
 
