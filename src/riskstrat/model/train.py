@@ -352,7 +352,8 @@ def cross_fit(stacked: StackedRows, rows: np.ndarray, y: np.ndarray, design: Stu
         calibrator=PlattCalibrator().fit(oof_raw[on], y[on]),
         judged_calibrator=PlattCalibrator().fit(oof_raw[~test & on], y[~test & on]),
         calibrated_on_population=not on.all(),
-        oof_raw=oof_raw, fold=fold, fold_trees=trees, logistic_prob=logistic_prob, attrition=pd.DataFrame(steps), curve=curve,
+        oof_raw=oof_raw, fold=fold, fold_trees=trees, logistic_prob=logistic_prob, attrition=pd.DataFrame(steps),
+        curve=curve,
         non_events_kept=kept_shares, stopping_non_events_kept=stopping_kept,
     )
 
