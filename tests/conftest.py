@@ -16,25 +16,6 @@ from once import built_once  # noqa: E402
 # Before any test module imports Prefect, which reads its settings once.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
-# The smallest design the stages accept: a 12-month look-back (the longest feature window), a
-# 3-month outcome, every matured month learned from and the last one tested; a 21-month plan can
-# then train as of its 19th month.
-SMALLEST_DESIGN = """
-[model]
-lookback_months = 12
-horizon_months = 3
-runout_months = 0
-min_train_months = 2
-test_months = 1
-max_trees = 60
-min_child_samples = 20
-# Two folds and no learning curve: the fewest fits that still judge every child out of fold.
-folds = 2
-learning_curve_shares = []
-
-[scoring]
-capacity = 25
-"""
 
 
 #: The longest files, longest first (each 1-4 minutes on one worker: two monthly runs, a rerun, a
@@ -67,19 +48,13 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session")
-def smallest_design() -> str:
-    """riskstrat.toml for a plan of about 21 months that trains, scores and runs the monthly job quickly."""
-    return SMALLEST_DESIGN
-
-
-@pytest.fixture(scope="session")
 def small_plan(tmp_path_factory, worker_id) -> Path:
     """The small plan of ``smallplan.py`` (deliveries through ``INGESTED`` in the lake, the last
     three still waiting in ``landing/``), where the monthly-flow tests and the wheel test start.
     Built once per run; copy it before changing it."""
     from smallplan import build_small_plan
 
-    return built_once(tmp_path_factory, worker_id, "small-plan", lambda folder: build_small_plan(folder, SMALLEST_DESIGN))
+    return built_once(tmp_path_factory, worker_id, "small-plan", build_small_plan)
 
 
 @pytest.fixture(scope="module")
