@@ -46,6 +46,9 @@ def test_month_groups_from_the_eligibility_snapshot(tmp_path):
     assert g.loc["c", "sex"] == "unknown" and g.loc["b", "race"] == "unknown"
     scored = W.month_groups(tmp_path, "2025-06", pd.DataFrame({"person_id": ["a", "b", "c"], "age": [9, 1, 18]}))
     assert list(scored["age_band"]) == ["6-11", "1-5", "18-20"]
+    # given ages, only their persons are grouped (a programme's test rows, not the whole snapshot)
+    only = W.month_groups(tmp_path, "2025-06", pd.DataFrame({"person_id": ["c"], "age": [18]}))
+    assert only["person_id"].tolist() == ["c"] and only["age_band"].tolist() == ["18-20"]
     with pytest.raises(FeatureError, match="no eligibility snapshot delivered in 2025-07"):
         W.month_groups(tmp_path, "2025-07")
 

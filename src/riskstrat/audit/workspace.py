@@ -114,12 +114,14 @@ GROUP_SOURCE_COLUMNS = ["race", "ethnicity", "gender", "birth_date", "aid_catego
 
 def month_groups(workspace: Path | str, month: str, ages: pd.DataFrame | None = None,
                  snapshots: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
-    """``person_id`` and the fairness groups of every person in ``month``'s eligibility snapshot.
+    """``person_id`` and the fairness groups of every person in ``month``'s eligibility snapshot
+    (with ``ages``, of those persons only).
 
     Each person is described by the span that describes them at the month's end (the features'
     own rule, :func:`riskstrat.features.eligibility_at`). ``ages`` (person_id, age), e.g. the
     ``age`` of scores.parquet, is used where given, so the age band is the age the child was
-    scored at; otherwise the age on the last day of the month. ``snapshots``: the caller's
+    scored at; otherwise the age on the last day of the month. Given ``ages``, only their persons
+    are grouped: a programme's test rows are a few thousand children of a snapshot of 700k people. ``snapshots``: the caller's
     store of the snapshot rows read so far, by month, for a caller that asks for the same
     months more than once (a training run, once per list).
     """
@@ -131,7 +133,7 @@ def month_groups(workspace: Path | str, month: str, ages: pd.DataFrame | None = 
     snap["person_id"] = snap["person_id"].astype("string")
     if ages is not None:
         age = ages[["person_id", "age"]].assign(person_id=lambda f: f["person_id"].astype("string"))
-        snap = snap.merge(age, on="person_id", how="left")
+        snap = snap.merge(age, on="person_id", how="inner")
     else:
         snap["age"] = snap["age_years"]
     return audit_groups(snap.drop(columns=["enrolled", "alive", "age_years"]))

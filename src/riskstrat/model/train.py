@@ -258,7 +258,7 @@ class CrossFit:
     booster: lgb.Booster
     calibrator: PlattCalibrator
     judged_calibrator: PlattCalibrator
-    oof_raw: np.ndarray
+    oof_raw: np.ndarray  # NaN where nothing reads it: rows neither calibrated on nor in the test months
     fold: np.ndarray  # each row's fold
     fold_trees: list[int]
     non_events_kept: list[float]  # per fold: share of non-event child-months its fit learned from (1.0: all)
@@ -292,7 +292,17 @@ def cross_fit(stacked: StackedRows, rows: np.ndarray, y: np.ndarray, design: Stu
     full_label = np.zeros(len(stacked.x))
     full_label[rows] = y
     everything.set_label(full_label)  # the subsets below take their labels from here
+    # A programme's model learns from every child, who are mostly at lower risk than the children its
+    # rule admits; calibrated on all of them, its probabilities ran high on its own list (observed /
+    # expected 0.58 on a CARES test window).
+    on = np.ones(len(rows), dtype=bool) if calibrate_on is None else np.asarray(calibrate_on, dtype=bool)
+    if not on.all() and min(y[on].sum(), y[on & ~test].sum()) < MIN_CALIBRATION_EVENTS:
+        on = np.ones(len(rows), dtype=bool)
+    # Out-of-fold scores are read by the calibrators (rows ``on``) and the judged test rows only: a
+    # programme's list then scores a few percent of the training months' rows, not all 3.1M child-months
+    # of a 500k-member plan. The other rows stay NaN.
     oof_raw = np.full(len(rows), np.nan)
+    scored = on | test
     logistic_prob = np.full(len(rows), np.nan)
     trees, kept_shares, stopping_kept, steps, curve = [], [], [], [], {}
     for k in range(design.folds):
@@ -311,7 +321,7 @@ def cross_fit(stacked: StackedRows, rows: np.ndarray, y: np.ndarray, design: Stu
         booster, best, learned = _judging_fit(params, everything, rows, fit_rows, y, stop_on, settings)
         trees.append(best)
         kept_shares.append(learned.kept_share)
-        own = np.flatnonzero(fold == k)
+        own = np.flatnonzero((fold == k) & scored)
         oof_raw[own] = _predict_raw(booster, stacked.x, rows[own], best)
         booster.free_dataset()  # the fold's subsets of the bins go now, not when the garbage collector finds them
         judged = (fold == k) & test
@@ -341,12 +351,6 @@ def cross_fit(stacked: StackedRows, rows: np.ndarray, y: np.ndarray, design: Stu
                   "children": int(ids.nunique()), "events": int(y.sum()),
                   "note": f"every child, every month {design.fit_months[0]}..{design.fit_months[-1]}; "
                           f"{final_trees} trees (the folds' mean)"})
-    # A programme's model learns from every child, who are mostly at lower risk than the children its
-    # rule admits; calibrated on all of them, its probabilities ran high on its own list (observed /
-    # expected 0.58 on a CARES test window).
-    on = np.ones(len(rows), dtype=bool) if calibrate_on is None else np.asarray(calibrate_on, dtype=bool)
-    if not on.all() and min(y[on].sum(), y[on & ~test].sum()) < MIN_CALIBRATION_EVENTS:
-        on = np.ones(len(rows), dtype=bool)
     return CrossFit(
         booster=booster,
         calibrator=PlattCalibrator().fit(oof_raw[on], y[on]),
