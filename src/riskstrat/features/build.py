@@ -336,8 +336,10 @@ def build_feature_months(workspace, months: Sequence[str],
         dropped = [c for c in concept_columns("medical_claims") if c.startswith("diagnosis_code_")]
         # The carried rows are held compressed, in a database of their own. As temp tables they took
         # 3.6 GB on 500k members, past DuckDB's memory limit: every month's concepts read them back
-        # from disk and spilled their own work beside them. Compressed (at the checkpoint, about
-        # 13 s once) they take 0.9 GB, and a month's concepts took 5.5 s instead of 8.
+        # from disk and spilled their own work beside them. Compressed (at the checkpoint, 10-20 s
+        # once) they take 0.9 GB. In whole 16-month builds a month took 5-7.5 s; with the temp
+        # tables it took 6.6 s for the second month and 10 s by the tenth (so the first months
+        # alone do not show the gain).
         con.execute(f"ATTACH ':memory:' AS {_CARRIED_DB} (COMPRESS)")
         for name, dated in CARRIED.items():
             # Rows in the order of the code set or group that the months' concepts select on, then
