@@ -121,9 +121,9 @@ def month_groups(workspace: Path | str, month: str, ages: pd.DataFrame | None = 
     own rule, :func:`riskstrat.features.eligibility_at`). ``ages`` (person_id, age), e.g. the
     ``age`` of scores.parquet, is used where given, so the age band is the age the child was
     scored at; otherwise the age on the last day of the month. Given ``ages``, only their persons
-    are grouped: a programme's test rows are a few thousand children of a snapshot of 700k people. ``snapshots``: the caller's
-    store of the snapshot rows read so far, by month, for a caller that asks for the same
-    months more than once (a training run, once per list).
+    are grouped: a programme's test rows are a few thousand children of a snapshot of 700k people.
+    ``snapshots``: the caller's store of the snapshot rows read so far, by month, for a caller
+    that asks for the same months more than once (a training run, once per list).
     """
     snapshots = {} if snapshots is None else snapshots
     if month not in snapshots:

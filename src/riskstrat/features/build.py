@@ -363,9 +363,11 @@ def build_feature_months(workspace, months: Sequence[str],
             materialise(con, feature_concepts(), reuse=shared)
             yield month, _feature_frame(con, month)
     finally:
-        # ATTACH belongs to the database, not to our cursor: a caller's connection must not keep it.
-        con.execute(f"DETACH DATABASE IF EXISTS {_CARRIED_DB}")
-        con.close()  # our own connection, or our cursor on the caller's (theirs stays open)
+        try:
+            # ATTACH belongs to the database, not to our cursor: a caller's connection must not keep it.
+            con.execute(f"DETACH DATABASE IF EXISTS {_CARRIED_DB}")
+        finally:
+            con.close()  # our own connection, or our cursor on the caller's (theirs stays open)
 
 
 def eligibility_at(workspace_or_connection, as_of: str, columns: list[str]) -> pd.DataFrame:
