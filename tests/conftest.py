@@ -17,7 +17,6 @@ from once import built_once  # noqa: E402
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
-
 #: The longest files, longest first (each 1-4 minutes on one worker: two monthly runs, a rerun, a
 #: Spark month and the outreach loop; a 10k-member plan evaluated; the wheel installed and run; a
 #: plan trained and audited; plans without the optional tables). Under --dist loadfile a worker

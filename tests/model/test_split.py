@@ -7,8 +7,9 @@ import pytest
 
 from riskstrat.audit import performance as perf
 from riskstrat.config import ModelSettings, Settings
+from riskstrat.core.children import child_hash
 from riskstrat.features import Feature
-from riskstrat.model.design import StudyDesign, person_folds
+from riskstrat.model.design import SPLIT_SALT, StudyDesign, folds_of
 from riskstrat.model.matrix import TrainError, model_features
 from riskstrat.model.train import (
     StackedRows,
@@ -54,13 +55,17 @@ def test_out_of_fold_scores_never_come_from_a_fit_that_saw_the_child():
     assert perf.auroc(y, fitted.oof_raw) < 0.6
 
 
+def _folds(ids: pd.Series, folds: int) -> np.ndarray:
+    return folds_of(child_hash(ids, SPLIT_SALT), folds)
+
+
 def test_folds_are_fixed_by_child_and_balanced():
     ids = pd.Series([f"P{i:06d}" for i in range(30_000)])
-    folds = person_folds(ids, 3)
-    assert np.array_equal(folds, person_folds(ids.sample(frac=1, random_state=1).sort_index(), 3))
+    folds = _folds(ids, 3)
+    assert np.array_equal(folds, _folds(ids.sample(frac=1, random_state=1).sort_index(), 3))
     assert np.bincount(folds).min() > 9_500
     one_child = pd.Series(["P000007"] * 5)
-    assert len(set(person_folds(one_child, 3))) == 1
+    assert len(set(_folds(one_child, 3))) == 1
 
 
 def test_every_row_is_accounted_for_in_the_attrition(tmp_path):

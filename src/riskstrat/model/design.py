@@ -28,10 +28,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-import pandas as pd
 
 from riskstrat.config import DEFAULT_SPEC, ModelSettings
-from riskstrat.core.children import child_hash
 from riskstrat.core.errors import RiskstratError
 from riskstrat.core.months import add_months, check_month, last_matured_month, months_between
 from riskstrat.model.labels import OUTCOMES
@@ -178,10 +176,6 @@ SPLIT_SALT = "riskstrat-split-v1"
 
 
 def folds_of(split_hashes: np.ndarray, folds: int) -> np.ndarray:
-    """The fold (0 … folds-1) of each child from its :data:`SPLIT_SALT` hash."""
+    """The fold (0 … folds-1) of each child from its :data:`SPLIT_SALT` hash
+    (``child_hash(person_ids, SPLIT_SALT)``; training works each child's hash out once for every list)."""
     return np.minimum((split_hashes * folds).astype(int), folds - 1)
-
-
-def person_folds(person_ids: pd.Series, folds: int, cache: dict[str, float] | None = None) -> np.ndarray:
-    """The fold (0 … folds-1) of each child."""
-    return folds_of(child_hash(person_ids, SPLIT_SALT, cache), folds)

@@ -4,7 +4,7 @@ The recipe (:func:`fit_and_register`, called by :func:`train_models` once the fe
 built the frame):
 
 1. :func:`cross_fit` — children are split into folds by a fixed hash of ``person_id``
-   (:func:`~riskstrat.model.design.person_folds`). For each fold, LightGBM learns from the other
+   (:func:`~riskstrat.model.design.folds_of`). For each fold, LightGBM learns from the other
    folds' children in the training months (the months before the test window) and stops early on
    its own fold's children in those months, which it never learns from. Each fold's fit scores
    its own children in every month, so every row gets a score from a fit that never saw that
