@@ -20,7 +20,11 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip uv
 	# uv installs the pinned set in about 30 s where pip takes over two minutes (make test's budget is 10).
-	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt -e '.[dev,spark]'
+	# --compile-bytecode: uv writes no .pyc files by default, and where PYTHONDONTWRITEBYTECODE is set
+	# (as on this machine) Python never does either, so every process compiled the packages it
+	# imported: 16 s instead of 7 to import great_expectations, prefect, pandas, scikit-learn,
+	# LightGBM and DuckDB, in every test worker, API server, command and Spark worker.
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -c constraints.txt -e '.[dev,spark]'
 	touch $@
 
 install: $(BIN)/.installed  ## create .venv and install riskstrat with pinned dependencies

@@ -15,6 +15,14 @@ from once import built_once  # noqa: E402
 
 # Before any test module imports Prefect, which reads its settings once.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# The test API servers run flows called directly, never a deployment, a schedule, a work pool, a
+# pause or an automation. The loops that look after those polled all the same: an idle server took
+# 0.12 of a core, 0.05 without them, and each worker keeps one for most of the run (plus one per
+# flow run from the command line). Task runs, logs, artifacts and events, which the tests read,
+# are still recorded.
+for _service in ("SCHEDULER", "LATE_RUNS", "FOREMAN", "PAUSE_EXPIRATIONS", "REPOSSESSOR", "CANCELLATION_CLEANUP",
+                 "DB_VACUUM", "CLEANUP_RECONCILER", "TRIGGERS", "EVENT_LOGGER"):
+    os.environ.setdefault(f"PREFECT_SERVER_SERVICES_{_service}_ENABLED", "false")
 
 
 #: The longest files, longest first (each 1-4 minutes on one worker: two monthly runs, a rerun, a
