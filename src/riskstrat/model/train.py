@@ -412,12 +412,17 @@ def _curve_fits(stacked: StackedRows, rows, y, ids, params, everything, learn, s
                 settings: ModelSettings) -> dict:
     """The first fold refitted on a fixed share of its training children (the same hash, so each
     share holds the smaller ones), scoring the same test rows: quality against training children,
-    as OHDSI PatientLevelPrediction's learning curve reports it."""
+    as OHDSI PatientLevelPrediction's learning curve reports it.
+
+    A share with more child-months than ``model.judging_max_rows`` is not refitted: its fit would
+    learn from as many rows as the fold's own, down-sampled, which the card shows but does not
+    compare (on a 500k-member plan the largest share cost a fold fit per list for a point not read).
+    """
     out = {}
     share_of_child = stacked.child_hashes(_CURVE_SALT)[rows]
     for share in settings.learning_curve_shares:
         sub = np.flatnonzero(learn & (share_of_child < share))
-        if len(sub) == 0 or y[sub].sum() == 0:
+        if len(sub) == 0 or y[sub].sum() == 0 or len(sub) > settings.judging_max_rows:
             continue
         booster, best, learned = _judging_fit(params, everything, rows, sub, y, stop_on, settings)
         out[float(share)] = CurvePoint(int(ids.iloc[sub].nunique()), len(learned.positions), learned.kept_share,
