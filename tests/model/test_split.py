@@ -167,23 +167,21 @@ def test_folds_past_the_budget_stay_calibrated_and_the_registered_model_learns_f
     assert "Each fold's early stopping scored about 4,000" in card
     # The learning curve's down-sampled points are not read as a doubling of children.
     assert any(p["non_events_kept"] < 1 for p in result.metrics["learning_curve"])
-    # ...and a share with more child-months than a judging fit learns from is not refitted (the
+    assert "shown but not compared" in card
+    # A share with more child-months than a judging fit learns from is not refitted (the
     # fold's own fit is the one capped point).
     curve = result.metrics["learning_curve"]
     assert [p["share"] for p in curve] == [0.125, 0.25, 0.5, 1.0]
     assert [p["non_events_kept"] < 1 for p in curve] == [False, False, False, True]
     assert max(p["child_months"] for p in curve if p["share"] < 1) <= settings.judging_max_rows
-    wider = settings.model_copy(update={"learning_curve_shares": (0.25, 0.9)})
-    refitted = cross_fit(StackedRows.from_frame(rows, model_features([MEMORY]), ["label"]), np.arange(len(rows)),
-                         rows["label"].to_numpy(float), design, wider)
-    assert sorted(refitted.curve) == [0.25, 1.0]
-    assert "shown but not compared" in card
     kept = result.metrics["cross_fit"]["fold_non_events_kept"]
     assert all(0.2 < share < 0.6 for share in kept)
     # Weighted, the fold fits' probabilities match the event rate; unweighted, their odds would be
-    # about 1 / share times too high.
+    # about 1 / share times too high. (Asked for a share of 0.9, past the cap, the curve skips it.)
+    wider = settings.model_copy(update={"learning_curve_shares": (0.25, 0.9)})
     fitted = cross_fit(StackedRows.from_frame(rows, model_features([MEMORY]), ["label"]), np.arange(len(rows)),
-                       rows["label"].to_numpy(float), design, settings)
+                       rows["label"].to_numpy(float), design, wider)
     raw_probability = 1 / (1 + np.exp(-fitted.oof_raw))
     assert abs(raw_probability.mean() - rows["label"].mean()) < 0.01
+    assert sorted(fitted.curve) == [0.25, 1.0]
 
