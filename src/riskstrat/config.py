@@ -266,7 +266,7 @@ class ModelSettings(_Section):
         description="Most memory the stacked training frame (every as-of month's features and labels, held on this one machine whatever the engine) may take. Past it a fixed share of children (a hash of person_id, the same every month) is kept, the share that fits; the attrition and the card give the arithmetic. 500k members take about 1.2 GB.",
     )
     learning_curve_shares: tuple[float, ...] = Field(
-        (0.125, 0.25, 0.5), description="Shares of the first fold's training children refitted for the learning curve (quality against training children, in the card); a share with more child-months than judging_max_rows is not refitted; empty = none."
+        (0.125, 0.25, 0.5), description="Shares of the first fold's training children refitted for the learning curve (quality against training children, in the card); a share its fit would down-sample (past judging_max_rows) is not refitted; empty = none."
     )
     num_threads: int = Field(2, ge=1, description="Threads for LightGBM; fixed so a retrain gives the same bytes.")
     baseline_max_rows: int = Field(

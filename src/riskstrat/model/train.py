@@ -318,7 +318,8 @@ def cross_fit(stacked: StackedRows, rows: np.ndarray, y: np.ndarray, design: Stu
                                  f"for {design.folds} folds, or the outcome too rare")
         stopping = judging_rows(stop_rows, y, settings, settings.stopping_max_rows)
         stop_on = _rows_dataset(everything, rows, stopping)  # built once: the learning curve stops on it too
-        booster, best, learned = _judging_fit(params, everything, rows, fit_rows, y, stop_on, settings)
+        learned = judging_rows(fit_rows, y, settings)
+        booster, best = _judging_fit(params, everything, rows, learned, stop_on, settings)
         trees.append(best)
         kept_shares.append(learned.kept_share)
         own = np.flatnonzero((fold == k) & scored)
@@ -397,15 +398,14 @@ def _rows_dataset(everything: lgb.Dataset, rows: np.ndarray, picked: JudgingRows
     return subset
 
 
-def _judging_fit(params: dict, everything: lgb.Dataset, rows: np.ndarray, learn: np.ndarray, y: np.ndarray,
-                 stop_on: lgb.Dataset, settings: ModelSettings) -> tuple[lgb.Booster, int, JudgingRows]:
-    """A judging fit: LightGBM on :func:`judging_rows` of the ``learn`` positions among ``rows``,
-    stopped early on ``stop_on``; returns the booster, its tree count and what it learned from."""
-    learned = judging_rows(learn, y, settings)
+def _judging_fit(params: dict, everything: lgb.Dataset, rows: np.ndarray, learned: JudgingRows,
+                 stop_on: lgb.Dataset, settings: ModelSettings) -> tuple[lgb.Booster, int]:
+    """A judging fit: LightGBM on ``learned`` (:func:`judging_rows`, positions among ``rows``),
+    stopped early on ``stop_on``; returns the booster and its tree count."""
     booster = lgb.train(params, _rows_dataset(everything, rows, learned), num_boost_round=settings.max_trees,
                         valid_sets=[stop_on], valid_names=["tune"],
                         callbacks=[lgb.early_stopping(settings.early_stopping_rounds, verbose=False)])
-    return booster, int(booster.best_iteration or booster.current_iteration()), learned
+    return booster, int(booster.best_iteration or booster.current_iteration())
 
 
 def _curve_fits(stacked: StackedRows, rows, y, ids, params, everything, learn, stop_on, judged,
@@ -414,17 +414,20 @@ def _curve_fits(stacked: StackedRows, rows, y, ids, params, everything, learn, s
     share holds the smaller ones), scoring the same test rows: quality against training children,
     as OHDSI PatientLevelPrediction's learning curve reports it.
 
-    A share with more child-months than ``model.judging_max_rows`` is not refitted: its fit would
-    learn from as many rows as the fold's own, down-sampled, which the card shows but does not
-    compare (on a 500k-member plan the largest share cost a fold fit per list for a point not read).
+    A share whose fit :func:`judging_rows` would down-sample is not refitted: it would learn from as
+    many rows as the fold's own, a point the card shows but does not compare (on a 500k-member plan
+    the largest share cost a fold fit per list for a point not read).
     """
     out = {}
     share_of_child = stacked.child_hashes(_CURVE_SALT)[rows]
     for share in settings.learning_curve_shares:
         sub = np.flatnonzero(learn & (share_of_child < share))
-        if len(sub) == 0 or y[sub].sum() == 0 or len(sub) > settings.judging_max_rows:
+        if len(sub) == 0 or y[sub].sum() == 0:
             continue
-        booster, best, learned = _judging_fit(params, everything, rows, sub, y, stop_on, settings)
+        learned = judging_rows(sub, y, settings)
+        if learned.weight is not None:
+            continue
+        booster, best = _judging_fit(params, everything, rows, learned, stop_on, settings)
         out[float(share)] = CurvePoint(int(ids.iloc[sub].nunique()), len(learned.positions), learned.kept_share,
                                        _predict_raw(booster, stacked.x, rows[judged], best))
         booster.free_dataset()
