@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import datetime
 import math
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import lightgbm as lgb
 import numpy as np
@@ -18,17 +20,13 @@ from handbuilt_plan import AS_OF
 from sqlglot import exp
 
 from riskstrat.config import Settings
+from riskstrat.core.fingerprint import lake_fingerprint
+from riskstrat.core.workspace import LAKE
 from riskstrat.features import build_features
 from riskstrat.features.build import feature_concepts, feature_sql, open_lake, prepare_features
-from riskstrat.features.concept_sql import _concept_names, concept_statement, materialise
-from riskstrat.features.spark import (
-    CONCEPT_JOBS,
-    SparkEngineError,
-    feature_table_spark,
-    materialise_spark,
-    session,
-    to_spark_sql,
-)
+from riskstrat.features.concept_sql import _concept_names, concept_order, concept_statement, materialise
+from riskstrat.features.spark import CONCEPT_JOBS, SparkEngineError, session, to_spark_sql
+from riskstrat.features.store import is_stored, stored_features
 from riskstrat.model.labels import OUTCOMES, build_training_frame
 from riskstrat.scoring.spark import SparkBooster
 
@@ -51,22 +49,28 @@ def _rows(frame: pd.DataFrame) -> list[tuple]:
                   key=lambda row: tuple((v is None, str(v)) for v in row))
 
 
-def test_every_feature_concept_and_feature_is_the_same_on_spark(full_lake, spark):
-    made = materialise_spark(spark, full_lake, AS_OF)
+def test_every_feature_concept_and_feature_is_the_same_on_spark(full_lake, spark, tmp_path):
+    # Built as a Spark run builds a month it has not stored yet: through the feature store, on a
+    # copy of the lake whose store is empty. The concepts stay in the session as temporary views.
+    workspace = Path(shutil.copytree(full_lake / LAKE, tmp_path / LAKE)).parent
+    jobs_before = len(spark.sparkContext.statusTracker().getJobIdsForGroup(CONCEPT_JOBS))
+    ours = stored_features(workspace, AS_OF, Settings().on_engine("spark"))
+    assert len(spark.sparkContext.statusTracker().getJobIdsForGroup(CONCEPT_JOBS)) > jobs_before  # built on Spark
+    assert is_stored(workspace, AS_OF, lake_fingerprint(workspace, AS_OF)["partitions"])
     con = open_lake(full_lake)
     prepare_features(con, AS_OF)
     materialise(con, feature_concepts())
+    made = concept_order(feature_concepts())
     differ = []
-    for name, frame in made.items():
+    for name in made:
         duck = con.execute(f"SELECT * FROM {name}").df()
-        ours = frame.toPandas()
-        if list(ours.columns) != list(duck.columns) or _rows(ours) != _rows(duck):
+        on_spark = spark.table(name).toPandas()
+        if list(on_spark.columns) != list(duck.columns) or _rows(on_spark) != _rows(duck):
             differ.append(name)
     con.close()
     assert len(made) >= 30 and not differ
     # the feature table, from those concepts
     duck = build_features(full_lake, AS_OF)
-    ours = feature_table_spark(spark, AS_OF)
     assert list(ours.columns) == list(duck.columns) and list(ours.dtypes) == list(duck.dtypes)
     assert ours["person_id"].equals(duck["person_id"])
     values = duck.columns[1:]
