@@ -2,10 +2,13 @@
 
 The wheel is built from this checkout and installed with its pinned dependencies into a fresh
 virtual environment in a temporary folder; there, with no path leading back to the checkout,
-synth, then ingest -> train -> score -> monthly run on a small plan through the installed
-``riskstrat`` command (the plan's earlier months were ingested by the checkout, shared with the
-monthly-flow tests: ``smallplan.py``). Slow (a virtual environment and a Prefect flow run), so it
-runs once.
+synth, then ingest -> train -> monthly run on a small plan through the installed ``riskstrat``
+command (the plan's earlier months were ingested by the checkout, shared with the monthly-flow
+tests: ``smallplan.py``). The monthly run scores, explains and publishes the month with the models
+just trained; a ``riskstrat score`` of its own here repeated that work for another month and
+checked nothing the monthly run does not (the command is tested from the checkout:
+tests/score/test_publish_month.py). Slow (a virtual environment and a Prefect flow run), so it runs
+once.
 """
 
 from __future__ import annotations
@@ -22,11 +25,12 @@ from smallplan import END as PLAN_END
 from smallplan import INGESTED
 
 from riskstrat.core.months import add_months
+from riskstrat.jobs.steps import read_steps
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
-END, TRAIN_AS_OF, MONTHLY = "2025-11", "2025-09", "2025-10"
+END, MONTHLY = "2025-11", "2025-10"
 
 
 def _run(args: list[str], cwd: Path, env: dict, timeout: int = 900) -> str:
@@ -79,7 +83,7 @@ def test_the_installed_package_is_the_wheel_and_carries_contracts_models_flows_a
     assert "audit.py" in found["notebooks"]  # riskstrat audit runs it from the installed package
 
 
-def test_synth_ingest_train_score_and_monthly_run_from_the_wheel(installed, tmp_path, small_plan):
+def test_synth_ingest_train_and_monthly_run_from_the_wheel(installed, tmp_path, small_plan):
     bin_dir, env = installed
     riskstrat = str(bin_dir / "riskstrat")
     made = tmp_path / "made"
@@ -87,17 +91,18 @@ def test_synth_ingest_train_score_and_monthly_run_from_the_wheel(installed, tmp_
           "--seed", "4", "--defects", "0.002"], tmp_path, env)
     assert sorted(p.name for p in (made / "landing").iterdir()) == [MONTHLY, END]
     # The run itself starts from the shared small plan, whose first 18 deliveries are already in
-    # its lake: the installed command ingests the last three, then trains, scores and runs a month.
-    assert (PLAN_END, add_months(INGESTED, 1)) == (END, TRAIN_AS_OF)
+    # its lake: the installed command ingests the last three, trains as of the month and runs it.
+    assert add_months(INGESTED, 3) == PLAN_END == END
     ws = Path(shutil.copytree(small_plan, tmp_path / "plan"))
     ingested = _run([riskstrat, "ingest", "--workspace", str(ws)], tmp_path, env)
     assert "3 month(s) ingested" in ingested
-    trained = _run([riskstrat, "train", "--workspace", str(ws), "--as-of", TRAIN_AS_OF], tmp_path, env)
+    trained = _run([riskstrat, "train", "--workspace", str(ws), "--as-of", MONTHLY], tmp_path, env)
     assert "champion" in trained
-    scored = _run([riskstrat, "score", "--workspace", str(ws), "--as-of", TRAIN_AS_OF], tmp_path, env)
-    assert "Scored" in scored and (ws / "outputs" / TRAIN_AS_OF / "worklist.xlsx").is_file()
     monthly = _run([riskstrat, "monthly", "--workspace", str(ws), "--month", MONTHLY], tmp_path, env)
     assert f"riskstrat monthly {MONTHLY}: done" in monthly
+    steps = read_steps(ws, MONTHLY)
+    assert "score" in steps and "train" not in steps, sorted(steps)  # the champions just trained are current
+    assert (ws / "outputs" / MONTHLY / "worklist.xlsx").is_file()
     run = json.loads((ws / "outputs" / MONTHLY / "run.json").read_text(encoding="utf-8"))
     assert run["code"]["git_commit"] is None and len(run["code"]["digest"]) == 64  # the wheel, not a checkout
     assert run["counts"]["lists"]["acute_event"]["flagged"] == 25  # the general list, at its capacity
