@@ -19,7 +19,7 @@ from riskstrat.audit.training import drift_reference, first_full_month
 from riskstrat.config import load_settings
 from riskstrat.core.months import months_between
 from riskstrat.features import build_features
-from riskstrat.features.build import open_lake, prepare_as_of
+from riskstrat.features.build import build_feature_months, open_lake, prepare_as_of
 from riskstrat.features.concept_sql import materialise, register_codesets
 from riskstrat.model import registry
 
@@ -37,7 +37,9 @@ def champion(scored_plan):
 
 @pytest.fixture(scope="module")
 def features(scored_plan) -> dict[str, pd.DataFrame]:
-    return {month: build_features(scored_plan, month) for month in REFERENCE + CHECKED}
+    # In one pass over the claims: the same tables as month by month (tests/features/test_feature_months.py),
+    # in half the time for 21 months.
+    return dict(build_feature_months(scored_plan, REFERENCE + CHECKED))
 
 
 def _reference(champion, features, full_from):
