@@ -49,13 +49,18 @@ def _rows(frame: pd.DataFrame) -> list[tuple]:
                   key=lambda row: tuple((v is None, str(v)) for v in row))
 
 
+def _concept_jobs(spark) -> int:
+    """How many Spark jobs have run the concept SQL in this session so far."""
+    return len(spark.sparkContext.statusTracker().getJobIdsForGroup(CONCEPT_JOBS))
+
+
 def test_every_feature_concept_and_feature_is_the_same_on_spark(full_lake, spark, tmp_path):
     # Built as a Spark run builds a month it has not stored yet: through the feature store, on a
     # copy of the lake whose store is empty. The concepts stay in the session as temporary views.
     workspace = Path(shutil.copytree(full_lake / LAKE, tmp_path / LAKE)).parent
-    jobs_before = len(spark.sparkContext.statusTracker().getJobIdsForGroup(CONCEPT_JOBS))
+    jobs_before = _concept_jobs(spark)
     ours = stored_features(workspace, AS_OF, Settings().on_engine("spark"))
-    assert len(spark.sparkContext.statusTracker().getJobIdsForGroup(CONCEPT_JOBS)) > jobs_before  # built on Spark
+    assert _concept_jobs(spark) > jobs_before  # built on Spark
     assert is_stored(workspace, AS_OF, lake_fingerprint(workspace, AS_OF)["partitions"])
     con = open_lake(full_lake)
     prepare_features(con, AS_OF)
@@ -87,9 +92,9 @@ def test_the_labels_are_the_same_on_spark(full_lake, spark):
     # claims, stays and visits); each month's labels, follow-up and population steps must match.
     months, outcomes = ["2025-02", "2025-03"], list(OUTCOMES)
     duck = build_training_frame(full_lake, months, outcomes)  # first: the feature store is then DuckDB's
-    concept_jobs = len(spark.sparkContext.statusTracker().getJobIdsForGroup(CONCEPT_JOBS))
+    concept_jobs = _concept_jobs(spark)
     ours = build_training_frame(full_lake, months, outcomes, Settings().on_engine("spark"))
-    assert len(spark.sparkContext.statusTracker().getJobIdsForGroup(CONCEPT_JOBS)) > concept_jobs  # on Spark
+    assert _concept_jobs(spark) > concept_jobs  # on Spark
     assert len(duck.frame) > 10 and (duck.frame[outcomes] == 1).any().sum() >= 4
     assert duck.frame[outcomes].isna().to_numpy().any()  # some children left the plan: the follow-up rule ran
     assert _same_frame(ours.frame, duck.frame) and ours.attrition.equals(duck.attrition)
