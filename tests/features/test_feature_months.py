@@ -78,3 +78,14 @@ def test_no_month_is_no_build(full_lake):
 def test_a_month_without_its_snapshot_is_refused_before_anything_is_built(full_lake):
     with pytest.raises(FeatureError, match="2026-01"):
         next(build_feature_months(full_lake, ["2025-06", "2026-01"]))
+
+
+def test_a_callers_connection_is_left_as_it_was(full_lake):
+    # The build attaches a database for the carried rows and changes how it compresses them; both
+    # belong to the database, which a caller's connection shares.
+    con = connect(full_lake)
+    con.execute("SET disabled_compression_methods = 'rle'")
+    months = dict(build_feature_months(con, MONTHS[:2]))
+    pd.testing.assert_frame_equal(months[MONTHS[1]], build_features(full_lake, MONTHS[1]), check_exact=True)
+    assert con.execute("SELECT current_setting('disabled_compression_methods')").fetchall() == [("RLE",)]
+    assert con.execute("SELECT database_name FROM duckdb_databases() WHERE NOT internal").fetchall() == [("memory",)]

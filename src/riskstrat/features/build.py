@@ -330,26 +330,19 @@ def build_feature_months(workspace, months: Sequence[str],
         register_codesets(con)
         prepare_as_of(con, wanted[-1], since=wanted[0])
         shared = concept_order(CARRIED)  # the carried concepts and the code-keyed maps they read
-        materialise(con, shared)
-        # The diagnosis columns were read once, into diagnoses and its code map; holding them for
-        # the months' concepts would only take memory (a concept reading them would fail, not differ).
-        dropped = [c for c in concept_columns("medical_claims") if c.startswith("diagnosis_code_")]
         # The carried rows are held compressed, in a database of their own. As temp tables they took
         # 3.6 GB on 500k members, past DuckDB's memory limit: every month's concepts read them back
-        # from disk and spilled their own work beside them. Compressed (at the checkpoint, 10-20 s
-        # once) they take 0.9 GB. In whole 16-month builds a month took 5-7.5 s; with the temp
-        # tables it took 6.6 s for the second month and 10 s by the tenth (so the first months
-        # alone do not show the gain).
+        # from disk and spilled their own work beside them. Compressed (at the checkpoint) they take
+        # about 0.5 GB. In whole 16-month builds a month took 5-7.5 s; with the temp tables it took
+        # 6.6 s for the second month and 10 s by the tenth (so the first months alone do not show the gain).
         con.execute(f"ATTACH ':memory:' AS {_CARRIED_DB} (COMPRESS)")
+        materialise(con, shared, carried_into=_CARRIED_DB)
+        # The diagnosis columns were read once, into diagnoses and its code map; holding them for
+        # the months' concepts would only take memory (a concept reading them would fail, not differ).
+        for column in concept_columns("medical_claims"):
+            if column.startswith("diagnosis_code_"):
+                con.execute(f"ALTER TABLE {_CARRIED_DB}.medical_claims DROP COLUMN {column}")
         for name, dated in CARRIED.items():
-            # Rows in the order of the code set or group that the months' concepts select on, then
-            # of date: DuckDB skips the row groups a filter cannot match (min-max zone maps). On
-            # 500k members a month took 13.5 s instead of 16, for a 7 s sort once.
-            keys = [k for k in ("codeset", "grp") if k in concept_columns(name)]
-            order = f" ORDER BY {', '.join([*keys, dated])}" if keys else ""
-            excluded = f" EXCLUDE ({', '.join(dropped)})" if name == "medical_claims" else ""
-            con.execute(f"CREATE TABLE {_CARRIED_DB}.{name} AS SELECT *{excluded} FROM {name}{order}")
-            con.execute(f"DROP TABLE {name}")
             # A view on the month in params, not a copy: each concept then reads only the rows and
             # columns it needs. Copying each month's rows into tables took 7 of its 22 seconds.
             con.execute(
@@ -357,7 +350,7 @@ def build_feature_months(workspace, months: Sequence[str],
                 "CROSS JOIN params AS p WHERE c.known_from <= p.known_month AND c.known_until > p.known_month "
                 f"AND c.{dated} BETWEEN p.window_start AND p.window_end"
             )
-        con.execute(f"CHECKPOINT {_CARRIED_DB}")  # an in-memory database compresses its tables here
+        _compress(con, _CARRIED_DB)
         for month in wanted:
             prepare_as_of(con, month)
             materialise(con, feature_concepts(), reuse=shared)
@@ -368,6 +361,23 @@ def build_feature_months(workspace, months: Sequence[str],
             con.execute(f"DETACH DATABASE IF EXISTS {_CARRIED_DB}")
         finally:
             con.close()  # our own connection, or our cursor on the caller's (theirs stays open)
+
+
+def _compress(con: duckdb.DuckDBPyConnection, database: str) -> None:
+    """Compress an attached in-memory database's tables (an in-memory database compresses at a checkpoint).
+
+    Chimp and Patas, DuckDB's older compressions for floating-point columns, are left out while it
+    does: the checkpoint weighs every method it may use on each segment, and for the DOUBLE columns
+    it chose ALP, never these two, yet weighing them took half its time. On the 500k-member plan the
+    checkpoint took 37 s with them and 17.5 s without, choosing the same methods for the same size.
+    The setting belongs to the database, so a caller's is put back.
+    """
+    before = scalar(con, "SELECT current_setting('disabled_compression_methods')")
+    con.execute("SET disabled_compression_methods = 'chimp,patas'")
+    try:
+        con.execute(f"CHECKPOINT {database}")
+    finally:
+        con.execute(f"SET disabled_compression_methods = '{before}'")
 
 
 def eligibility_at(workspace_or_connection, as_of: str, columns: list[str]) -> pd.DataFrame:
