@@ -116,6 +116,21 @@ def test_months_labelled_together_equal_each_labelled_alone(full_lake):
         assert together[together["as_of"] == month].reset_index(drop=True).equals(alone)
 
 
+def test_a_cost_outcome_alone_reads_what_was_paid(full_lake, labels):
+    # The lists of need never build the paid amounts (every pharmacy fill of the range); a cost
+    # label asked for builds them and gets the labels every outcome gets.
+    from riskstrat.features.concept_sql import concept_order
+    from riskstrat.model.labels import _count_query
+
+    for outcomes, builds_paid in ((["acute_event", "bh_crisis", "cares_acute"], False), (["high_cost"], True)):
+        concepts = concept_order(_count_query(outcomes)[0])
+        assert ("paid_amounts" in concepts, "pharmacy_fills" in concepts) == (builds_paid, builds_paid), outcomes
+    frame = build_training_frame(full_lake, [T], "high_cost").frame.set_index("person_id")
+    expected, _ = labels
+    assert frame.loc["P_LABEL_IP", "label"] == 1
+    assert frame["label"].equals(expected.loc[frame.index, "high_cost"].astype(frame["label"].dtype))
+
+
 def test_a_frame_past_the_memory_budget_keeps_a_share_of_children_with_every_month(full_lake):
     from types import SimpleNamespace
 

@@ -2,8 +2,9 @@
 -- the as-of month), as known at the end of the run-out: ED visits (counted once, as in
 -- ed_visit_records), behavioural-health ED visits, inpatient admissions beginning in the window
 -- and the psychiatric ones among them, claims coding self-harm or a suicide attempt
--- (self_harm_events),
--- everything paid for care in the window, and the months the plan still covered the child.
+-- (self_harm_events), and the months the plan still covered the child. What was paid for care
+-- in the window is outcome_paid.sql: only a cost outcome reads it, and it needs every pharmacy
+-- fill besides the medical claims.
 -- The outcomes themselves are rules over these counts (riskstrat/model/outcomes.yaml).
 -- The events are read from the as-of month on, one month before the window opens, so an ED
 -- visit that began in the as-of month and ran past midnight into the window keeps its first day
@@ -33,12 +34,6 @@ self_harm AS (
     FROM self_harm_events AS e CROSS JOIN params AS p
     WHERE e.event_date BETWEEN p.outcome_start AND p.outcome_end
     GROUP BY e.person_id
-),
-paid AS (
-    SELECT e.person_id, CAST(SUM(e.value) AS DOUBLE) AS amount
-    FROM paid_amounts AS e CROSS JOIN params AS p
-    WHERE e.event_date BETWEEN p.outcome_start AND p.outcome_end
-    GROUP BY e.person_id
 )
 SELECT
     pop.person_id,
@@ -47,12 +42,10 @@ SELECT
     COALESCE(admits.n, 0) AS ip_admits,
     COALESCE(admits.psychiatric, 0) AS psych_ip_admits,
     COALESCE(self_harm.n, 0) AS self_harm_claims,
-    COALESCE(paid.amount, 0) AS paid,
     COALESCE(obs.months_observed, 0) AS months_observed
 FROM population AS pop
 LEFT JOIN ed ON pop.person_id = ed.person_id
 LEFT JOIN bh_ed ON pop.person_id = bh_ed.person_id
 LEFT JOIN admits ON pop.person_id = admits.person_id
 LEFT JOIN self_harm ON pop.person_id = self_harm.person_id
-LEFT JOIN paid ON pop.person_id = paid.person_id
 LEFT JOIN months_observed AS obs ON pop.person_id = obs.person_id
