@@ -238,8 +238,8 @@ def materialise(con: duckdb.DuckDBPyConnection, concepts: Iterable[str], reuse: 
             # Straight into the database that holds them, sorted: made as temp tables first and
             # copied there sorted, the 500k-member plan's rows were written twice (3.6 GB, past
             # DuckDB's memory limit, so through its spill files): 18 s of the months' shared part.
-            statement = f"CREATE TABLE {carried_into}.{name} AS SELECT * FROM (\n{sql}\n) AS concept{carried_order(name)}"
-            con.execute(statement, params if needs_params else None)
+            con.execute(f"CREATE TABLE {carried_into}.{name} AS SELECT * FROM (\n{sql}\n) AS concept"
+                        f"{carried_order(name)}", params if needs_params else None)
             con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {carried_into}.{name}")
         elif needs_params:
             con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}", params)

@@ -191,18 +191,21 @@ def _count_query(outcomes: Sequence[str]) -> tuple[list[str], str]:
     apart = [(count, concept) for count, concept in _COUNTED_APART.items() if count in read]
     columns = "".join(f", COALESCE({concept}.{count}, 0) AS {count}" for count, concept in apart)
     joins = "".join(f"\nLEFT JOIN {concept} ON {concept}.person_id = o.person_id" for _, concept in apart)
-    return ["outcomes", *(concept for _, concept in apart)], f"SELECT o.*{columns}\nFROM outcomes AS o{joins}\nORDER BY o.person_id"
+    query = f"SELECT o.*{columns}\nFROM outcomes AS o{joins}\nORDER BY o.person_id"
+    return ["outcomes", *(concept for _, concept in apart)], query
 
 
 def _window_counts(con: duckdb.DuckDBPyConnection, workspace, months: Sequence[str], latest: str, horizon: int,
                    settings: Settings, outcomes: Sequence[str]) -> Iterator[tuple[str, pd.DataFrame, pd.DataFrame]]:
-    """(as-of month, window counts and ``outcomes``' labels, population steps) for each of ``months``, in order.
+    """(as-of month, window counts and ``outcomes``' labels, population steps) for each of ``months``,
+    in order.
 
-    The outcome events (ED visits, stays, diagnoses; paid amounts when an outcome reads them) are read once, as known at
-    ``latest``, over every month's outcome window together; per month only its population, their
-    follow-up and the counts in its window are computed. Events are read from the first as-of
-    month on, a month before its window opens (``concepts/outcomes.sql`` says why), so a month's
-    counts are the same whether it is labelled alone or with others.
+    The outcome events (ED visits, stays, diagnoses; paid amounts when one of ``outcomes`` reads
+    them) are read once, as known at ``latest``, over every month's outcome window together; per
+    month only its population, their follow-up and the counts in its window are computed. Events
+    are read from the first as-of month on, a month before its window opens
+    (``concepts/outcomes.sql`` says why), so a month's counts are the same whether it is labelled
+    alone or with others.
 
     When ``settings.engine`` is spark the same SQL runs on Spark over ``workspace``'s lake
     (:class:`~riskstrat.features.spark.SparkConcepts`); ``con`` still writes each month's parameters.
